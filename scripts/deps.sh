@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ipsecd builds and tests with. Idempotent: only
+# missing packages are installed, so a warm machine pays one dpkg query.
+#   deps.sh build   compiler, libraries, GoogleTest
+#   deps.sh test    build + the tools the test tiers use (clang for fuzzing)
+set -euo pipefail
+
+build_pkgs=(cmake ninja-build g++ pkg-config libssl-dev libcpprest-dev
+  libyaml-cpp-dev libnl-3-dev libnl-xfrm-3-dev prometheus-cpp-dev libgtest-dev
+  libgmock-dev)
+test_pkgs=(clang libclang-rt-14-dev clang-format iproute2 python3)
+
+want=("${build_pkgs[@]}")
+if [ "${1:-build}" = test ]; then
+  want+=("${test_pkgs[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    exec sudo "$0" "$@"
+  fi
+  echo "deps.sh: missing Debian packages: ${missing[*]}" >&2
+  echo "deps.sh: run as root (or install them) and try again" >&2
+  exit 1
+fi
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
