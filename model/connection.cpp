@@ -1,0 +1,446 @@
+#include "model/connection.h"
+
+#include <cctype>
+
+#include "model/detail/conf_values.h"
+
+namespace ipsecd::model {
+namespace {
+
+// Keyword ids looked up once; the table is static.
+struct Ids {
+  KeywordId host, subnet, subnets, protoport, id, auth, nexthop, sourceip, cert, ca, ckaid,
+      rsasigkey, pubkey, ecdsakey, updown, ikeport;
+  KeywordId auto_, type, authby, ike, esp, pfs, esn, rekey, reauth, mobike, narrowing,
+      encapsulation, nat_keepalive, fragmentation, ikelifetime, ipsec_lifetime, rekeymargin,
+      rekeyfuzz, max_bytes, max_packets, dpddelay, dpdtimeout, retransmit_interval,
+      retransmit_timeout, replay_window, reqid, priority, mark, mark_in, mark_out;
+
+  static KeywordId get(std::string_view name) { return *keyword_id(name, Section::kConn); }
+
+  Ids()
+      : host(get("")),
+        subnet(get("subnet")),
+        subnets(get("subnets")),
+        protoport(get("protoport")),
+        id(get("id")),
+        auth(get("auth")),
+        nexthop(get("nexthop")),
+        sourceip(get("sourceip")),
+        cert(get("cert")),
+        ca(get("ca")),
+        ckaid(get("ckaid")),
+        rsasigkey(get("rsasigkey")),
+        pubkey(get("pubkey")),
+        ecdsakey(get("ecdsakey")),
+        updown(get("updown")),
+        ikeport(get("ikeport")),
+        auto_(get("auto")),
+        type(get("type")),
+        authby(get("authby")),
+        ike(get("ike")),
+        esp(get("esp")),
+        pfs(get("pfs")),
+        esn(get("esn")),
+        rekey(get("rekey")),
+        reauth(get("reauth")),
+        mobike(get("mobike")),
+        narrowing(get("narrowing")),
+        encapsulation(get("encapsulation")),
+        nat_keepalive(get("nat-keepalive")),
+        fragmentation(get("fragmentation")),
+        ikelifetime(get("ikelifetime")),
+        ipsec_lifetime(get("ipsec-lifetime")),
+        rekeymargin(get("rekeymargin")),
+        rekeyfuzz(get("rekeyfuzz")),
+        max_bytes(get("ipsec-max-bytes")),
+        max_packets(get("ipsec-max-packets")),
+        dpddelay(get("dpddelay")),
+        dpdtimeout(get("dpdtimeout")),
+        retransmit_interval(get("retransmit-interval")),
+        retransmit_timeout(get("retransmit-timeout")),
+        replay_window(get("replay-window")),
+        reqid(get("reqid")),
+        priority(get("priority")),
+        mark(get("mark")),
+        mark_in(get("mark-in")),
+        mark_out(get("mark-out")) {}
+};
+
+const Ids& ids() {
+  static const Ids i;
+  return i;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+// Reads typed values out of a ConnSpec, collecting the first error.
+class Reader {
+ public:
+  Reader(const ConnSpec& spec, const std::vector<std::string>& files)
+      : spec_(spec), files_(files) {}
+
+  const Setting* find(KeywordId k, Side side = Side::kNone) const { return spec_.find(k, side); }
+
+  bool flag(KeywordId k, bool fallback) const {
+    const Setting* s = find(k);
+    return s != nullptr ? detail::canonical_value(keyword(k), s->value) == "yes" : fallback;
+  }
+
+  Tristate tristate(KeywordId k, Tristate fallback) const {
+    const Setting* s = find(k);
+    if (s == nullptr) {
+      return fallback;
+    }
+    std::string v = lower(s->value);
+    if (v == "yes" || v == "insist" || v == "force") {
+      return Tristate::kYes;
+    }
+    if (v == "no" || v == "never") {
+      return Tristate::kNo;
+    }
+    return Tristate::kAuto;
+  }
+
+  template <class Duration>
+  Duration duration(KeywordId k, Duration fallback, TimeUnit unit = TimeUnit::kSeconds) {
+    const Setting* s = find(k);
+    if (s == nullptr) {
+      return fallback;
+    }
+    auto d = parse_duration(s->value, unit);
+    if (!d) {
+      fail(*s, d.error());
+      return fallback;
+    }
+    return std::chrono::duration_cast<Duration>(*d);
+  }
+
+  uint64_t number(KeywordId k, uint64_t fallback, uint64_t hi = UINT32_MAX) {
+    const Setting* s = find(k);
+    if (s == nullptr) {
+      return fallback;
+    }
+    // Counts may carry a unit suffix ("1000k"); the value is what the digits say
+    // times the unit.
+    std::string_view v = s->value;
+    size_t digits = 0;
+    while (digits < v.size() && std::isdigit(static_cast<unsigned char>(v[digits]))) {
+      ++digits;
+    }
+    auto n = parse_unsigned(v.substr(0, digits), 0, hi);
+    if (!n) {
+      fail(*s, n.error());
+      return fallback;
+    }
+    uint64_t scale = 1;
+    std::string unit = lower(v.substr(digits));
+    if (!unit.empty()) {
+      bool binary = unit.size() > 1 && unit[1] == 'i';
+      uint64_t base = binary ? 1024 : 1000;
+      switch (unit[0]) {
+        case 'k': scale = base; break;
+        case 'm': scale = base * base; break;
+        case 'g': scale = base * base * base; break;
+        case 't': scale = base * base * base * base; break;
+        case 'p': scale = base * base * base * base * base; break;
+        default: break;
+      }
+    }
+    if (*n > UINT64_MAX / scale) {
+      fail(*s, "value too large");
+      return fallback;
+    }
+    return *n * scale;
+  }
+
+  void fail(const Setting& s, const std::string& why) {
+    if (!failed()) {
+      error_ = {Severity::kError, file(s.file), static_cast<int>(s.line),
+                keyword(s.keyword).spelled(s.side) + "=" + s.value + ": " + why};
+    }
+  }
+  void fail_conn(const std::string& why) {
+    if (!failed()) {
+      error_ = {Severity::kError, file(spec_.file), static_cast<int>(spec_.line),
+                "conn " + spec_.name + ": " + why};
+    }
+  }
+  bool failed() const { return !error_.message.empty(); }
+  const Diagnostic& error() const { return error_; }
+
+ private:
+  std::string file(uint32_t index) const { return index < files_.size() ? files_[index] : ""; }
+
+  const ConnSpec& spec_;
+  const std::vector<std::string>& files_;
+  Diagnostic error_;
+};
+
+AuthMethod auth_method(std::string_view text) {
+  std::string v = lower(text);
+  std::string first = v.substr(0, v.find_first_of(",| "));
+  if (first == "secret" || first == "psk") {
+    return AuthMethod::kPsk;
+  }
+  if (first.rfind("rsa", 0) == 0) {
+    return AuthMethod::kRsaSig;
+  }
+  if (first.rfind("ecdsa", 0) == 0) {
+    return AuthMethod::kEcdsa;
+  }
+  if (first == "eddsa") {
+    return AuthMethod::kEddsa;
+  }
+  if (first == "null") {
+    return AuthMethod::kNull;
+  }
+  if (first == "never") {
+    return AuthMethod::kNever;
+  }
+  if (first == "eaponly") {
+    return AuthMethod::kEapOnly;
+  }
+  return AuthMethod::kDefault;
+}
+
+void read_endpoint(Reader& r, Side side, Endpoint& e) {
+  const Ids& k = ids();
+  if (const Setting* s = r.find(k.host, side)) {
+    std::string v = lower(s->value);
+    if (v.empty()) {
+      e.host_kind = HostKind::kUnset;
+    } else if (v == "%any" || v == "%any4" || v == "%any6") {
+      e.host_kind = HostKind::kAny;
+    } else if (v == "%defaultroute" || v == "%defaultroute6") {
+      e.host_kind = HostKind::kDefaultRoute;
+    } else if (v[0] == '%') {
+      e.host_kind = HostKind::kOpportunistic;
+    } else if (auto a = IpAddress::parse(s->value)) {
+      e.host_kind = HostKind::kAddress;
+      e.address = *a;
+    } else {
+      e.host_kind = HostKind::kDnsName;
+      e.host_name = s->value;
+    }
+  }
+  if (const Setting* s = r.find(k.subnet, side)) {
+    if (auto sub = Subnet::parse(s->value)) {
+      e.subnets.push_back(*sub);
+    }
+  }
+  if (const Setting* s = r.find(k.subnets, side)) {
+    if (auto list = parse_subnet_list(s->value)) {
+      e.subnets.insert(e.subnets.end(), list->begin(), list->end());
+    } else {
+      r.fail(*s, list.error());
+    }
+  }
+  if (const Setting* s = r.find(k.protoport, side)) {
+    if (auto pp = ProtoPort::parse(s->value)) {
+      e.protoport = *pp;
+    } else {
+      r.fail(*s, pp.error());
+    }
+  }
+  if (const Setting* s = r.find(k.id, side)) {
+    if (auto id = Identity::parse(s->value)) {
+      e.id = *id;
+    } else {
+      r.fail(*s, id.error());
+    }
+  }
+  if (const Setting* s = r.find(k.auth, side)) {
+    e.auth = auth_method(s->value);
+  }
+  if (const Setting* s = r.find(k.nexthop, side)) {
+    if (auto a = IpAddress::parse(s->value)) {
+      e.nexthop = *a;
+    }
+  }
+  if (const Setting* s = r.find(k.sourceip, side)) {
+    if (auto a = IpAddress::parse(s->value)) {
+      e.sourceip = *a;
+    }
+  }
+  for (auto [id, field] : {std::pair{k.cert, &e.cert}, std::pair{k.ca, &e.ca},
+                           std::pair{k.ckaid, &e.ckaid}, std::pair{k.updown, &e.updown}}) {
+    if (const Setting* s = r.find(id, side)) {
+      *field = s->value;
+    }
+  }
+  for (KeywordId id : {k.rsasigkey, k.ecdsakey, k.pubkey}) {
+    if (const Setting* s = r.find(id, side)) {
+      e.pubkey = s->value;
+    }
+  }
+  e.ike_port = static_cast<uint16_t>(r.number(k.ikeport, 0, 65535));
+}
+
+// One family per side of the traffic selectors: the kernel cannot pair an IPv4
+// subnet with an IPv6 one in a single policy.
+void check_families(Reader& r, const Connection& c) {
+  auto family_of = [](const Endpoint& e) -> std::optional<AddressFamily> {
+    if (!e.subnets.empty()) {
+      return e.subnets.front().address.family;
+    }
+    if (e.address) {
+      return e.address->family;
+    }
+    return std::nullopt;
+  };
+  auto l = family_of(c.left);
+  auto rt = family_of(c.right);
+  if (l && rt && *l != *rt && c.mode != Mode::kPassthrough) {
+    if (c.left.subnets.empty() == c.right.subnets.empty()) {
+      r.fail_conn("left and right traffic selectors are of different address families (" +
+                  std::string(*l == AddressFamily::kIpv4 ? "IPv4" : "IPv6") + " and " +
+                  std::string(*rt == AddressFamily::kIpv4 ? "IPv4" : "IPv6") + ")");
+    }
+  }
+}
+
+uint64_t fnv1a64(std::string_view s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+}  // namespace
+
+std::string Connection::canonical() const {
+  std::string out;
+  out.reserve(settings.size() * 24);
+  for (const Setting& s : settings) {
+    out += keyword(s.keyword).spelled(s.side);
+    out += '=';
+    out += canonical_value(s);
+    out += '\n';
+  }
+  return out;
+}
+
+namespace {
+
+std::optional<Connection> build(const ConnSpec& spec, const std::vector<std::string>& files,
+                                Diagnostic& error) {
+  const Ids& k = ids();
+  Reader r(spec, files);
+  Connection c;
+  c.name = spec.name;
+  read_endpoint(r, Side::kLeft, c.left);
+  read_endpoint(r, Side::kRight, c.right);
+
+  if (const Setting* s = r.find(k.auto_)) {
+    std::string v = lower(s->value);
+    c.auto_action = v == "add"                     ? AutoAction::kAdd
+                    : v == "route" || v == "ondemand" ? AutoAction::kRoute
+                    : v == "start" || v == "up" || v == "keep" ? AutoAction::kStart
+                                                               : AutoAction::kIgnore;
+  }
+  if (const Setting* s = r.find(k.type)) {
+    std::string v = lower(s->value);
+    c.mode = v == "transport"                       ? Mode::kTransport
+             : v == "passthrough" || v == "pass"    ? Mode::kPassthrough
+             : v == "drop"                          ? Mode::kDrop
+             : v == "reject"                        ? Mode::kReject
+                                                    : Mode::kTunnel;
+  }
+  if (const Setting* s = r.find(k.authby)) {
+    c.authby = auth_method(s->value);
+  }
+  if (const Setting* s = r.find(k.ike)) {
+    if (auto p = parse_proposals(ProposalKind::kIke, s->value)) {
+      c.ike = std::move(p).value();
+    } else {
+      r.fail(*s, p.error());
+    }
+  }
+  if (const Setting* s = r.find(k.esp)) {
+    if (auto p = parse_proposals(ProposalKind::kEsp, s->value)) {
+      c.esp = std::move(p).value();
+    } else {
+      r.fail(*s, p.error());
+    }
+  }
+  c.pfs = r.flag(k.pfs, true);
+  c.esn = r.tristate(k.esn, Tristate::kAuto);
+  c.rekey = r.flag(k.rekey, true);
+  c.reauth = r.flag(k.reauth, false);
+  c.mobike = r.flag(k.mobike, false);
+  c.narrowing = r.flag(k.narrowing, false);
+  c.encapsulation = r.tristate(k.encapsulation, Tristate::kAuto);
+  c.nat_keepalive = r.flag(k.nat_keepalive, true);
+  c.fragmentation = r.tristate(k.fragmentation, Tristate::kYes);
+  c.ike_lifetime = r.duration(k.ikelifetime, c.ike_lifetime);
+  c.ipsec_lifetime = r.duration(k.ipsec_lifetime, c.ipsec_lifetime);
+  c.rekey_margin = r.duration(k.rekeymargin, c.rekey_margin);
+  c.rekey_fuzz_percent = static_cast<uint32_t>(r.number(k.rekeyfuzz, 100));
+  c.ipsec_max_bytes = r.number(k.max_bytes, 0, UINT64_MAX);
+  c.ipsec_max_packets = r.number(k.max_packets, 0, UINT64_MAX);
+  c.dpd_delay = r.duration(k.dpddelay, c.dpd_delay);
+  c.dpd_timeout = r.duration(k.dpdtimeout, c.dpd_timeout);
+  c.retransmit_interval =
+      r.duration(k.retransmit_interval, c.retransmit_interval, TimeUnit::kMilliseconds);
+  c.retransmit_timeout = r.duration(k.retransmit_timeout, c.retransmit_timeout);
+  c.replay_window = static_cast<uint32_t>(r.number(k.replay_window, 128));
+  c.reqid = static_cast<uint32_t>(r.number(k.reqid, 0));
+  c.priority = static_cast<uint32_t>(r.number(k.priority, 0));
+  for (auto [id, field] : {std::pair{k.mark, &c.mark_in}, std::pair{k.mark_in, &c.mark_in},
+                           std::pair{k.mark_out, &c.mark_out}}) {
+    if (const Setting* s = r.find(id)) {
+      if (auto m = Mark::parse(s->value)) {
+        *field = *m;
+        if (id == k.mark) {
+          c.mark_out = *m;
+        }
+      } else {
+        r.fail(*s, m.error());
+      }
+    }
+  }
+  check_families(r, c);
+  if (r.failed()) {
+    error = r.error();
+    return std::nullopt;
+  }
+  c.settings = spec.settings;
+  c.hash = fnv1a64(c.canonical());
+  return c;
+}
+
+}  // namespace
+
+Result<Connection> build_connection(const ConnSpec& spec, const std::vector<std::string>& files) {
+  Diagnostic error;
+  std::optional<Connection> c = build(spec, files, error);
+  if (!c) {
+    return Result<Connection>::failure(error.str());
+  }
+  return std::move(*c);
+}
+
+ConnectionSet build_connections(const Config& config) {
+  ConnectionSet set;
+  set.connections.reserve(config.conns.size());
+  for (const ConnSpec& spec : config.conns) {
+    Diagnostic error;
+    if (std::optional<Connection> conn = build(spec, config.files, error)) {
+      set.connections.push_back(std::move(*conn));
+    } else {
+      set.diagnostics.error(error.file, error.line, error.message);
+    }
+  }
+  return set;
+}
+
+}  // namespace ipsecd::model

@@ -1,0 +1,106 @@
+#pragma once
+// The structured desired state of one connection, built from its resolved
+// keywords (model/config.h) or a YAML spec (model/yaml_spec.h). This is what
+// the controller stores and diffs and what the engine negotiates.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "model/proposals.h"
+#include "model/values.h"
+
+namespace ipsecd::model {
+
+enum class AutoAction : uint8_t { kIgnore, kAdd, kRoute, kStart };
+enum class Mode : uint8_t { kTunnel, kTransport, kPassthrough, kDrop, kReject };
+enum class AuthMethod : uint8_t { kDefault, kPsk, kRsaSig, kEcdsa, kEddsa, kNull, kNever, kEapOnly };
+enum class HostKind : uint8_t {
+  kUnset,
+  kAddress,       // a literal address
+  kAny,           // %any / %any6: accept any peer (road warrior)
+  kDefaultRoute,  // %defaultroute: the address of the default route's interface
+  kDnsName,       // resolved when the connection is loaded
+  kOpportunistic, // %opportunistic / %opportunisticgroup / %group
+};
+enum class Tristate : uint8_t { kNo, kYes, kAuto };
+
+struct Endpoint {
+  HostKind host_kind = HostKind::kUnset;
+  std::optional<IpAddress> address;  // kAddress
+  std::string host_name;             // kDnsName
+  std::vector<Subnet> subnets;       // leftsubnet= / leftsubnets=; empty: the host itself
+  ProtoPort protoport;
+  Identity id;  // kind kAny when unset: the address is used
+  AuthMethod auth = AuthMethod::kDefault;
+  std::optional<IpAddress> nexthop;
+  std::optional<IpAddress> sourceip;
+  std::string cert;
+  std::string ca;
+  std::string ckaid;
+  std::string pubkey;  // leftrsasigkey= / leftpubkey= text
+  std::string updown;
+  uint16_t ike_port = 0;  // 0: the daemon's configured port
+};
+
+struct Connection {
+  std::string name;
+  Endpoint left;
+  Endpoint right;
+  AutoAction auto_action = AutoAction::kIgnore;
+  Mode mode = Mode::kTunnel;
+  AuthMethod authby = AuthMethod::kDefault;
+
+  std::vector<Proposal> ike;  // empty: the engine's defaults
+  std::vector<Proposal> esp;
+  bool pfs = true;
+  Tristate esn = Tristate::kAuto;  // esn=either
+  bool rekey = true;
+  bool reauth = false;
+  bool mobike = false;
+  bool narrowing = false;
+  Tristate encapsulation = Tristate::kAuto;  // NAT-T UDP encapsulation
+  bool nat_keepalive = true;
+  Tristate fragmentation = Tristate::kYes;
+
+  std::chrono::seconds ike_lifetime{28800};
+  std::chrono::seconds ipsec_lifetime{28800};
+  std::chrono::seconds rekey_margin{540};
+  uint32_t rekey_fuzz_percent = 100;
+  uint64_t ipsec_max_bytes = 0;    // 0: unlimited
+  uint64_t ipsec_max_packets = 0;  // 0: unlimited
+  std::chrono::seconds dpd_delay{0};
+  std::chrono::seconds dpd_timeout{0};
+  std::chrono::milliseconds retransmit_interval{500};
+  std::chrono::milliseconds retransmit_timeout{60000};
+  uint32_t replay_window = 128;
+  uint32_t reqid = 0;     // 0: allocated by the daemon
+  uint32_t priority = 0;  // 0: derived from the selectors
+  std::optional<Mark> mark_in;
+  std::optional<Mark> mark_out;
+
+  // The resolved keywords this was built from: the canonical form.
+  std::vector<Setting> settings;
+  // Stable 64-bit content hash of canonical(): same text, same hash, on every
+  // machine and version.
+  uint64_t hash = 0;
+
+  // "keyword=value" lines in keyword-table order, libreswan spelling.
+  std::string canonical() const;
+};
+
+struct ConnectionSet {
+  std::vector<Connection> connections;  // auto=ignore ones included
+  Diagnostics diagnostics;
+};
+
+// Builds every conn of a parsed configuration; cross-keyword problems
+// (e.g. leftsubnet= and rightsubnet= of different families) are reported with
+// the conn's file:line.
+ConnectionSet build_connections(const Config& config);
+Result<Connection> build_connection(const ConnSpec& spec, const std::vector<std::string>& files);
+
+}  // namespace ipsecd::model
