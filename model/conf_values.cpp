@@ -115,9 +115,9 @@ std::string check_scaled(std::string_view value) {
     return n.error();
   }
   std::string unit = lower(value.substr(digits));
-  static constexpr std::string_view kUnits[] = {"",  "b",   "k",  "ki", "kib", "kb",  "m",
-                                                "mi", "mib", "mb", "g",  "gi",  "gib", "gb",
-                                                "t",  "ti",  "tib", "tb", "p",  "pi",  "pib"};
+  static constexpr std::string_view kUnits[] = {"",   "b",   "k",   "ki", "kib", "kb",  "m",
+                                                "mi", "mib", "mb",  "g",  "gi",  "gib", "gb",
+                                                "t",  "ti",  "tib", "tb", "p",   "pi",  "pib"};
   if (std::find(std::begin(kUnits), std::end(kUnits), unit) == std::end(kUnits)) {
     return "unknown unit '" + std::string(value.substr(digits)) + "'";
   }

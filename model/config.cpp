@@ -33,7 +33,9 @@ struct RawConn {
   std::vector<AlsoRef> also;
 };
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) {
@@ -92,7 +94,9 @@ size_t unbraced_space(std::string_view v) {
   return std::string_view::npos;
 }
 
-bool has_glob_chars(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
+bool has_glob_chars(std::string_view s) {
+  return s.find_first_of("*?[") != std::string_view::npos;
+}
 
 class Parser {
  public:
@@ -306,7 +310,8 @@ class Parser {
   void parse_setting(std::string_view body, uint32_t file, uint32_t line_no) {
     size_t eq = body.find('=');
     if (eq == std::string_view::npos || eq == 0) {
-      error(file, line_no, "expected KEYWORD=VALUE, got '" + std::string(strip_comment(body)) + "'");
+      error(file, line_no,
+            "expected KEYWORD=VALUE, got '" + std::string(strip_comment(body)) + "'");
       return;
     }
     std::string_view key = trim(body.substr(0, eq));
@@ -376,7 +381,9 @@ class Parser {
     add_setting({it.match.id, it.match.side, std::move(value), file, line_no});
   }
 
-  RawConn& current_raw() { return current_ == Current::kDefault ? defaults_.back() : conns_.back(); }
+  RawConn& current_raw() {
+    return current_ == Current::kDefault ? defaults_.back() : conns_.back();
+  }
 
   void add_setting(Setting s) {
     std::vector<Setting>& list = current_ == Current::kSetup ? setup_ : current_raw().settings;

@@ -145,12 +145,23 @@ class Reader {
       bool binary = unit.size() > 1 && unit[1] == 'i';
       uint64_t base = binary ? 1024 : 1000;
       switch (unit[0]) {
-        case 'k': scale = base; break;
-        case 'm': scale = base * base; break;
-        case 'g': scale = base * base * base; break;
-        case 't': scale = base * base * base * base; break;
-        case 'p': scale = base * base * base * base * base; break;
-        default: break;
+        case 'k':
+          scale = base;
+          break;
+        case 'm':
+          scale = base * base;
+          break;
+        case 'g':
+          scale = base * base * base;
+          break;
+        case 't':
+          scale = base * base * base * base;
+          break;
+        case 'p':
+          scale = base * base * base * base * base;
+          break;
+        default:
+          break;
       }
     }
     if (*n > UINT64_MAX / scale) {
@@ -342,18 +353,18 @@ std::optional<Connection> build(const ConnSpec& spec, const std::vector<std::str
 
   if (const Setting* s = r.find(k.auto_)) {
     std::string v = lower(s->value);
-    c.auto_action = v == "add"                     ? AutoAction::kAdd
-                    : v == "route" || v == "ondemand" ? AutoAction::kRoute
+    c.auto_action = v == "add"                                 ? AutoAction::kAdd
+                    : v == "route" || v == "ondemand"          ? AutoAction::kRoute
                     : v == "start" || v == "up" || v == "keep" ? AutoAction::kStart
                                                                : AutoAction::kIgnore;
   }
   if (const Setting* s = r.find(k.type)) {
     std::string v = lower(s->value);
-    c.mode = v == "transport"                       ? Mode::kTransport
-             : v == "passthrough" || v == "pass"    ? Mode::kPassthrough
-             : v == "drop"                          ? Mode::kDrop
-             : v == "reject"                        ? Mode::kReject
-                                                    : Mode::kTunnel;
+    c.mode = v == "transport"                    ? Mode::kTransport
+             : v == "passthrough" || v == "pass" ? Mode::kPassthrough
+             : v == "drop"                       ? Mode::kDrop
+             : v == "reject"                     ? Mode::kReject
+                                                 : Mode::kTunnel;
   }
   if (const Setting* s = r.find(k.authby)) {
     c.authby = auth_method(s->value);

@@ -17,14 +17,23 @@ namespace ipsecd::model {
 
 enum class AutoAction : uint8_t { kIgnore, kAdd, kRoute, kStart };
 enum class Mode : uint8_t { kTunnel, kTransport, kPassthrough, kDrop, kReject };
-enum class AuthMethod : uint8_t { kDefault, kPsk, kRsaSig, kEcdsa, kEddsa, kNull, kNever, kEapOnly };
+enum class AuthMethod : uint8_t {
+  kDefault,
+  kPsk,
+  kRsaSig,
+  kEcdsa,
+  kEddsa,
+  kNull,
+  kNever,
+  kEapOnly
+};
 enum class HostKind : uint8_t {
   kUnset,
-  kAddress,       // a literal address
-  kAny,           // %any / %any6: accept any peer (road warrior)
-  kDefaultRoute,  // %defaultroute: the address of the default route's interface
-  kDnsName,       // resolved when the connection is loaded
-  kOpportunistic, // %opportunistic / %opportunisticgroup / %group
+  kAddress,        // a literal address
+  kAny,            // %any / %any6: accept any peer (road warrior)
+  kDefaultRoute,   // %defaultroute: the address of the default route's interface
+  kDnsName,        // resolved when the connection is loaded
+  kOpportunistic,  // %opportunistic / %opportunisticgroup / %group
 };
 enum class Tristate : uint8_t { kNo, kYes, kAuto };
 

@@ -115,7 +115,9 @@ std::string Keyword::spelled(Side side) const {
   return std::string(name);
 }
 
-std::span<const Keyword> keyword_table() { return kTable; }
+std::span<const Keyword> keyword_table() {
+  return kTable;
+}
 
 std::optional<KeywordMatch> find_keyword(std::string_view spelled, Section section) {
   std::array<char, 64> buf{};

@@ -17,33 +17,33 @@ enum class Side : uint8_t { kNone, kLeft, kRight };
 enum class KeywordStatus : uint8_t { kKeyword, kAlias, kObsolete };
 
 enum class ValueKind : uint8_t {
-  kString,     // free text (file names, labels)
-  kBool,       // yes/no (and true/false, on/off, y/n, 1/0)
-  kEnum,       // one of Keyword::values
-  kNumber,     // unsigned decimal
-  kPort,       // 1..65535
-  kTime,       // duration with unit
-  kPercent,    // "100%" or a number
-  kBytes,      // byte count with optional binary suffix
-  kCount,      // packet count with optional suffix
-  kHost,       // left=: address, %any, %defaultroute, %opportunistic..., or a DNS name
-  kNexthop,    // address, %direct or %defaultroute
-  kIpAddr,     // an address
-  kSubnet,     // a subnet, or vhost:/vnet: forms
-  kSubnets,    // a list of subnets
+  kString,            // free text (file names, labels)
+  kBool,              // yes/no (and true/false, on/off, y/n, 1/0)
+  kEnum,              // one of Keyword::values
+  kNumber,            // unsigned decimal
+  kPort,              // 1..65535
+  kTime,              // duration with unit
+  kPercent,           // "100%" or a number
+  kBytes,             // byte count with optional binary suffix
+  kCount,             // packet count with optional suffix
+  kHost,              // left=: address, %any, %defaultroute, %opportunistic..., or a DNS name
+  kNexthop,           // address, %direct or %defaultroute
+  kIpAddr,            // an address
+  kSubnet,            // a subnet, or vhost:/vnet: forms
+  kSubnets,           // a list of subnets
   kInterfaceAddress,  // an interface's address with its prefix: 192.0.2.1/24
-  kRange,      // addresspool: address range or subnet
-  kId,         // IKE identity
-  kProtoport,  // protocol[/port]
-  kIke,        // ike= proposals
-  kEsp,        // esp= / phase2alg= proposals
-  kAh,         // ah= proposals
-  kMark,       // mark value[/mask]
-  kAuthby,     // authby= list
-  kPubkey,     // raw public key or %cert/%dns...
-  kLset,       // plutodebug= word list
-  kAlso,       // also= reference to another conn
-  kAppend,     // a value that accumulates (connalias=)
+  kRange,             // addresspool: address range or subnet
+  kId,                // IKE identity
+  kProtoport,         // protocol[/port]
+  kIke,               // ike= proposals
+  kEsp,               // esp= / phase2alg= proposals
+  kAh,                // ah= proposals
+  kMark,              // mark value[/mask]
+  kAuthby,            // authby= list
+  kPubkey,            // raw public key or %cert/%dns...
+  kLset,              // plutodebug= word list
+  kAlso,              // also= reference to another conn
+  kAppend,            // a value that accumulates (connalias=)
 };
 
 namespace kw {
@@ -75,7 +75,9 @@ struct KeywordMatch {
 };
 
 std::span<const Keyword> keyword_table();
-inline const Keyword& keyword(KeywordId id) { return keyword_table()[id]; }
+inline const Keyword& keyword(KeywordId id) {
+  return keyword_table()[id];
+}
 
 // Finds a keyword as written in a file: "leftsubnet", "left-subnet",
 // "rightid", "Auto" (case-insensitive). Aliases are returned as themselves;

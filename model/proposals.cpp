@@ -195,6 +195,12 @@ constexpr DhInfo kDhs[] = {
     {DhId::kCurve448, "DH32", {"dh32", "curve448", "x448"}},
     {DhId::kModp1536, "MODP1536", {"modp1536", "dh5"}},
     {DhId::kModp1024, "MODP1024", {"modp1024", "dh2"}},
+    {DhId::kModp1024s160, "DH22", {"dh22", "modp1024s160"}},
+    {DhId::kModp2048s224, "DH23", {"dh23", "modp2048s224"}},
+    {DhId::kModp2048s256, "DH24", {"dh24", "modp2048s256"}},
+    {DhId::kMlKem512, "ML_KEM_512", {"ml_kem_512", "mlkem512"}},
+    {DhId::kMlKem768, "ML_KEM_768", {"ml_kem_768", "mlkem768"}},
+    {DhId::kMlKem1024, "ML_KEM_1024", {"ml_kem_1024", "mlkem1024"}},
     {DhId::kNone, "NONE", {"none", "null"}},
 };
 
@@ -507,8 +513,27 @@ std::optional<std::string> Parser::parse_integs(Proposal& p) {
 }
 
 std::optional<std::string> Parser::parse_dhs(Proposal& p) {
+  std::vector<DhId>* target = &p.dh;
+  bool first = true;
   do {
     std::string_view name = cur().text;
+    if (first && name.size() > 7 && iequals(name.substr(0, 5), "addke") && name[6] == '=') {
+      // "addkeN=GROUP": RFC 9370 transform type 5+N.
+      if (name[5] < '1' || name[5] > '7') {
+        return "additional key exchange " + quoted(name) + where() +
+               " must be addke1 to addke7 (RFC 9370)";
+      }
+      size_t slot = static_cast<size_t>(name[5] - '1');
+      if (p.addke.size() <= slot) {
+        p.addke.resize(slot + 1);
+      }
+      if (!p.addke[slot].empty()) {
+        return quoted(name.substr(0, 6)) + " is given twice" + where();
+      }
+      target = &p.addke[slot];
+      name.remove_prefix(7);
+    }
+    first = false;
     const DhInfo* hit = nullptr;
     for (const auto& e : kDhs) {
       if (name_matches(e, name)) {
@@ -517,13 +542,9 @@ std::optional<std::string> Parser::parse_dhs(Proposal& p) {
       }
     }
     if (hit == nullptr) {
-      if (name.size() > 7 && iequals(name.substr(0, 5), "addke")) {
-        return "additional key exchanges (" + quoted(name) + ", RFC 9370) are not supported" +
-               where();
-      }
       return "unknown DH group " + quoted(name) + where() + "; known: " + known_names(kDhs, false);
     }
-    p.dh.push_back(hit->id);
+    target->push_back(hit->id);
     ++pos_;
   } while (!at_end() && cur().delim_before == '+');
   return std::nullopt;
@@ -662,9 +683,12 @@ Result<Proposal> Parser::run() {
       return R::failure(*err);
     }
   }
-  if (!at_end() && cur().text.size() > 5 && iequals(cur().text.substr(0, 5), "addke")) {
-    return R::failure("additional key exchanges (" + quoted(cur().text) +
-                      ", RFC 9370) are not supported" + where());
+  // RFC 9370 additional key exchanges follow the DH group: ";addke1=ml_kem_768".
+  while (!at_end() && (cur().delim_before == '-' || cur().delim_before == ';') &&
+         cur().text.size() > 7 && iequals(cur().text.substr(0, 5), "addke")) {
+    if (auto err = parse_dhs(p)) {
+      return R::failure(*err);
+    }
   }
   if (!at_end()) {
     return R::failure("unexpected " + quoted(cur().text) + where() + "; the order is " +
@@ -780,6 +804,11 @@ std::string format_proposals(ProposalKind kind, const std::vector<Proposal>& pro
     }
     if (!p.dh.empty()) {
       parts.push_back(join_ids(p.dh, dh_name));
+    }
+    for (size_t i = 0; i < p.addke.size(); ++i) {
+      if (!p.addke[i].empty()) {
+        parts.push_back("ADDKE" + std::to_string(i + 1) + "=" + join_ids(p.addke[i], dh_name));
+      }
     }
     std::string one;
     for (const auto& part : parts) {

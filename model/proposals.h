@@ -75,8 +75,14 @@ enum class DhId : uint16_t {
   kEcp256 = 19,
   kEcp384 = 20,
   kEcp521 = 21,
+  kModp1024s160 = 22,  // RFC 5114; RFC 8247 says SHOULD NOT
+  kModp2048s224 = 23,
+  kModp2048s256 = 24,
   kCurve25519 = 31,
   kCurve448 = 32,
+  kMlKem512 = 35,  // RFC 9370 additional key exchanges (draft-ietf-ipsecme-ikev2-mlkem)
+  kMlKem768 = 36,
+  kMlKem1024 = 37,
 };
 
 struct EncrAlg {
@@ -90,6 +96,9 @@ struct Proposal {
   std::vector<PrfId> prf;      // IKE only
   std::vector<IntegId> integ;  // empty for AEAD ciphers
   std::vector<DhId> dh;        // empty for esp= without PFS group
+  // RFC 9370 additional key exchanges ADDKE1..ADDKE7 ("addke1=ml_kem_768");
+  // index i holds transform type 6+i; trailing empty lists are not stored.
+  std::vector<std::vector<DhId>> addke;
   auto operator<=>(const Proposal&) const = default;
 };
 

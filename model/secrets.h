@@ -31,7 +31,7 @@ class SecretBytes {
   std::string_view view() const;  // the raw bytes, for crypto only
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
-  std::string str() const;  // "<redacted N bytes>"
+  std::string str() const;                          // "<redacted N bytes>"
   bool operator==(const SecretBytes& other) const;  // constant time
 
  private:
@@ -51,9 +51,9 @@ enum class SecretKind : uint8_t {
 struct SecretEntry {
   std::vector<Identity> selectors;  // empty or %any entries match any id
   SecretKind kind = SecretKind::kPsk;
-  SecretBytes secret;    // PSK bytes (empty for key references)
-  std::string key_ref;   // RSA/ECDSA: file name, "%prompt", or CKAID; never secret
-  std::string file;      // where it came from, for diagnostics
+  SecretBytes secret;   // PSK bytes (empty for key references)
+  std::string key_ref;  // RSA/ECDSA: file name, "%prompt", or CKAID; never secret
+  std::string file;     // where it came from, for diagnostics
   int line = 0;
 };
 

@@ -45,9 +45,9 @@ Result<std::vector<Subnet>> parse_subnet_list(std::string_view text);
 
 // leftprotoport=: "tcp", "tcp/22", "17/1701", "udp/%any", "6/0".
 struct ProtoPort {
-  uint8_t protocol = 0;  // 0 = any
-  uint16_t port = 0;     // 0 = any
-  bool any_port = false; // written "%any"
+  uint8_t protocol = 0;   // 0 = any
+  uint16_t port = 0;      // 0 = any
+  bool any_port = false;  // written "%any"
 
   static Result<ProtoPort> parse(std::string_view text);
   std::string str() const;  // libreswan prints the numbers: "6/22"
@@ -89,8 +89,7 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text,
 Result<bool> parse_yes_no(std::string_view text);
 
 // Unsigned decimal (or 0x hex where libreswan allows it) within [lo, hi].
-Result<uint64_t> parse_unsigned(std::string_view text, uint64_t lo = 0,
-                                uint64_t hi = UINT64_MAX);
+Result<uint64_t> parse_unsigned(std::string_view text, uint64_t lo = 0, uint64_t hi = UINT64_MAX);
 
 // mark=, mark-in=, mark-out=: "VALUE[/MASK]", "-1" for unique.
 struct Mark {

@@ -89,12 +89,23 @@ class SpecReader {
     }
     for (const auto& field : side) {
       std::string key = field.first.as<std::string>();
+      if (key != "host" && !find_keyword(prefix + key, Section::kConn) &&
+          find_keyword(key, Section::kConn)) {
+        error(field.first, prefix + "." + key + ": " + key + " is not a left/right setting");
+        continue;
+      }
       add(conn, key == "host" ? prefix : prefix + key, field.first, field.second, prefix + ".");
     }
   }
 
   void add(ConnSpec& conn, const std::string& keyword_name, const YAML::Node& key_node,
            const YAML::Node& value_node, const std::string& path) {
+    if (!find_keyword(keyword_name, Section::kConn)) {
+      detail::Interpretation unknown = detail::interpret(keyword_name, Section::kConn, "");
+      error(key_node, path.empty() ? unknown.message
+                                   : path + key_node.as<std::string>() + ": " + unknown.message);
+      return;
+    }
     std::string value;
     if (value_node.IsScalar()) {
       value = value_node.Scalar();
@@ -121,7 +132,8 @@ class SpecReader {
       return;
     }
     if (it.verdict == detail::Verdict::kError) {
-      error(key_node, path.empty() ? it.message : path + it.message);
+      error(key_node,
+            path.empty() ? it.message : path + key_node.as<std::string>() + ": " + it.message);
       return;
     }
     if (keyword(it.match.id).sided != (it.match.side != Side::kNone) ||
@@ -154,7 +166,9 @@ class SpecReader {
   std::set<std::string> names_;
 };
 
-void emit_value(YAML::Emitter& out, const std::string& v) { out << YAML::Value << v; }
+void emit_value(YAML::Emitter& out, const std::string& v) {
+  out << YAML::Value << v;
+}
 
 }  // namespace
 
@@ -208,8 +222,7 @@ std::string to_yaml(const std::vector<Connection>& connections) {
       if (!any) {
         continue;
       }
-      out << YAML::Key << (side == Side::kLeft ? "left" : "right") << YAML::Value
-          << YAML::BeginMap;
+      out << YAML::Key << (side == Side::kLeft ? "left" : "right") << YAML::Value << YAML::BeginMap;
       for (const Setting& s : c.settings) {
         if (s.side == side) {
           std::string_view name = keyword(s.keyword).name;

@@ -11,7 +11,9 @@
 namespace ipsecd::model {
 namespace {
 
-Config parse(std::string_view text) { return parse_config_text(text, "ipsec.conf"); }
+Config parse(std::string_view text) {
+  return parse_config_text(text, "ipsec.conf");
+}
 
 std::vector<std::string> messages(const Config& c) {
   std::vector<std::string> out;
@@ -212,9 +214,7 @@ class IncludeTest : public ::testing::Test {
     std::filesystem::create_directories(dir_ / "conf.d");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
-  void write(const std::string& rel, const std::string& text) {
-    std::ofstream(dir_ / rel) << text;
-  }
+  void write(const std::string& rel, const std::string& text) { std::ofstream(dir_ / rel) << text; }
   std::filesystem::path dir_;
 };
 

@@ -149,9 +149,8 @@ TEST(IkeProposalTest, Errors) {
                 "chacha20_poly1305", "3des"});
   expect_error(ProposalKind::kIke, "aes-sha3",
                {"unknown PRF algorithm \"sha3\"", "known: sha2, sha2_384, sha2_512, sha1"});
-  expect_error(ProposalKind::kIke, "aes-sha1_96-sha2-dh24",
-               {"unknown DH group \"dh24\"", "known: modp2048"});
-  expect_error(ProposalKind::kIke, "3des-sha1;dh24", {"unknown DH group \"dh24\""});
+  expect_error(ProposalKind::kIke, "aes-sha1_96-sha2-dh25",
+               {"unknown DH group \"dh25\"", "known: modp2048"});
   expect_error(ProposalKind::kIke, "aes-sha1;none", {"IKE needs a DH group"});
   expect_error(ProposalKind::kIke, "null-sha1", {"NULL", "ESP only", "known for IKE"});
   expect_error(ProposalKind::kIke, "aes_ccm-sha1", {"AES_CCM_16", "ESP only"});
@@ -168,8 +167,8 @@ TEST(IkeProposalTest, Errors) {
   expect_error(ProposalKind::kIke, "aes-sha1-", {"empty algorithm name at the end"});
   expect_error(ProposalKind::kIke, "-aes", {"empty algorithm name"});
   expect_error(ProposalKind::kIke, "aes-sha1-modp2048-dh19", {"unexpected \"dh19\""});
-  expect_error(ProposalKind::kIke, "aes-sha2-dh31;addke1=ml_kem_1024",
-               {"additional key exchanges", "not supported"});
+  expect_error(ProposalKind::kIke, "aes-sha2-dh31;addke1=ml_kem_2048",
+               {"unknown DH group \"ml_kem_2048\""});
   expect_error(ProposalKind::kIke, std::string(10000, 'a'), {"too long"});
 }
 
@@ -301,6 +300,38 @@ TEST(ProposalRobustness, ArbitraryInputNeverCrashes) {
       }
     }
   }
+}
+
+}  // namespace
+}  // namespace ipsecd::model
+
+namespace ipsecd::model {
+namespace {
+
+TEST(ProposalsAddke, Rfc9370AdditionalKeyExchanges) {
+  auto p = parse_proposals(ProposalKind::kIke, "aes_gcm;dh19;addke1=ml_kem_768+ecp521;addke2=dh31");
+  ASSERT_TRUE(p) << p.error();
+  ASSERT_EQ(p->size(), 1u);
+  EXPECT_EQ((*p)[0].dh, std::vector<DhId>{DhId::kEcp256});
+  ASSERT_EQ((*p)[0].addke.size(), 2u);
+  EXPECT_EQ((*p)[0].addke[0], (std::vector<DhId>{DhId::kMlKem768, DhId::kEcp521}));
+  EXPECT_EQ((*p)[0].addke[1], std::vector<DhId>{DhId::kCurve25519});
+  EXPECT_NE(format_proposals(ProposalKind::kIke, *p).find("ADDKE1=ML_KEM_768+DH21-ADDKE2=DH31"),
+            std::string::npos)
+      << format_proposals(ProposalKind::kIke, *p);
+
+  auto bad = parse_proposals(ProposalKind::kIke, "aes;dh20;addke8=dh21");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("must be addke1 to addke7"), std::string::npos) << bad.error();
+  auto twice = parse_proposals(ProposalKind::kIke, "aes;dh20;addke1=dh21;addke1=dh19");
+  ASSERT_FALSE(twice);
+  EXPECT_NE(twice.error().find("\"addke1\" is given twice"), std::string::npos) << twice.error();
+}
+
+TEST(ProposalsAddke, Rfc5114GroupsParse) {
+  auto p = parse_proposals(ProposalKind::kIke, "3des-sha1;dh24");
+  ASSERT_TRUE(p) << p.error();
+  EXPECT_EQ((*p)[0].dh, std::vector<DhId>{DhId::kModp2048s256});
 }
 
 }  // namespace

@@ -699,13 +699,21 @@ TEST(FindPsk, OnlyPskEntriesAreConsidered) {
 }
 
 // ---------------------------------------------------------------------------
-// The libreswan test-suite corpus (set IPSECD_LIBRESWAN_CORPUS to its directory).
+// The libreswan test-suite corpus: IPSECD_LIBRESWAN_CORPUS, or ../shared beside
+// the source tree (ctest sets IPSECD_SOURCE_DIR).
 
 TEST(SecretsCorpus, EveryLibreswanSecretsFileParses) {
-  const char* root = std::getenv("IPSECD_LIBRESWAN_CORPUS");
-  if (root == nullptr) {
-    GTEST_SKIP() << "IPSECD_LIBRESWAN_CORPUS is not set (directory with EXPECTED.tsv)";
+  std::string root_dir;
+  if (const char* env = std::getenv("IPSECD_LIBRESWAN_CORPUS")) {
+    root_dir = env;
+  } else if (const char* src = std::getenv("IPSECD_SOURCE_DIR")) {
+    root_dir = std::string(src) + "/../shared/corpus/libreswan";
   }
+  if (root_dir.empty() || !std::ifstream(root_dir + "/EXPECTED.tsv")) {
+    GTEST_SKIP() << "libreswan corpus not found (set IPSECD_LIBRESWAN_CORPUS to the directory "
+                    "with EXPECTED.tsv)";
+  }
+  const char* root = root_dir.c_str();
   std::ifstream tsv(std::string(root) + "/EXPECTED.tsv");
   ASSERT_TRUE(tsv) << root << "/EXPECTED.tsv cannot be read";
   std::string row;

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs the Debian packages it needs,
+# builds with -Werror, checks formatting, runs every test tier through ctest
+# (root-only tiers skip with their reason when not root), runs the unit tier
+# again under ASan+UBSan, and runs each libFuzzer target briefly with clang.
+#   IPSECD_FUZZ_SECONDS  seconds per fuzz target (default 20; 0 skips fuzzing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+jobs=$(nproc)
+
+./scripts/deps.sh test
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format check (clang-format)"
+mapfile -t sources < <(git ls-files '*.cpp' '*.h' 2>/dev/null || find . -path ./build -prune -o \( -name '*.cpp' -o -name '*.h' \) -print)
+clang-format --dry-run --Werror "${sources[@]}"
+
+step "build (RelWithDebInfo, -Werror)"
+cmake -G Ninja -S . -B build/ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIPSECD_WERROR=ON >/dev/null
+ninja -C build/ci -j"$jobs"
+
+step "tests: every tier"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "note: not root: the netns, interop and vm tiers will report SKIPPED with their reason"
+fi
+ctest --test-dir build/ci --output-on-failure -j"$jobs" --timeout 1200
+
+step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -G Ninja -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DIPSECD_SANITIZE=ON >/dev/null
+ninja -C build/asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build/asan -L 'unit|fuzz' --output-on-failure -j"$jobs"
+
+seconds=${IPSECD_FUZZ_SECONDS:-20}
+if [ "$seconds" -gt 0 ]; then
+  step "libFuzzer targets, ${seconds}s each (clang)"
+  CXX=clang++ cmake -G Ninja -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DIPSECD_FUZZ=ON -DIPSECD_TESTS=OFF -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+  ninja -C build/fuzz -j"$jobs" fuzz_targets
+  "$root/tests/fuzz/run-fuzzers.sh" "$root/build/fuzz/tests/fuzz" "$seconds"
+fi
+step "all test steps passed"
