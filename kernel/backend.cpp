@@ -511,6 +511,9 @@ Error kernel_error(Subject subject, std::string_view what, int err, std::string_
       return {ErrorCode::kExists, err, prefix + "already exists in the kernel"};
     case ENOENT:
     case ESRCH:
+      if (subject == Subject::kSpi) {
+        return {ErrorCode::kResources, err, prefix + "no free SPI left in the requested range"};
+      }
       return {ErrorCode::kNotFound, err, prefix + "no such object in the kernel"};
     case EPROTONOSUPPORT:
       if (subject == Subject::kSa || subject == Subject::kSpi) {
@@ -545,6 +548,171 @@ Error kernel_error(Subject subject, std::string_view what, int err, std::string_
       break;
   }
   return {ErrorCode::kSystem, err, prefix + std::strerror(err) + detail};
+}
+
+}  // namespace ipsecd::kernel
+
+namespace ipsecd::kernel {
+
+namespace {
+Error invalid(std::string msg) {
+  return {ErrorCode::kInvalid, 0, std::move(msg)};
+}
+
+std::string range_text(const Ownership& own) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "[%u, %u]", own.reqid_min, own.reqid_max);
+  return buf;
+}
+
+bool ports_allowed(uint8_t proto) {
+  return proto == 6 || proto == 17 || proto == 132;
+}
+}  // namespace
+
+Status validate(const SaSpec& spec, const Ownership& own) {
+  // Built only on failure: validation runs on every hot-path call.
+  auto what = [&spec] { return "SA " + spec.id.str() + ": "; };
+  if (spec.id.proto != kProtoEsp) {
+    return Error{ErrorCode::kUnsupported, 0, what() + "only ESP (protocol 50) is supported"};
+  }
+  if (spec.src.family() != spec.id.dst.family()) {
+    return invalid(what() + "source " + spec.src.str() + " and destination " + spec.id.dst.str() +
+                   " must be the same address family");
+  }
+  if (spec.id.spi < 0x100) {
+    return invalid(what() + "SPI values 0-255 are reserved (RFC 4303); use 0x100 or above");
+  }
+  if (!own.owns_reqid(spec.reqid)) {
+    return invalid(what() + "reqid " + std::to_string(spec.reqid) + " is outside ipsecd's range " +
+                   range_text(own) + " (kernel-ownership in the state dir)");
+  }
+  if (spec.enc_key.size() != key_length(spec.cipher)) {
+    return invalid(what() + std::string(name(spec.cipher)) + " needs " +
+                   std::to_string(key_length(spec.cipher)) + " key bytes" +
+                   (is_aead(spec.cipher) ? " (key plus 4-byte salt)" : "") + ", got " +
+                   std::to_string(spec.enc_key.size()));
+  }
+  if (is_aead(spec.cipher) && spec.integrity != Integrity::kNone) {
+    return invalid(what() + std::string(name(spec.cipher)) +
+                   " is AEAD and takes no separate integrity algorithm");
+  }
+  if (!is_aead(spec.cipher) && spec.integrity == Integrity::kNone) {
+    return invalid(what() + std::string(name(spec.cipher)) +
+                   " needs an integrity algorithm (sha256, sha384 or sha512)");
+  }
+  if (spec.integ_key.size() != key_length(spec.integrity)) {
+    return invalid(what() + "integrity " + std::string(name(spec.integrity)) + " needs " +
+                   std::to_string(key_length(spec.integrity)) + " key bytes, got " +
+                   std::to_string(spec.integ_key.size()));
+  }
+  if (spec.esn && spec.replay_window == 0) {
+    return invalid(what() + "ESN needs a replay window above 0");
+  }
+  const Lifetime& l = spec.lifetime;
+  auto bad = [](uint64_t soft, uint64_t hard) { return soft != 0 && hard != 0 && soft > hard; };
+  if (bad(l.soft_bytes, l.hard_bytes) || bad(l.soft_packets, l.hard_packets) ||
+      bad(l.soft_seconds, l.hard_seconds)) {
+    return invalid(what() + "a soft lifetime exceeds its hard lifetime; soft must come first");
+  }
+  if (spec.selector && spec.mode == Mode::kTransport &&
+      spec.selector->family() != spec.src.family()) {
+    return invalid(what() + "transport mode selector " + spec.selector->str() +
+                   " must have the SA's address family");
+  }
+  return {};
+}
+
+Status validate(const PolicySpec& spec, const Ownership& own) {
+  const Selector& sel = spec.id.selector;
+  auto what = [&spec] { return spec.id.str() + ": "; };
+  if (sel.src.addr.family() != sel.dst.addr.family()) {
+    return invalid(what() + "selector source and destination must be the same address family");
+  }
+  if ((sel.sport != 0 || sel.dport != 0) && !ports_allowed(sel.proto)) {
+    return invalid(what() + "ports need protocol tcp (6), udp (17) or sctp (132)");
+  }
+  bool needs_templates = spec.kind == PolicyKind::kProtect || spec.kind == PolicyKind::kTrap;
+  if (needs_templates && spec.templates.empty()) {
+    return invalid(what() + std::string(name(spec.kind)) + " policy needs at least one template");
+  }
+  if (!needs_templates && !spec.templates.empty()) {
+    return invalid(what() + std::string(name(spec.kind)) + " shunt takes no templates");
+  }
+  for (const auto& t : spec.templates) {
+    if (!own.owns_reqid(t.reqid)) {
+      return invalid(what() + "template reqid " + std::to_string(t.reqid) +
+                     " is outside ipsecd's range " + range_text(own));
+    }
+    if (t.proto != kProtoEsp) {
+      return Error{ErrorCode::kUnsupported, 0, what() + "only ESP templates are supported"};
+    }
+    if (t.mode == Mode::kTunnel && t.src.family() != t.dst.family()) {
+      return invalid(what() + "tunnel endpoints " + t.src.str() + " and " + t.dst.str() +
+                     " must be the same address family");
+    }
+    if (t.mode == Mode::kTransport && t.dst.family() != sel.family()) {
+      return invalid(what() + "transport mode template must have the selector's family");
+    }
+  }
+  if (spec.priority && !own.in_band(*spec.priority)) {
+    return invalid(what() + "priority " + std::to_string(*spec.priority) +
+                   " is outside ipsecd's band starting at " + std::to_string(own.priority_base));
+  }
+  return {};
+}
+
+Error sa_error(const SaSpec* spec, std::string_view what, int err, std::string_view ext_ack) {
+  Error e = kernel_error(Subject::kSa, what, err, ext_ack);
+  if (spec == nullptr) {
+    return e;
+  }
+  if (err == EPROTONOSUPPORT && spec->id.dst.family() == Family::kIpv6) {
+    e.message = std::string(what) + ": kernel has no ESP support for IPv6 (CONFIG_INET6_ESP)";
+  }
+  if (err == ENOSYS) {
+    std::string alg;
+    switch (spec->cipher) {
+      case Cipher::kAesGcm16_128:
+      case Cipher::kAesGcm16_256:
+        alg = "AES-GCM-16 (rfc4106(gcm(aes)); CONFIG_CRYPTO_GCM)";
+        break;
+      case Cipher::kChaCha20Poly1305:
+        alg = "ChaCha20-Poly1305 (rfc7539esp(chacha20,poly1305); CONFIG_CRYPTO_CHACHA20POLY1305)";
+        break;
+      case Cipher::kAesCbc128:
+      case Cipher::kAesCbc256:
+        alg = "AES-CBC with " + std::string(name(spec->integrity)) +
+              " (CONFIG_CRYPTO_CBC, CONFIG_CRYPTO_SHA256/SHA512, CONFIG_CRYPTO_AUTHENC)";
+        break;
+    }
+    e.message = std::string(what) + ": kernel has no " + alg +
+                "; load the module or choose another proposal";
+  }
+  return e;
+}
+
+bool policy_is_own(uint32_t priority, const std::vector<Template>& templates,
+                   const Ownership& own) {
+  if (!own.in_band(priority)) {
+    return false;
+  }
+  for (const auto& t : templates) {
+    if (!own.owns_reqid(t.reqid)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+PolicyKind listed_kind(uint32_t priority, bool block, bool has_templates, const Ownership& own) {
+  if (auto k = kind_from_priority(priority, own)) {
+    return *k;
+  }
+  if (block) {
+    return PolicyKind::kDrop;
+  }
+  return has_templates ? PolicyKind::kProtect : PolicyKind::kPass;
 }
 
 }  // namespace ipsecd::kernel

@@ -409,6 +409,16 @@ enum class Subject : uint8_t { kSa, kPolicy, kSpi, kListing, kEvents };
 // message an operator understands. `what` names the object, e.g. "adding SA esp 0x100 to ...".
 Error kernel_error(Subject subject, std::string_view what, int err, std::string_view ext_ack = {});
 
+// Checks a spec before it reaches a kernel; both backends refuse the same things the same way.
+Status validate(const SaSpec& spec, const Ownership& own);
+Status validate(const PolicySpec& spec, const Ownership& own);
+// kernel_error for an SA operation, naming the algorithm or family where the kernel is vague.
+Error sa_error(const SaSpec* spec, std::string_view what, int err, std::string_view ext_ack = {});
+// The kind a listing reports: from the priority's low bits for own policies, else from the
+// kernel's action (block becomes drop, templates make protect, neither is pass).
+PolicyKind listed_kind(uint32_t priority, bool block, bool has_templates, const Ownership& own);
+bool policy_is_own(uint32_t priority, const std::vector<Template>& templates, const Ownership& own);
+
 }  // namespace ipsecd::kernel
 
 template <>
