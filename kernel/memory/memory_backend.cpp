@@ -294,11 +294,7 @@ struct MemoryKernel::Impl {
     if (int err = fault(); err != 0) {
       return kernel_error(Subject::kSpi, what(), err);
     }
-    // The kernel hands out the same larval SA again for the same endpoints and reqid.
     AcquireKey key{src, dst, reqid};
-    if (auto it = larval_spis.find(key); it != larval_spis.end()) {
-      return it->second.spi;
-    }
     SaId id{dst, 0, kProtoEsp};
     std::uniform_int_distribution<uint32_t> dist(min, max);
     uint64_t span = static_cast<uint64_t>(max) - min + 1;
@@ -321,7 +317,7 @@ struct MemoryKernel::Impl {
     e.gen = next_gen++;
     schedule_sa(id, e);
     index_sa(id, reqid);
-    larval_spis.emplace(key, id);
+    larval_spis[key] = id;
     sas.emplace(id, std::move(e));
     return id.spi;
   }
