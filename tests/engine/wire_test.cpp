@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -320,6 +323,83 @@ TEST(WireDecode, HandBuiltIkeSaInitFromTheRfcLayout) {
   auto again = encode(m);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*again, msg);
+}
+
+Bytes capture(const std::string& name) {
+  const char* root = std::getenv("IPSECD_SOURCE_DIR");
+  std::string path =
+      std::string(root != nullptr ? root : ".") + "/tests/engine/data/strongswan-5.9.8/" + name;
+  std::ifstream f(path, std::ios::binary);
+  EXPECT_TRUE(f.good()) << "cannot read " << path;
+  return Bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+TEST(WireStrongswan, IkeSaInitRequestCapturedFromCharon) {
+  Bytes b = capture("ike_sa_init_request.bin");
+  ASSERT_EQ(b.size(), 972u);
+  auto r = decode(b);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(summary(*r),
+            "IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) N(HASH_ALG) "
+            "N(REDIRECT_SUPPORTED) ]");
+  EXPECT_TRUE(r->header.initiator);
+  EXPECT_EQ(r->header.spi_r, 0u);
+  const auto& sa = std::get<SaPayload>(r->payloads[0]);
+  ASSERT_EQ(sa.proposals.size(), 4u);
+  // aes128-sha256-x25519, in strongSwan's order ENCR, INTEG, PRF, KE.
+  const auto& first = sa.proposals[0].transforms;
+  ASSERT_EQ(first.size(), 4u);
+  EXPECT_EQ(
+      first[0],
+      (Transform{
+          TransformType::kEncryption, static_cast<uint16_t>(EncryptionId::kAesCbc), 128, {}}));
+  EXPECT_EQ(first[1].id, static_cast<uint16_t>(IntegrityId::kHmacSha2_256_128));
+  EXPECT_EQ(first[2].id, static_cast<uint16_t>(PrfId::kHmacSha2_256));
+  EXPECT_EQ(first[3].id, static_cast<uint16_t>(KeGroup::kCurve25519));
+  EXPECT_EQ(sa.proposals[1].transforms.size(), 34u);
+  EXPECT_EQ(sa.proposals[2].transforms.size(), 36u);
+  for (std::size_t i = 0; i < sa.proposals.size(); ++i) {
+    EXPECT_EQ(sa.proposals[i].number, i + 1);
+    EXPECT_TRUE(sa.proposals[i].spi.empty());
+  }
+  const auto& ke = std::get<KePayload>(r->payloads[1]);
+  EXPECT_EQ(ke.group, static_cast<uint16_t>(KeGroup::kCurve25519));
+  EXPECT_EQ(ke.data.size(), 32u);
+  EXPECT_EQ(std::get<NoncePayload>(r->payloads[2]).data.size(), 32u);
+  EXPECT_EQ(std::get<NotifyPayload>(r->payloads[6]).data.size(), 8u);  // four hash algorithms
+  auto again = encode(*r);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, b);
+}
+
+TEST(WireStrongswan, EveryCapturedMessageReencodesByteForByte) {
+  for (const char* name :
+       {"ike_sa_init_request.bin", "ike_sa_init_response.bin", "ike_auth_request.bin",
+        "ike_auth_response.bin", "informational_delete_request.bin"}) {
+    Bytes b = capture(name);
+    auto r = decode(b);
+    ASSERT_TRUE(r.ok()) << name << ": " << r.error().message;
+    auto again = encode(*r);
+    ASSERT_TRUE(again.ok()) << name;
+    EXPECT_EQ(*again, b) << name;
+  }
+}
+
+TEST(WireStrongswan, SkMessagesExposeAssociatedDataAndFirstInnerPayload) {
+  Bytes b = capture("ike_auth_request.bin");
+  auto r = decode(b);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->payloads.size(), 1u);
+  const auto& sk = std::get<EncryptedPayload>(r->payloads[0]);
+  EXPECT_EQ(sk.first_inner, PayloadType::kIdi);
+  EXPECT_EQ(sk.data.size(), b.size() - 32);
+  auto layout = encode_layout(*r);
+  ASSERT_TRUE(layout.ok());
+  EXPECT_EQ(layout->encrypted_offset, 32u);
+  EXPECT_EQ(
+      std::get<EncryptedPayload>(decode(capture("informational_delete_request.bin"))->payloads[0])
+          .first_inner,
+      PayloadType::kDelete);
 }
 
 // ---- Header errors.
