@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -326,9 +327,11 @@ TEST(WireDecode, HandBuiltIkeSaInitFromTheRfcLayout) {
 }
 
 Bytes capture(const std::string& name) {
+  // ctest sets IPSECD_SOURCE_DIR; a direct run falls back to this file's directory.
   const char* root = std::getenv("IPSECD_SOURCE_DIR");
-  std::string path =
-      std::string(root != nullptr ? root : ".") + "/tests/engine/data/strongswan-5.9.8/" + name;
+  std::string dir = root != nullptr ? std::string(root) + "/tests/engine"
+                                    : std::filesystem::path(__FILE__).parent_path().string();
+  std::string path = dir + "/data/strongswan-5.9.8/" + name;
   std::ifstream f(path, std::ios::binary);
   EXPECT_TRUE(f.good()) << "cannot read " << path;
   return Bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
