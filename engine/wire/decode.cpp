@@ -651,9 +651,11 @@ Result<Header> decode_header(std::span<const uint8_t> d) {
   h.message_id = be32(&d[20]);
   h.length = be32(&d[24]);
   if (h.major_version != 2) {
-    return Error{ErrorCode::kInvalidMajorVersion,
-                 "IKE major version " + num(h.major_version) + ", this implementation speaks 2", 0,
-                 h};
+    std::string what = h.major_version == 1 ? " (IKEv1)" : "";
+    return Error{
+        ErrorCode::kInvalidMajorVersion,
+        "IKE major version " + num(h.major_version) + what + ", this implementation speaks 2", 0,
+        h};
   }
   return h;
 }

@@ -462,8 +462,9 @@ struct Error {
   // The header when it was readable, so a response can be addressed.
   std::optional<Header> header;
 
-  // What RFC 7296 says to answer with (whether to answer at all is the engine's call:
-  // INVALID_SYNTAX only inside an authenticated exchange, section 3.10.1).
+  // What RFC 7296 says to answer with. Whether to answer at all is the engine's call:
+  // INVALID_MAJOR_VERSION only for a higher major version (2.5), INVALID_SYNTAX only
+  // inside an authenticated exchange (3.10.1).
   NotifyType answer() const;
 };
 

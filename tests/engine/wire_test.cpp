@@ -423,6 +423,12 @@ TEST(WireErrors, MajorVersionOtherThanTwoAnswersInvalidMajorVersion) {
   EXPECT_EQ(e.message, "IKE major version 3, this implementation speaks 2");
 }
 
+TEST(WireErrors, IkeV1HeaderIsNamed) {
+  Error e = decode_error(message(0, {}, 0x10));
+  EXPECT_EQ(e.code, ErrorCode::kInvalidMajorVersion);
+  EXPECT_EQ(e.message, "IKE major version 1 (IKEv1), this implementation speaks 2");
+}
+
 TEST(WireErrors, MinorVersionIsIgnored) {
   auto r = decode(message(0, {}, 0x21));
   ASSERT_TRUE(r.ok());
