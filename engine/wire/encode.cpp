@@ -291,9 +291,8 @@ Result<std::size_t> write_chain(Writer& w, std::span<const Payload> payloads, bo
     w.u8(static_cast<uint8_t>(next_field(p, following)));
     w.u8(unknown != nullptr && unknown->critical ? 0x80 : 0);
     w.u16(0);  // length, patched below
-    if (const auto* skf = std::get_if<EncryptedFragmentPayload>(&p)) {
+    if (std::holds_alternative<EncryptedFragmentPayload>(p)) {
       encrypted_offset = w.pos() + 4;  // after Fragment Number and Total Fragments
-      (void)skf;
     } else if (std::holds_alternative<EncryptedPayload>(p)) {
       encrypted_offset = w.pos();
     }
