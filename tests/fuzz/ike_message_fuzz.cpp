@@ -4,9 +4,8 @@
 //  2. as a payload chain: the first byte picks the first payload type (so every payload
 //     decoder is reached without a valid header) and the rest goes to decode_payloads(),
 //     with the same round-trip check through encode_payloads().
-// Build by hand:
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
-//     engine/wire/*.cpp tests/fuzz/ike_message_fuzz.cpp -o ike_message_fuzz
+// Built by tests/fuzz/CMakeLists.txt (libFuzzer with -DIPSECD_FUZZ=ON and clang,
+// otherwise as a seed-corpus replay test).
 
 #include <cstdint>
 #include <cstdio>

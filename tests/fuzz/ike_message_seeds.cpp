@@ -1,8 +1,8 @@
 // Writes the seed corpus of ike_message_fuzz: valid messages of every exchange and
 // payload type, plus plaintext SK chains prefixed with their first-payload selector byte.
-// Build and run by hand (the committed seeds in corpus/ike_message/ came from this):
-//   g++ -std=c++20 -I. engine/wire/*.cpp tests/fuzz/ike_message_seeds.cpp -o seeds
-//   ./seeds tests/fuzz/corpus/ike_message
+// The committed seeds in corpus/ike_message/ came from this:
+//   ninja -C build ike_message_seeds
+//   build/tests/fuzz/ike_message_seeds tests/fuzz/corpus/ike_message
 
 #include <cstdint>
 #include <cstdio>
