@@ -1,6 +1,8 @@
 #include "model/connection.h"
 
 #include <cctype>
+#include <tuple>
+#include <unordered_map>
 
 #include "model/detail/conf_values.h"
 
@@ -9,8 +11,7 @@ namespace {
 
 // Keyword ids looked up once; the table is static.
 struct Ids {
-  KeywordId host, subnet, subnets, protoport, id, auth, nexthop, sourceip, cert, ca, ckaid,
-      rsasigkey, pubkey, ecdsakey, updown, ikeport;
+  KeywordId host, subnet, subnets, protoport, id, auth, nexthop, sourceip, ikeport;
   KeywordId auto_, type, authby, ike, esp, pfs, esn, rekey, reauth, mobike, narrowing,
       encapsulation, nat_keepalive, fragmentation, ikelifetime, ipsec_lifetime, rekeymargin,
       rekeyfuzz, max_bytes, max_packets, dpddelay, dpdtimeout, retransmit_interval,
@@ -27,13 +28,6 @@ struct Ids {
         auth(get("auth")),
         nexthop(get("nexthop")),
         sourceip(get("sourceip")),
-        cert(get("cert")),
-        ca(get("ca")),
-        ckaid(get("ckaid")),
-        rsasigkey(get("rsasigkey")),
-        pubkey(get("pubkey")),
-        ecdsakey(get("ecdsakey")),
-        updown(get("updown")),
         ikeport(get("ikeport")),
         auto_(get("auto")),
         type(get("type")),
@@ -238,7 +232,6 @@ void read_endpoint(Reader& r, Side side, Endpoint& e) {
       e.address = *a;
     } else {
       e.host_kind = HostKind::kDnsName;
-      e.host_name = s->value;
     }
   }
   if (const Setting* s = r.find(k.subnet, side)) {
@@ -278,17 +271,6 @@ void read_endpoint(Reader& r, Side side, Endpoint& e) {
   if (const Setting* s = r.find(k.sourceip, side)) {
     if (auto a = IpAddress::parse(s->value)) {
       e.sourceip = *a;
-    }
-  }
-  for (auto [id, field] : {std::pair{k.cert, &e.cert}, std::pair{k.ca, &e.ca},
-                           std::pair{k.ckaid, &e.ckaid}, std::pair{k.updown, &e.updown}}) {
-    if (const Setting* s = r.find(id, side)) {
-      *field = s->value;
-    }
-  }
-  for (KeywordId id : {k.rsasigkey, k.ecdsakey, k.pubkey}) {
-    if (const Setting* s = r.find(id, side)) {
-      e.pubkey = s->value;
     }
   }
   e.ike_port = static_cast<uint16_t>(r.number(k.ikeport, 0, 65535));
@@ -342,8 +324,31 @@ std::string Connection::canonical() const {
 
 namespace {
 
+// Parses each distinct ike=/esp= text once per build_connections call.
+class ProposalCache {
+ public:
+  ProposalList get(ProposalKind kind, const std::string& text, std::string& error) {
+    auto& map = kind == ProposalKind::kIke ? ike_ : esp_;
+    auto it = map.find(text);
+    if (it != map.end()) {
+      return it->second;
+    }
+    auto parsed = parse_proposals(kind, text);
+    if (!parsed) {
+      error = parsed.error();
+      return nullptr;
+    }
+    ProposalList list = std::make_shared<const std::vector<Proposal>>(std::move(parsed).value());
+    map.emplace(text, list);
+    return list;
+  }
+
+ private:
+  std::unordered_map<std::string, ProposalList> ike_, esp_;
+};
+
 std::optional<Connection> build(const ConnSpec& spec, const std::vector<std::string>& files,
-                                Diagnostic& error) {
+                                ProposalCache& cache, Diagnostic& error) {
   const Ids& k = ids();
   Reader r(spec, files);
   Connection c;
@@ -369,18 +374,14 @@ std::optional<Connection> build(const ConnSpec& spec, const std::vector<std::str
   if (const Setting* s = r.find(k.authby)) {
     c.authby = auth_method(s->value);
   }
-  if (const Setting* s = r.find(k.ike)) {
-    if (auto p = parse_proposals(ProposalKind::kIke, s->value)) {
-      c.ike = std::move(p).value();
-    } else {
-      r.fail(*s, p.error());
-    }
-  }
-  if (const Setting* s = r.find(k.esp)) {
-    if (auto p = parse_proposals(ProposalKind::kEsp, s->value)) {
-      c.esp = std::move(p).value();
-    } else {
-      r.fail(*s, p.error());
+  for (auto [id, kind, field] : {std::tuple{k.ike, ProposalKind::kIke, &c.ike},
+                                 std::tuple{k.esp, ProposalKind::kEsp, &c.esp}}) {
+    if (const Setting* s = r.find(id)) {
+      std::string why;
+      *field = cache.get(kind, s->value, why);
+      if (*field == nullptr) {
+        r.fail(*s, why);
+      }
     }
   }
   c.pfs = r.flag(k.pfs, true);
@@ -431,9 +432,23 @@ std::optional<Connection> build(const ConnSpec& spec, const std::vector<std::str
 
 }  // namespace
 
+std::string_view Connection::value(std::string_view keyword_name, Side side) const {
+  std::optional<KeywordId> id = keyword_id(keyword_name, Section::kConn);
+  if (!id) {
+    return {};
+  }
+  for (const Setting& s : settings) {
+    if (s.keyword == *id && s.side == side) {
+      return s.value;
+    }
+  }
+  return {};
+}
+
 Result<Connection> build_connection(const ConnSpec& spec, const std::vector<std::string>& files) {
   Diagnostic error;
-  std::optional<Connection> c = build(spec, files, error);
+  ProposalCache cache;
+  std::optional<Connection> c = build(spec, files, cache, error);
   if (!c) {
     return Result<Connection>::failure(error.str());
   }
@@ -443,9 +458,10 @@ Result<Connection> build_connection(const ConnSpec& spec, const std::vector<std:
 ConnectionSet build_connections(const Config& config) {
   ConnectionSet set;
   set.connections.reserve(config.conns.size());
+  ProposalCache cache;
   for (const ConnSpec& spec : config.conns) {
     Diagnostic error;
-    if (std::optional<Connection> conn = build(spec, config.files, error)) {
+    if (std::optional<Connection> conn = build(spec, config.files, cache, error)) {
       set.connections.push_back(std::move(*conn));
     } else {
       set.diagnostics.error(error.file, error.line, error.message);

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,23 +38,24 @@ enum class HostKind : uint8_t {
 };
 enum class Tristate : uint8_t { kNo, kYes, kAuto };
 
+// Settings that are plain text (leftcert=, leftca=, leftupdown=, a DNS name in
+// left=, ...) are not copied here: Connection::value() reads them from the
+// canonical settings, which keeps a connection small at 10k+ per node.
 struct Endpoint {
   HostKind host_kind = HostKind::kUnset;
   std::optional<IpAddress> address;  // kAddress
-  std::string host_name;             // kDnsName
   std::vector<Subnet> subnets;       // leftsubnet= / leftsubnets=; empty: the host itself
   ProtoPort protoport;
   Identity id;  // kind kAny when unset: the address is used
   AuthMethod auth = AuthMethod::kDefault;
   std::optional<IpAddress> nexthop;
   std::optional<IpAddress> sourceip;
-  std::string cert;
-  std::string ca;
-  std::string ckaid;
-  std::string pubkey;  // leftrsasigkey= / leftpubkey= text
-  std::string updown;
   uint16_t ike_port = 0;  // 0: the daemon's configured port
 };
+
+// Parsed proposal lists are shared between the connections that spell them
+// the same way (usually all of them, through %default).
+using ProposalList = std::shared_ptr<const std::vector<Proposal>>;
 
 struct Connection {
   std::string name;
@@ -63,8 +65,8 @@ struct Connection {
   Mode mode = Mode::kTunnel;
   AuthMethod authby = AuthMethod::kDefault;
 
-  std::vector<Proposal> ike;  // empty: the engine's defaults
-  std::vector<Proposal> esp;
+  ProposalList ike;  // null: the engine's defaults
+  ProposalList esp;
   bool pfs = true;
   Tristate esn = Tristate::kAuto;  // esn=either
   bool rekey = true;
@@ -99,6 +101,9 @@ struct Connection {
 
   // "keyword=value" lines in keyword-table order, libreswan spelling.
   std::string canonical() const;
+  // The value of a keyword by canonical name ("cert" with Side::kLeft for
+  // leftcert=); empty when unset.
+  std::string_view value(std::string_view keyword_name, Side side = Side::kNone) const;
 };
 
 struct ConnectionSet {
