@@ -28,7 +28,7 @@ fi
 ctest --test-dir build/ci --output-on-failure -j"$jobs" --timeout 1200
 
 step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-cmake -G Ninja -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DIPSECD_SANITIZE=ON >/dev/null
+cmake -G Ninja -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DIPSECD_SANITIZE=ON -DIPSECD_BENCH=OFF >/dev/null
 ninja -C build/asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/asan -L 'unit|fuzz' --output-on-failure -j"$jobs"
