@@ -290,9 +290,20 @@ std::string_view name(ErrorCode c) {
 
 // ---- secrets ----
 
+namespace {
+
+// explicit_bzero's pointer must not be null, which an empty vector's may be.
+void wipe(std::vector<uint8_t>& bytes) {
+  if (!bytes.empty()) {
+    explicit_bzero(bytes.data(), bytes.size());
+  }
+}
+
+}  // namespace
+
 SecretBytes& SecretBytes::operator=(const SecretBytes& other) {
   if (this != &other) {
-    explicit_bzero(bytes_.data(), bytes_.size());
+    wipe(bytes_);
     bytes_ = other.bytes_;
   }
   return *this;
@@ -300,14 +311,14 @@ SecretBytes& SecretBytes::operator=(const SecretBytes& other) {
 
 SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
   if (this != &other) {
-    explicit_bzero(bytes_.data(), bytes_.size());
+    wipe(bytes_);
     bytes_ = std::move(other.bytes_);
   }
   return *this;
 }
 
 SecretBytes::~SecretBytes() {
-  explicit_bzero(bytes_.data(), bytes_.size());
+  wipe(bytes_);
 }
 
 // ---- events ----
