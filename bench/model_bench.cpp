@@ -52,9 +52,13 @@ int main(int argc, char** argv) {
       size_t before = heap_in_use();
       auto t0 = std::chrono::steady_clock::now();
       ipsecd::model::Config config = ipsecd::model::parse_config_file(argv[i]);
-      ipsecd::model::ConnectionSet set = ipsecd::model::build_connections(config);
+      if (config.diagnostics.has_errors()) {
+        std::fprintf(stderr, "%s: configuration has errors\n", argv[i]);
+        return 1;
+      }
+      ipsecd::model::ConnectionSet set = ipsecd::model::build_connections(std::move(config));
       auto t1 = std::chrono::steady_clock::now();
-      if (config.diagnostics.has_errors() || set.diagnostics.has_errors()) {
+      if (set.diagnostics.has_errors()) {
         std::fprintf(stderr, "%s: configuration has errors\n", argv[i]);
         return 1;
       }

@@ -347,8 +347,11 @@ class ProposalCache {
   std::unordered_map<std::string, ProposalList> ike_, esp_;
 };
 
-std::optional<Connection> build(const ConnSpec& spec, const std::vector<std::string>& files,
-                                ProposalCache& cache, Diagnostic& error) {
+// Builds one connection; its settings are moved from `owned` when given (the
+// caller's copy of spec.settings is then left empty), copied otherwise.
+std::optional<Connection> build(const ConnSpec& spec, std::vector<Setting>* owned,
+                                const std::vector<std::string>& files, ProposalCache& cache,
+                                Diagnostic& error) {
   const Ids& k = ids();
   Reader r(spec, files);
   Connection c;
@@ -425,7 +428,12 @@ std::optional<Connection> build(const ConnSpec& spec, const std::vector<std::str
     error = r.error();
     return std::nullopt;
   }
-  c.settings = spec.settings;
+  if (owned != nullptr) {
+    c.settings = std::move(*owned);
+    c.settings.shrink_to_fit();
+  } else {
+    c.settings = spec.settings;
+  }
   c.hash = fnv1a64(c.canonical());
   return c;
 }
@@ -448,26 +456,41 @@ std::string_view Connection::value(std::string_view keyword_name, Side side) con
 Result<Connection> build_connection(const ConnSpec& spec, const std::vector<std::string>& files) {
   Diagnostic error;
   ProposalCache cache;
-  std::optional<Connection> c = build(spec, files, cache, error);
+  std::optional<Connection> c = build(spec, nullptr, files, cache, error);
   if (!c) {
     return Result<Connection>::failure(error.str());
   }
   return std::move(*c);
 }
 
-ConnectionSet build_connections(const Config& config) {
+namespace {
+
+// `owned` is the same config when its settings may be moved out, else null.
+ConnectionSet build_all(const Config& config, Config* owned) {
   ConnectionSet set;
   set.connections.reserve(config.conns.size());
   ProposalCache cache;
-  for (const ConnSpec& spec : config.conns) {
+  for (size_t i = 0; i < config.conns.size(); ++i) {
+    const ConnSpec& spec = config.conns[i];
+    std::vector<Setting>* settings = owned != nullptr ? &owned->conns[i].settings : nullptr;
     Diagnostic error;
-    if (std::optional<Connection> conn = build(spec, config.files, cache, error)) {
+    if (std::optional<Connection> conn = build(spec, settings, config.files, cache, error)) {
       set.connections.push_back(std::move(*conn));
     } else {
       set.diagnostics.error(error.file, error.line, error.message);
     }
   }
   return set;
+}
+
+}  // namespace
+
+ConnectionSet build_connections(const Config& config) {
+  return build_all(config, nullptr);
+}
+
+ConnectionSet build_connections(Config&& config) {
+  return build_all(config, &config);
 }
 
 }  // namespace ipsecd::model

@@ -115,6 +115,8 @@ struct ConnectionSet {
 // (e.g. leftsubnet= and rightsubnet= of different families) are reported with
 // the conn's file:line.
 ConnectionSet build_connections(const Config& config);
+// The same, moving the settings out of `config` instead of copying them.
+ConnectionSet build_connections(Config&& config);
 Result<Connection> build_connection(const ConnSpec& spec, const std::vector<std::string>& files);
 
 }  // namespace ipsecd::model

@@ -125,7 +125,8 @@ std::optional<KeywordMatch> find_keyword(std::string_view spelled, Section secti
     return std::nullopt;
   }
   for (size_t i = 0; i < spelled.size(); ++i) {
-    buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(spelled[i])));
+    char c = spelled[i];
+    buf[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
   }
   return index().find(std::string_view(buf.data(), spelled.size()), section);
 }

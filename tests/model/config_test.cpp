@@ -312,3 +312,27 @@ TEST(Connection, MixedFamiliesAreRejected) {
 
 }  // namespace
 }  // namespace ipsecd::model
+
+namespace ipsecd::model {
+namespace {
+
+TEST(Connection, MovingBuildEqualsCopyingBuild) {
+  const char* text =
+      "conn %default\n\tauthby=secret\n\tike=aes256-sha2;dh19\nconn a\n\tleft=192.0.2.1\n"
+      "conn b\n\tleft=192.0.2.2\n\tesp=aes_gcm256\n";
+  Config c = parse_config_text(text, "ipsec.conf");
+  ConnectionSet copied = build_connections(c);
+  ConnectionSet moved = build_connections(parse_config_text(text, "ipsec.conf"));
+  ASSERT_EQ(copied.connections.size(), 2u);
+  ASSERT_EQ(moved.connections.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(moved.connections[i].canonical(), copied.connections[i].canonical());
+    EXPECT_EQ(moved.connections[i].hash, copied.connections[i].hash);
+  }
+  // Both share one parsed ike= list: it came from %default.
+  EXPECT_EQ(copied.connections[0].ike.get(), copied.connections[1].ike.get());
+  EXPECT_FALSE(c.conns[0].settings.empty());  // the copying build left its input alone
+}
+
+}  // namespace
+}  // namespace ipsecd::model
