@@ -23,7 +23,6 @@ TEMPLATES = {
     "mesh-dpd": [
         "dpddelay=30",
         "dpdtimeout=120",
-        "dpdaction=restart",
     ],
     "mesh-fast-rekey": [
         "ikelifetime=1h",
@@ -31,8 +30,8 @@ TEMPLATES = {
         "rekeymargin=2m",
     ],
     "mesh-gcm-only": [
-        "ike=aes256-gcm16-prfsha384;ecp384",
-        "esp=aes256-gcm16",
+        "ike=aes_gcm256-sha2_384;dh20",
+        "esp=aes_gcm256",
     ],
 }
 
@@ -83,7 +82,6 @@ def header(style):
         "\tikelifetime=8h",
         "\tsalifetime=1h",
         "\trekeymargin=3m",
-        "\tkeyingtries=%forever",
         "\ttype=tunnel",
         "",
     ]
