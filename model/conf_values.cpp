@@ -3,19 +3,12 @@
 #include <string>
 
 #include "model/detail/conf_values.h"
+#include "model/detail/text.h"
 #include "model/proposals.h"
 #include "model/values.h"
 
 namespace ipsecd::model::detail {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
 
 bool in_list(std::string_view list, std::string_view word) {
   while (!list.empty()) {

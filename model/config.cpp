@@ -672,31 +672,24 @@ std::string format_config_text(const Config& config) {
 }
 
 std::string format_config_json(const Config& config) {
-  std::string out = "{\"config setup\": {";
-  bool first = true;
-  for (const Setting& s : config.setup) {
-    out += first ? "" : ", ";
-    first = false;
-    append_json_string(out, keyword(s.keyword).spelled(s.side));
-    out += ": ";
-    append_json_string(out, canonical_value(s));
-  }
-  out += "}, \"conns\": {";
-  bool first_conn = true;
-  for (const ConnSpec& c : config.conns) {
-    out += first_conn ? "" : ", ";
-    first_conn = false;
-    append_json_string(out, c.name);
-    out += ": {";
-    first = true;
-    for (const Setting& s : c.settings) {
-      out += first ? "" : ", ";
-      first = false;
-      append_json_string(out, keyword(s.keyword).spelled(s.side));
+  auto append_settings = [](std::string& out, const std::vector<Setting>& settings) {
+    out += '{';
+    for (size_t i = 0; i < settings.size(); ++i) {
+      out += i == 0 ? "" : ", ";
+      append_json_string(out, keyword(settings[i].keyword).spelled(settings[i].side));
       out += ": ";
-      append_json_string(out, canonical_value(s));
+      append_json_string(out, canonical_value(settings[i]));
     }
-    out += "}";
+    out += '}';
+  };
+  std::string out = "{\"config setup\": ";
+  append_settings(out, config.setup);
+  out += ", \"conns\": {";
+  for (size_t i = 0; i < config.conns.size(); ++i) {
+    out += i == 0 ? "" : ", ";
+    append_json_string(out, config.conns[i].name);
+    out += ": ";
+    append_settings(out, config.conns[i].settings);
   }
   out += "}}\n";
   return out;

@@ -5,8 +5,11 @@
 #include <unordered_map>
 
 #include "model/detail/conf_values.h"
+#include "model/detail/text.h"
 
 namespace ipsecd::model {
+
+using detail::lower;
 namespace {
 
 // Keyword ids looked up once; the table is static.
@@ -64,14 +67,6 @@ struct Ids {
 const Ids& ids() {
   static const Ids i;
   return i;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
 }
 
 // Reads typed values out of a ConnSpec, collecting the first error.

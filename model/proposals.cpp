@@ -1,30 +1,18 @@
 #include "model/proposals.h"
 
+#include "model/detail/text.h"
+
 #include <algorithm>
 #include <array>
 #include <optional>
 
 namespace ipsecd::model {
 
+using detail::iequals;
+
 namespace {
 
 constexpr size_t kMaxProposalText = 8192;
-
-char to_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (to_lower(a[i]) != to_lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
 
 bool is_digit(char c) {
   return c >= '0' && c <= '9';

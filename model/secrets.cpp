@@ -1,5 +1,7 @@
 #include "model/secrets.h"
 
+#include "model/detail/text.h"
+
 #include <glob.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -15,6 +17,9 @@
 #include <utility>
 
 namespace ipsecd::model {
+
+using detail::iequals;
+using detail::lower;
 
 // ---------------------------------------------------------------------------
 // SecretBytes
@@ -329,13 +334,6 @@ std::string decode_secret(const Token& t, WipedBuffer& out) {
     return "back-quoted (`...`) secrets are not supported; quote the secret with \"...\"";
   }
   return decode_data(t.text, out);
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 // Quotes text that is known not to be secret (selectors, file and key names).

@@ -1,5 +1,7 @@
 #include "model/values.h"
 
+#include "model/detail/text.h"
+
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/x509.h>
@@ -11,6 +13,10 @@
 #include <optional>
 
 namespace ipsecd::model {
+
+using detail::iequals;
+using detail::lower;
+using detail::to_lower;
 
 namespace {
 
@@ -31,21 +37,6 @@ int hex_value(char c) {
     return c - 'a' + 10;
   }
   return c - 'A' + 10;
-}
-char to_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (to_lower(a[i]) != to_lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
 }
 
 std::string_view trim(std::string_view s) {
