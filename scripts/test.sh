@@ -37,7 +37,7 @@ seconds=${IPSECD_FUZZ_SECONDS:-20}
 if [ "$seconds" -gt 0 ]; then
   step "libFuzzer targets, ${seconds}s each (clang)"
   CXX=clang++ cmake -G Ninja -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DIPSECD_FUZZ=ON -DIPSECD_TESTS=OFF -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+    -DIPSECD_FUZZ=ON -DIPSECD_TESTS=OFF -DIPSECD_BENCH=OFF -DCMAKE_CXX_COMPILER=clang++ >/dev/null
   ninja -C build/fuzz -j"$jobs" fuzz_targets
   "$root/tests/fuzz/run-fuzzers.sh" "$root/build/fuzz/tests/fuzz" "$seconds"
 fi
