@@ -85,16 +85,31 @@ const SpellingIndex& index() {
   return idx;
 }
 
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+// Levenshtein distance, or limit + 1 as soon as it must exceed `limit`.
+size_t edit_distance(std::string_view a, std::string_view b, size_t limit) {
+  size_t gap = a.size() > b.size() ? a.size() - b.size() : b.size() - a.size();
+  if (gap > limit) {
+    return limit + 1;
+  }
+  std::array<size_t, 64> row_a{}, row_b{};
+  if (b.size() >= row_a.size()) {
+    return limit + 1;
+  }
+  size_t* prev = row_a.data();
+  size_t* cur = row_b.data();
   for (size_t j = 0; j <= b.size(); ++j) {
     prev[j] = j;
   }
   for (size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
+    size_t row_min = cur[0];
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t subst = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
       cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, subst});
+      row_min = std::min(row_min, cur[j]);
+    }
+    if (row_min > limit) {
+      return limit + 1;
     }
     std::swap(prev, cur);
   }
@@ -150,22 +165,24 @@ KeywordId resolve_alias(KeywordId id) {
 }
 
 std::string nearest_keyword(std::string_view spelled, Section section) {
+  // No keyword is longer than 40 characters; a longer word is not a typo of one.
+  if (spelled.size() > 40) {
+    return {};
+  }
   std::string lower(spelled);
   for (char& c : lower) {
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
+  // Beyond a third of the word, a suggestion is noise.
+  size_t limit = std::max<size_t>(2, lower.size() / 3);
   std::string best;
-  size_t best_dist = SIZE_MAX;
+  size_t best_dist = limit + 1;
   for (const std::string& name : index().names(section)) {
-    size_t d = edit_distance(lower, name);
+    size_t d = edit_distance(lower, name, std::min(limit, best_dist));
     if (d < best_dist) {
       best_dist = d;
       best = name;
     }
-  }
-  // Beyond a third of the word, a suggestion is noise.
-  if (best_dist > std::max<size_t>(2, lower.size() / 3)) {
-    return {};
   }
   return best;
 }
