@@ -1,10 +1,12 @@
 #include "engine/crypto/detail/openssl.h"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -36,33 +38,38 @@ EVP_MAC* hmac() {
 
 namespace {
 
-// A handful of names, each fetched on first use; later look-ups hit the map.
-template <class T, class Fetch>
-const T* fetch_cached(const char* name, Fetch fetch) {
+// A handful of names, each fetched on first use and freed at exit. OpenSSL is
+// initialised first so that its own exit handler runs after this cache is gone.
+template <class T, T* (*Fetch)(OSSL_LIB_CTX*, const char*, const char*), void (*Free)(T*)>
+const T* fetch_cached(const char* name) {
+  struct Deleter {
+    void operator()(T* p) const { Free(p); }
+  };
   static std::mutex mutex;
-  static std::map<std::string, const T*> cache;
+  static std::map<std::string, std::unique_ptr<T, Deleter>> cache = [] {
+    OPENSSL_init_crypto(0, nullptr);
+    return std::map<std::string, std::unique_ptr<T, Deleter>>();
+  }();
   std::lock_guard lock(mutex);
-  auto [it, inserted] = cache.try_emplace(name, nullptr);
-  if (inserted) {
-    it->second = fetch(name);
-    if (it->second == nullptr) {
-      cache.erase(it);
+  auto it = cache.find(name);
+  if (it == cache.end()) {
+    std::unique_ptr<T, Deleter> fetched(Fetch(nullptr, name, nullptr));
+    if (!fetched) {
       fatal(name);
     }
+    it = cache.emplace(name, std::move(fetched)).first;
   }
-  return it->second;
+  return it->second.get();
 }
 
 }  // namespace
 
 const EVP_MD* digest(const char* name) {
-  return fetch_cached<EVP_MD>(name,
-                              [](const char* n) { return EVP_MD_fetch(nullptr, n, nullptr); });
+  return fetch_cached<EVP_MD, EVP_MD_fetch, EVP_MD_free>(name);
 }
 
 const EVP_CIPHER* cipher(const char* name) {
-  return fetch_cached<EVP_CIPHER>(
-      name, [](const char* n) { return EVP_CIPHER_fetch(nullptr, n, nullptr); });
+  return fetch_cached<EVP_CIPHER, EVP_CIPHER_fetch, EVP_CIPHER_free>(name);
 }
 
 }  // namespace ipsecd::engine::crypto::detail

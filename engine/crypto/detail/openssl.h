@@ -38,7 +38,7 @@ using Bignum = std::unique_ptr<BIGNUM, BignumFree>;
 // Drops OpenSSL's queued errors after an expected failure (bad peer input).
 void clear_errors();
 
-// Fetched once, never freed. The names are OpenSSL's; an unknown one is fatal.
+// Fetched once and kept until exit. The names are OpenSSL's; an unknown one is fatal.
 EVP_MAC* hmac();
 const EVP_MD* digest(const char* name);
 const EVP_CIPHER* cipher(const char* name);
