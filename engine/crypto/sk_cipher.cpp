@@ -216,7 +216,7 @@ class Aead final : public SkCipher {
   Aead(const Aead&) = delete;
   Aead& operator=(const Aead&) = delete;
 
-  void seal_in_place(std::span<uint8_t> message, std::size_t sk_offset, Random&) override {
+  void seal_in_place(std::span<uint8_t> message, std::size_t sk_offset, Random& random) override {
     if (sk_offset > message.size()) {
       bad_layout();
     }
@@ -225,6 +225,11 @@ class Aead final : public SkCipher {
       bad_layout();
     }
     // A counter: an AEAD IV must never repeat under one key; it need not be unpredictable.
+    // Its random start keeps two instances that were wrongly given one key apart.
+    if (!counter_started_) {
+      counter_ = random.next_u64();
+      counter_started_ = true;
+    }
     uint64_t counter = counter_++;
     for (std::size_t i = 0; i < kAeadIv; ++i) {
       content[kAeadIv - 1 - i] = static_cast<uint8_t>(counter >> (8 * i));
@@ -289,6 +294,7 @@ class Aead final : public SkCipher {
   KeyedContexts contexts_;
   std::array<uint8_t, kAeadSalt + kAeadIv> nonce_{};
   uint64_t counter_ = 0;
+  bool counter_started_ = false;
 };
 
 }  // namespace

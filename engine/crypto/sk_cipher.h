@@ -56,7 +56,7 @@ class SkCipher {
   // message: the whole encoded message, header length already final;
   // sk_offset: where the SK content (the IV) starts; the content runs to the
   // end of the message and must be laid out by frame(). Writes the IV (random
-  // for CBC, a per-key counter for AEAD ciphers, which need uniqueness only),
+  // for CBC; for AEAD ciphers, which need uniqueness only, a counter from a random start),
   // encrypts and appends the ICV. A content not laid out by frame() is a
   // caller bug and stops the process.
   virtual void seal_in_place(std::span<uint8_t> message, std::size_t sk_offset, Random& random) = 0;
