@@ -7,9 +7,9 @@
 //
 //   EncryptedPayload sk{first, cipher.frame(inner.bytes)};   // IV | plain | pad | ICV
 //   auto enc = wire::encode_layout(message_with(sk));        // lengths final
-//   cipher.seal_in_place(enc->bytes, enc->encrypted_offset, random);
+//   cipher.seal_in_place(enc.value().bytes, enc->encrypted_offset, random);
 //
-// and on receipt open_in_place(datagram, offset of the SK content) checks the
+// and on receipt open_in_place(datagram, datagram.size() - sk.data.size()) checks the
 // ICV, decrypts in the datagram buffer and returns the inner payload chain.
 // One SkCipher holds one direction's keys (SK_ei/SK_ai or SK_er/SK_ar) and is
 // used by one thread at a time.
