@@ -35,21 +35,32 @@ struct AcquireKeyHash {
   }
 };
 
+// Fields a packet touches come first, next to each other in memory.
 struct SaEntry {
-  SaSpec spec;
-  bool larval = false;  // from allocate_spi: SPI reserved, no keys yet
   Counters counters;
+  bool larval = false;  // from allocate_spi: SPI reserved, no keys yet
   bool soft_fired = false;
   uint64_t gen = 0;
+  SaSpec spec;
 };
 
+// Fields a packet touches come first, next to each other in memory.
 struct PolicyEntry {
-  PolicySpec spec;
   uint32_t priority = 0;
   uint32_t index = 0;
+  uint64_t gen = 0;             // also insertion order: older wins a priority tie, as in XFRM
+  PolicyEntry* next = nullptr;  // the next policy with the same masked address pair
+  // The SA the (single) template resolved to, valid while the SA table's epoch is unchanged.
+  SaEntry* sa_cache = nullptr;
+  uint64_t sa_cache_epoch = 0;
+  SaId sa_cache_id;
+  PolicySpec spec;
   uint64_t add_time = 0;
-  uint64_t gen = 0;  // also insertion order: older wins a priority tie, as in XFRM
 };
+
+bool is_exact(const Selector& s) {
+  return s.src.len == s.src.addr.max_prefix() && s.dst.len == s.dst.addr.max_prefix();
+}
 
 // Policies of one direction and family with the same prefix lengths, hashed by masked addresses.
 struct MaskClass {
@@ -57,7 +68,125 @@ struct MaskClass {
   uint8_t slen;
   uint8_t dlen;
   size_t count = 0;
-  std::unordered_map<AddrPair, std::vector<PolicyEntry*>, AddrPairHash> buckets;
+  std::unordered_map<AddrPair, PolicyEntry*, AddrPairHash> buckets;  // chains through `next`
+};
+
+// Policies whose selectors name two hosts (/32 or /128 on both sides), by address pair: one probe
+// in a flat, open-addressed table instead of node-hopping or a scan over prefix-length groups.
+class ExactIndex {
+ public:
+  PolicyEntry* find(const AddrPair& k) const {
+    if (slots_.empty()) {
+      return nullptr;
+    }
+    size_t h = hash(k);
+    size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      const Slot& s = slots_[i];
+      if (s.head == nullptr) {
+        return nullptr;
+      }
+      if (s.hash == h && s.key == k) {
+        return s.head;
+      }
+    }
+  }
+
+  // Puts p at the front of its address pair's chain.
+  void insert(const AddrPair& k, PolicyEntry* p) {
+    reserve(used_ + 1);
+    size_t h = hash(k);
+    size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      Slot& s = slots_[i];
+      if (s.head == nullptr) {
+        p->next = nullptr;
+        s = Slot{h, k, p};
+        ++used_;
+        return;
+      }
+      if (s.hash == h && s.key == k) {
+        p->next = s.head;
+        s.head = p;
+        return;
+      }
+    }
+  }
+
+  void remove(const AddrPair& k, PolicyEntry* p) {
+    if (slots_.empty()) {
+      return;
+    }
+    size_t h = hash(k);
+    size_t mask = slots_.size() - 1;
+    size_t i = h & mask;
+    for (;; i = (i + 1) & mask) {
+      if (slots_[i].head == nullptr) {
+        return;
+      }
+      if (slots_[i].hash == h && slots_[i].key == k) {
+        break;
+      }
+    }
+    for (PolicyEntry** link = &slots_[i].head; *link != nullptr; link = &(*link)->next) {
+      if (*link == p) {
+        *link = p->next;
+        break;
+      }
+    }
+    if (slots_[i].head != nullptr) {
+      return;
+    }
+    // Backward-shift deletion keeps every remaining key reachable from its home slot.
+    for (size_t j = (i + 1) & mask; slots_[j].head != nullptr; j = (j + 1) & mask) {
+      size_t home = slots_[j].hash & mask;
+      bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+      if (!stays) {
+        slots_[i] = slots_[j];
+        i = j;
+      }
+    }
+    slots_[i] = Slot{};
+    --used_;
+  }
+
+  // Makes room for n address pairs without rehashing (load factor at most 1/2).
+  void reserve(size_t n) {
+    if (n * 2 <= slots_.size()) {
+      return;
+    }
+    size_t cap = 16;
+    while (cap < n * 2) {
+      cap *= 2;
+    }
+    std::vector<Slot> old(cap);
+    old.swap(slots_);
+    size_t mask = cap - 1;
+    for (const Slot& s : old) {
+      if (s.head == nullptr) {
+        continue;
+      }
+      size_t i = s.hash & mask;
+      while (slots_[i].head != nullptr) {
+        i = (i + 1) & mask;
+      }
+      slots_[i] = s;
+    }
+  }
+  size_t size() const { return used_; }
+
+ private:
+  struct Slot {
+    size_t hash = 0;
+    AddrPair key;
+    PolicyEntry* head = nullptr;  // empty slot when null
+  };
+  static size_t hash(const AddrPair& k) {
+    size_t h = k.src.hash() * 0x9e3779b97f4a7c15ull ^ k.dst.hash();
+    return h ^ (h >> 31);
+  }
+  std::vector<Slot> slots_;
+  size_t used_ = 0;
 };
 
 enum class DeadlineKind : uint8_t { kSaSoft, kSaHard, kLarval, kPolicySoft, kPolicyHard };
@@ -84,7 +213,9 @@ struct MemoryKernel::Impl {
   std::unordered_map<SaId, SaEntry> sas;
   std::unordered_map<uint32_t, std::vector<SaId>> sas_by_reqid;
   std::unordered_map<PolicyId, PolicyEntry> policies;
-  std::vector<MaskClass> classes[3];                                  // by direction
+  std::vector<MaskClass> classes[3];  // by direction
+  ExactIndex exact[3];                // by direction
+  uint64_t sa_epoch = 1;  // changes with every SA table change; invalidates policy SA caches
   std::unordered_map<AcquireKey, uint64_t, AcquireKeyHash> acquires;  // key -> expiry
   std::unordered_map<AcquireKey, SaId, AcquireKeyHash> larval_spis;
   std::multimap<uint64_t, Deadline> deadlines;
@@ -146,6 +277,7 @@ struct MemoryKernel::Impl {
     }
     unindex_sa(it->first, it->second.spec.reqid);
     sas.erase(it);
+    ++sa_epoch;
   }
 
   void schedule_sa(const SaId& id, const SaEntry& e) {
@@ -200,6 +332,7 @@ struct MemoryKernel::Impl {
     schedule_sa(s.id, e);
     index_sa(s.id, s.reqid);
     sas.emplace(s.id, std::move(e));
+    ++sa_epoch;
     return {};
   }
 
@@ -237,6 +370,7 @@ struct MemoryKernel::Impl {
     }
     e.gen = next_gen++;
     e.soft_fired = false;
+    ++sa_epoch;
     schedule_sa(s.id, e);
     return {};
   }
@@ -319,6 +453,7 @@ struct MemoryKernel::Impl {
     index_sa(id, reqid);
     larval_spis[key] = id;
     sas.emplace(id, std::move(e));
+    ++sa_epoch;
     return id.spi;
   }
 
@@ -337,13 +472,24 @@ struct MemoryKernel::Impl {
 
   void link(PolicyEntry* p) {
     const Selector& sel = p->spec.id.selector;
+    p->sa_cache = nullptr;
+    if (is_exact(sel)) {
+      exact[static_cast<int>(p->spec.id.dir)].insert(AddrPair{sel.src.addr, sel.dst.addr}, p);
+      return;
+    }
     MaskClass& c = class_for(p->spec.id.dir, sel);
-    c.buckets[AddrPair{sel.src.addr, sel.dst.addr}].push_back(p);
+    PolicyEntry*& head = c.buckets[AddrPair{sel.src.addr, sel.dst.addr}];
+    p->next = head;
+    head = p;
     ++c.count;
   }
 
   void unlink(PolicyEntry* p) {
     const Selector& sel = p->spec.id.selector;
+    if (is_exact(sel)) {
+      exact[static_cast<int>(p->spec.id.dir)].remove(AddrPair{sel.src.addr, sel.dst.addr}, p);
+      return;
+    }
     auto& v = classes[static_cast<int>(p->spec.id.dir)];
     for (size_t ci = 0; ci < v.size(); ++ci) {
       MaskClass& c = v[ci];
@@ -352,14 +498,13 @@ struct MemoryKernel::Impl {
       }
       auto b = c.buckets.find(AddrPair{sel.src.addr, sel.dst.addr});
       if (b != c.buckets.end()) {
-        auto& list = b->second;
-        for (size_t i = 0; i < list.size(); ++i) {
-          if (list[i] == p) {
-            list.erase(list.begin() + static_cast<std::ptrdiff_t>(i));
+        for (PolicyEntry** link = &b->second; *link != nullptr; link = &(*link)->next) {
+          if (*link == p) {
+            *link = p->next;
             break;
           }
         }
-        if (list.empty()) {
+        if (b->second == nullptr) {
           c.buckets.erase(b);
         }
       }
@@ -393,35 +538,28 @@ struct MemoryKernel::Impl {
       return kernel_error(Subject::kPolicy, what(), err);
     }
     uint32_t priority = s.priority ? *s.priority : derived_priority(s.id.selector, s.kind, own);
-    auto it = policies.find(s.id);
-    if (it != policies.end()) {
+    // One hash lookup finds the existing policy or makes the slot for the new one.
+    auto [it, inserted] = policies.try_emplace(s.id);
+    PolicyEntry& e = it->second;
+    if (!inserted) {
       if (!replace) {
         return kernel_error(Subject::kPolicy, what(), EEXIST);
       }
-      PolicyEntry& old = it->second;
-      if (!policy_is_own(old.priority, old.spec.templates, own)) {
+      if (!policy_is_own(e.priority, e.spec.templates, own)) {
         return Error{ErrorCode::kForeign, 0, what() + ": the policy belongs to another program"};
       }
       // Replacing keeps the kernel index but re-sorts by the new priority.
-      unlink(&old);
-      old.spec = s;
-      old.priority = priority;
-      old.add_time = now();
-      old.gen = next_gen++;
-      link(&old);
-      schedule_policy(old);
-      return {};
+      unlink(&e);
+    } else {
+      e.index = next_index | static_cast<uint32_t>(s.id.dir);
+      next_index += 8;
     }
-    PolicyEntry e;
     e.spec = s;
     e.priority = priority;
-    e.index = next_index | static_cast<uint32_t>(s.id.dir);
-    next_index += 8;
     e.add_time = now();
     e.gen = next_gen++;
-    auto [pos, inserted] = policies.emplace(s.id, std::move(e));
-    link(&pos->second);
-    schedule_policy(pos->second);
+    link(&e);
+    schedule_policy(e);
     return {};
   }
 
@@ -458,27 +596,35 @@ struct MemoryKernel::Impl {
 
   // ---- simulated traffic ----
 
-  const PolicyEntry* lookup(const Packet& pk) const {
-    const PolicyEntry* best = nullptr;
-    for (const auto& c : classes[static_cast<int>(pk.dir)]) {
+  // Best match in a chain of policies sharing an address pair: protocol, ports and mark decide
+  // whether one applies, then the lowest priority (older first on a tie) wins.
+  static PolicyEntry* best_of(PolicyEntry* chain, const Packet& pk, PolicyEntry* best) {
+    for (PolicyEntry* p = chain; p != nullptr; p = p->next) {
+      const Selector& s = p->spec.id.selector;
+      const Mark& m = p->spec.id.mark;
+      if ((s.proto != 0 && s.proto != pk.proto) || (s.sport != 0 && s.sport != pk.sport) ||
+          (s.dport != 0 && s.dport != pk.dport) || (pk.mark & m.mask) != m.value) {
+        continue;
+      }
+      if (best == nullptr || p->priority < best->priority ||
+          (p->priority == best->priority && p->gen < best->gen)) {
+        best = p;
+      }
+    }
+    return best;
+  }
+
+  PolicyEntry* lookup(const Packet& pk) const {
+    int dir = static_cast<int>(pk.dir);
+    // Host-to-host policies first; prefix groups may still win with a lower priority number.
+    PolicyEntry* best = best_of(exact[dir].find(AddrPair{pk.src, pk.dst}), pk, nullptr);
+    for (const auto& c : classes[dir]) {
       if (c.family != pk.src.family()) {
         continue;
       }
       auto b = c.buckets.find(AddrPair{pk.src.masked(c.slen), pk.dst.masked(c.dlen)});
-      if (b == c.buckets.end()) {
-        continue;
-      }
-      for (const PolicyEntry* p : b->second) {
-        const Selector& s = p->spec.id.selector;
-        const Mark& m = p->spec.id.mark;
-        if ((s.proto != 0 && s.proto != pk.proto) || (s.sport != 0 && s.sport != pk.sport) ||
-            (s.dport != 0 && s.dport != pk.dport) || (pk.mark & m.mask) != m.value) {
-          continue;
-        }
-        if (best == nullptr || p->priority < best->priority ||
-            (p->priority == best->priority && p->gen < best->gen)) {
-          best = p;
-        }
+      if (b != c.buckets.end()) {
+        best = best_of(b->second, pk, best);
       }
     }
     return best;
@@ -503,10 +649,10 @@ struct MemoryKernel::Impl {
     return nullptr;
   }
 
-  void account(const SaId& id, SaEntry& e, uint32_t bytes) {
+  void account(const SaId& id, SaEntry& e, uint32_t bytes, uint64_t t_now) {
     e.counters.bytes += bytes;
     e.counters.packets += 1;
-    e.counters.use_time = now();
+    e.counters.use_time = t_now;
     const Lifetime& l = e.spec.lifetime;
     bool hard = (l.hard_bytes != 0 && e.counters.bytes >= l.hard_bytes) ||
                 (l.hard_packets != 0 && e.counters.packets >= l.hard_packets);
@@ -521,9 +667,9 @@ struct MemoryKernel::Impl {
     }
   }
 
-  PacketResult send(const Packet& pk) {
+  PacketResult send(const Packet& pk, uint64_t t_now) {
     PacketResult r;
-    const PolicyEntry* p = lookup(pk);
+    PolicyEntry* p = lookup(pk);
     if (p == nullptr) {
       return r;
     }
@@ -545,6 +691,14 @@ struct MemoryKernel::Impl {
       case PolicyKind::kTrap:
         break;
     }
+    // The common case, one tunnel-mode template whose SA was found before: no search.
+    bool single_tunnel = p->spec.templates.size() == 1;
+    if (single_tunnel && p->sa_cache != nullptr && p->sa_cache_epoch == sa_epoch) {
+      r.verdict = Verdict::kProtected;
+      r.sa = p->sa_cache_id;
+      account(p->sa_cache_id, *p->sa_cache, pk.bytes, t_now);
+      return r;
+    }
     // A bundle: every template needs its SA; the outermost carries the packet.
     for (const Template& t : p->spec.templates) {
       Address src = t.mode == Mode::kTunnel ? t.src : pk.src;
@@ -554,7 +708,12 @@ struct MemoryKernel::Impl {
       if (sa != nullptr) {
         r.verdict = Verdict::kProtected;
         r.sa = id;
-        account(id, *sa, pk.bytes);
+        if (single_tunnel && t.mode == Mode::kTunnel) {
+          p->sa_cache = sa;
+          p->sa_cache_id = id;
+          p->sa_cache_epoch = sa_epoch;
+        }
+        account(id, *sa, pk.bytes, t_now);
         continue;
       }
       r.sa.reset();
@@ -563,7 +722,6 @@ struct MemoryKernel::Impl {
         return r;
       }
       AcquireKey key{src, dst, t.reqid};
-      uint64_t t_now = now();
       auto a = acquires.find(key);
       if (a != acquires.end() && a->second > t_now) {
         r.verdict = Verdict::kHeld;
@@ -581,8 +739,8 @@ struct MemoryKernel::Impl {
     return r;
   }
 
-  void tick() {
-    uint64_t t = now();
+  void tick() { tick(now()); }
+  void tick(uint64_t t) {
     while (!deadlines.empty() && deadlines.begin()->first <= t) {
       Deadline d = deadlines.begin()->second;
       deadlines.erase(deadlines.begin());
@@ -639,8 +797,9 @@ MemoryKernel::~MemoryKernel() {
 
 PacketResult MemoryKernel::send(const Packet& packet) {
   std::lock_guard lock(impl_->mu);
-  impl_->tick();
-  return impl_->send(packet);
+  uint64_t t = impl_->now();
+  impl_->tick(t);
+  return impl_->send(packet, t);
 }
 
 void MemoryKernel::tick() {
@@ -787,6 +946,22 @@ std::vector<Status> MemoryBackend::apply(const Batch& batch) {
   auto& k = *kernel_->impl_;
   std::vector<Status> out;
   out.reserve(batch.ops.size());
+  // Room for every addition up front: no rehash in the middle of a large fill.
+  size_t new_policies = 0;
+  size_t new_sas = 0;
+  for (const auto& op : batch.ops) {
+    new_policies += std::holds_alternative<Batch::AddPolicy>(op) ? 1 : 0;
+    new_sas += std::holds_alternative<Batch::AddSa>(op) ? 1 : 0;
+  }
+  if (new_policies > 0) {
+    k.policies.reserve(k.policies.size() + new_policies);
+    for (auto& x : k.exact) {
+      x.reserve(x.size() + new_policies);
+    }
+  }
+  if (new_sas > 0) {
+    k.sas.reserve(k.sas.size() + new_sas);
+  }
   for (const auto& op : batch.ops) {
     if (const auto* a = std::get_if<Batch::AddSa>(&op)) {
       out.push_back(k.add_sa(a->spec, own_));

@@ -214,11 +214,13 @@ TEST_P(Conformance, PassLetsTrafficThroughAndDropBlocksIt) {
 
 TEST_P(Conformance, PolicyLifetimeRaisesSoftThenHardExpire) {
   auto spec = trap(host_selector("192.0.2.1/32", "203.0.113.30/32"), kReqid);
+  // Two seconds between soft and hard: XFRM checks the hard limit first, so a timer that fires
+  // late on a slow machine (a VM under emulation) would otherwise skip the soft expire.
   spec.lifetime.soft_seconds = 1;
-  spec.lifetime.hard_seconds = 2;
+  spec.lifetime.hard_seconds = 3;
   ASSERT_TRUE(backend_->add_policy(spec).ok());
   std::vector<PolicyExpireEvent> seen;
-  for (int i = 0; i < 8 && seen.size() < 2; ++i) {
+  for (int i = 0; i < 10 && seen.size() < 2; ++i) {
     env_->advance(1);
     for (const auto& e : backend_->read_events(std::chrono::milliseconds(1500))) {
       if (const auto* p = std::get_if<PolicyExpireEvent>(&e)) {
@@ -226,7 +228,9 @@ TEST_P(Conformance, PolicyLifetimeRaisesSoftThenHardExpire) {
       }
     }
   }
-  ASSERT_EQ(seen.size(), 2u);
+  ASSERT_EQ(seen.size(), 2u) << (seen.empty()   ? "no event"
+                                 : seen[0].hard ? "hard only"
+                                                : "soft only");
   EXPECT_FALSE(seen[0].hard);
   EXPECT_TRUE(seen[1].hard);
   EXPECT_EQ(seen[1].policy.selector, spec.id.selector);
