@@ -79,7 +79,7 @@ echo "ipsecd:    $ipsecd ($have_ipsecd)"
 echo "best of $runs wall-clock runs; RSS = largest max RSS of those runs"
 echo
 printf '%8s %10s | %12s %12s | %12s %12s | %8s %8s\n' \
-  conns bytes libreswan_ms lsw_rss_KiB ipsecd_ms ipsecd_rssKiB time_x rss_x
+  conns bytes libreswan_ms lsw_rss_KiB ipsecd_ms ipsecd_rssKiB speedup rss_x
 for n in $sizes; do
   conf=$cache/conf/mesh-$n.conf
   if ! [ -s "$conf" ] || [ "$here/gen_conf.py" -nt "$conf" ]; then
@@ -92,10 +92,21 @@ for n in $sizes; do
   if [ "$have_ipsecd" = yes ]; then
     result=$(measure ipsecd "$conf" "$ipsecd" readwriteconf --config "$conf") || exit 1
     read -r ips_ms ips_rss <<<"$result"
-    # Ratios are ipsecd / libreswan: below 1.00 means ipsecd is faster or smaller.
-    ratio_t=$(awk -v a="$ips_ms" -v b="$lsw_ms" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / (b > 0 ? b : 1) }')
+    # speedup = libreswan time / ipsecd time (above 1.00: ipsecd is faster);
+    # rss_x = ipsecd RSS / libreswan RSS (below 1.00: ipsecd is smaller).
+    ratio_t=$(awk -v a="$lsw_ms" -v b="$ips_ms" 'BEGIN { printf (b > 0 ? "%.2f" : "-"), a / (b > 0 ? b : 1) }')
     ratio_r=$(awk -v a="$ips_rss" -v b="$lsw_rss" 'BEGIN { printf "%.2f", a / b }')
   fi
   printf '%8s %10s | %12s %12s | %12s %12s | %8s %8s\n' \
     "$n" "$bytes" "$lsw_ms" "$lsw_rss" "$ips_ms" "$ips_rss" "$ratio_t" "$ratio_r"
 done
+
+# In-process parse + validate (no printing), and the heap per connection.
+model_bench=${IPSECD_MODEL_BENCH:-$repo/build/bench/model_bench}
+if [ -x "$model_bench" ]; then
+  echo
+  echo "ipsecd parse + validate in process (bench/model_bench, best of 5):"
+  confs=()
+  for n in $sizes; do confs+=("$cache/conf/mesh-$n.conf"); done
+  "$model_bench" "${confs[@]}"
+fi
