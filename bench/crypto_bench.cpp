@@ -3,6 +3,8 @@
 // chain per cipher, and the key schedule and PSK AUTH of one handshake.
 // Usage: crypto_bench [SECONDS_PER_CASE]   (default 1)
 
+#include "bench/bench.h"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -28,37 +30,7 @@ using ipsecd::model::PrfId;
 
 namespace {
 
-std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      return line.substr(line.find(':') + 2);
-    }
-  }
-  return "unknown";
-}
-
-// Runs `op` until `seconds` have passed; returns operations per second.
-template <class Op>
-double rate(double seconds, Op op) {
-  using Clock = std::chrono::steady_clock;
-  auto start = Clock::now();
-  std::size_t n = 0;
-  double elapsed = 0;
-  std::size_t batch = 1;
-  while (elapsed < seconds) {
-    for (std::size_t i = 0; i < batch; ++i) {
-      op();
-    }
-    n += batch;
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    if (elapsed < seconds / 100 && batch < 1024) {
-      batch *= 2;  // cheap operations: fewer clock reads
-    }
-  }
-  return static_cast<double>(n) / elapsed;
-}
+using ipsecd::bench::rate;
 
 void die(const std::string& what) {
   std::fprintf(stderr, "crypto_bench: %s\n", what.c_str());
@@ -69,8 +41,7 @@ void die(const std::string& what) {
 
 int main(int argc, char** argv) {
   const double seconds = argc > 1 ? std::atof(argv[1]) : 1.0;
-  std::printf("machine: %s, %u hardware threads; %s; single thread\n", cpu_model().c_str(),
-              std::thread::hardware_concurrency(), OPENSSL_VERSION_TEXT);
+  ipsecd::bench::print_machine(std::string(OPENSSL_VERSION_TEXT) + "; single thread");
   std::size_t sink = 0;
 
   std::printf("\nkey exchange (ops/s): keygen, keygen+derive (one side of a handshake)\n");

@@ -1,5 +1,7 @@
 // Kernel backend rates: the memory kernel at 100k objects, XFRM policy add/remove in a netns.
 // Prints numbers and the machine; not a test.
+#include "bench/bench.h"
+
 #include <sched.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -51,21 +53,6 @@ PolicySpec policy(uint32_t i) {
   p.templates.push_back(
       Template{host(1, 1), host(2, i), kProtoEsp, Mode::kTunnel, 0x1a500000 + (i % 0xfffff)});
   return p;
-}
-
-void machine_info() {
-  std::string model = "unknown";
-  std::ifstream cpu("/proc/cpuinfo");
-  for (std::string line; std::getline(cpu, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  utsname u{};
-  uname(&u);
-  std::printf("machine: nproc=%u cpu=\"%s\" kernel=%s %s\n", std::thread::hardware_concurrency(),
-              model.c_str(), u.sysname, u.release);
 }
 
 void memory_bench() {
@@ -189,7 +176,7 @@ bool xfrm_round(uint32_t n) {
 }  // namespace
 
 int main() {
-  machine_info();
+  ipsecd::bench::print_machine();
   memory_bench();
   for (uint32_t n : {1000u, 10000u, 50000u}) {
     if (!xfrm_round(n)) {

@@ -3,14 +3,13 @@
 // Connection), the heap at its peak (file text, parsed config and connections
 // all alive) and the heap the daemon keeps afterwards, per connection.
 
+#include "bench/bench.h"
+
 #include <malloc.h>
-#include <sys/utsname.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <string>
 
 #include "model/config.h"
@@ -22,17 +21,6 @@ size_t heap_in_use() {
   return mallinfo2().uordblks;
 }
 
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      return line.substr(line.find(':') + 2);
-    }
-  }
-  return "unknown";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -40,10 +28,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: model_bench FILE...\n");
     return 2;
   }
-  utsname u{};
-  uname(&u);
-  std::printf("machine: %s, %ld cores, Linux %s\n", cpu_model().c_str(),
-              sysconf(_SC_NPROCESSORS_ONLN), u.release);
+  ipsecd::bench::print_machine();
   std::printf("%-40s %8s %10s %16s %16s\n", "file", "conns", "best ms", "peak heap B/conn",
               "kept heap B/conn");
   for (int i = 1; i < argc; ++i) {

@@ -2,6 +2,8 @@
 // (the 972-byte request with 4 proposals / 78 transforms, and the 248-byte response).
 // Usage: wire_bench [SECONDS_PER_CASE]   (default 1)
 
+#include "bench/bench.h"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +19,8 @@ namespace wire = ipsecd::engine::wire;
 
 namespace {
 
+using ipsecd::bench::rate;
+
 std::vector<uint8_t> read_capture(const std::string& name) {
   std::string path = std::string(IPSECD_SOURCE_DIR) + "/tests/engine/data/strongswan-5.9.8/" + name;
   std::ifstream f(path, std::ios::binary);
@@ -27,40 +31,11 @@ std::vector<uint8_t> read_capture(const std::string& name) {
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
-std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      return line.substr(line.find(':') + 2);
-    }
-  }
-  return "unknown";
-}
-
-// Runs `op` in batches until `seconds` have passed; returns operations per second.
-template <class Op>
-double rate(double seconds, Op op) {
-  using Clock = std::chrono::steady_clock;
-  auto start = Clock::now();
-  std::size_t n = 0;
-  double elapsed = 0;
-  while (elapsed < seconds) {
-    for (int i = 0; i < 1000; ++i) {
-      op();
-    }
-    n += 1000;
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  }
-  return static_cast<double>(n) / elapsed;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   double seconds = argc > 1 ? std::atof(argv[1]) : 1.0;
-  std::printf("machine: %s, %u hardware threads; single thread\n", cpu_model().c_str(),
-              std::thread::hardware_concurrency());
+  ipsecd::bench::print_machine("single thread");
   std::size_t sink = 0;
   for (const char* name : {"ike_sa_init_request.bin", "ike_sa_init_response.bin"}) {
     std::vector<uint8_t> bytes = read_capture(name);
