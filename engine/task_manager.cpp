@@ -100,6 +100,12 @@ bool TaskManager::send_request() {
   return true;
 }
 
+Clock::Duration TaskManager::interval() const {
+  // A zero interval would retransmit in a tight loop.
+  return std::max<Clock::Duration>(sa_.conn->spec.retransmit_interval,
+                                   std::chrono::milliseconds(10));
+}
+
 void TaskManager::retransmit() {
   retransmit_timer_ = 0;
   const auto timeout = sa_.conn->spec.retransmit_timeout;
@@ -114,7 +120,7 @@ void TaskManager::retransmit() {
   ++retransmits_;
   ctx_.transport.send(sa_.local, sa_.remote, last_request_);
   // Exponential backoff, the last wait cut so the give-up comes at the timeout.
-  Clock::Duration next = sa_.conn->spec.retransmit_interval * (1LL << std::min(retransmits_, 30u));
+  Clock::Duration next = interval() * (1LL << std::min(retransmits_, 30u));
   next = std::min<Clock::Duration>(next, timeout - elapsed);
   retransmit_timer_ = ctx_.loop.schedule(next, [this] { retransmit(); });
 }

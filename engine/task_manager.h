@@ -45,6 +45,7 @@ class TaskManager {
   void on_response(wire::Message& response, std::span<const uint8_t> raw);
   bool send_request();
   void retransmit();
+  Clock::Duration interval() const;
   void exchange_done();
 
   IkeSa& sa_;

@@ -273,8 +273,9 @@ ConnectionRef ChildCreate::pick_connection(const wire::TsPayload& tsi,
         narrow(tsr.selectors, c->ts_local).empty()) {
       continue;
     }
+    const ConnectionRef& candidate = c;  // clang 14 cannot capture a structured binding
     bool has_child = std::any_of(sa_.children.begin(), sa_.children.end(),
-                                 [&c](const ChildSa& ch) { return ch.conn == c; });
+                                 [&candidate](const ChildSa& ch) { return ch.conn == candidate; });
     if (!has_child) {
       return c;
     }
