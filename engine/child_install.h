@@ -1,0 +1,21 @@
+#pragma once
+// A CHILD SA into and out of the kernel: the two ESP SAs and the out/in/fwd
+// policies (fwd in tunnel mode only). Policies replace what was there (a trap
+// from auto=route) with update_policy.
+
+#include "engine/crypto/secret.h"
+#include "engine/ike_sa.h"
+#include "kernel/backend.h"
+
+namespace ipsecd::engine {
+
+// inbound: to us with spi_in, keyed with the peer's direction keys.
+kernel::Status install_sa(kernel::Backend& kernel, const IkeSa& sa, const ChildSa& child,
+                          bool inbound, const crypto::Secret& encr, const crypto::Secret& integ);
+kernel::Status install_policies(kernel::Backend& kernel, const IkeSa& sa, const ChildSa& child);
+// Removes both SAs and the policies; what is already gone is not an error.
+void uninstall(kernel::Backend& kernel, const IkeSa& sa, const ChildSa& child);
+// The notify RFC 7296 has for a CHILD SA the kernel refused.
+wire::NotifyType notify_for(const kernel::Error& error);
+
+}  // namespace ipsecd::engine

@@ -1,0 +1,373 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+
+#include "engine/identities.h"
+#include "engine/ike_sa_manager.h"
+#include "engine/proposal_selection.h"
+#include "engine/tasks/child_create.h"
+#include "engine/tasks/child_delete.h"
+#include "engine/tasks/ike_auth.h"
+#include "engine/tasks/ike_delete.h"
+#include "engine/tasks/ike_init.h"
+#include "engine/tasks/ike_natd.h"
+#include "engine/traffic_selectors.h"
+
+namespace ipsecd::engine {
+
+std::string_view name(EventType type) {
+  switch (type) {
+    case EventType::kIkeUp:
+      return "ike-up";
+    case EventType::kIkeDown:
+      return "ike-down";
+    case EventType::kIkeFailed:
+      return "ike-failed";
+    case EventType::kChildUp:
+      return "child-up";
+    case EventType::kChildDown:
+      return "child-down";
+    case EventType::kChildFailed:
+      return "child-failed";
+  }
+  return "unknown";
+}
+
+void EngineContext::emit(Event event) {
+  loop.post([this, e = std::move(event), token = std::weak_ptr<int>(alive)] {
+    if (!token.expired() && on_event) {
+      on_event(e);
+    }
+  });
+}
+
+std::vector<wire::TrafficSelector> LoadedConnection::remote_selectors(
+    const kernel::Address& peer) const {
+  if (!ts_remote.empty()) {
+    return ts_remote;
+  }
+  return endpoint_selectors(remote_end(), to_model(peer));
+}
+
+Engine::Engine(EventLoop& loop, Transport& transport, kernel::Backend& kernel,
+               crypto::Random& random, EngineOptions options)
+    : ctx_{loop,
+           transport,
+           kernel,
+           random,
+           std::move(options),
+           std::make_shared<model::Secrets>(),
+           {},
+           nullptr,
+           {},
+           std::make_shared<int>(0)} {
+  sas_ = std::make_unique<IkeSaManager>(ctx_);
+  ctx_.sas = sas_.get();
+  ctx_.on_event = [this](const Event& e) { dispatch(e); };
+  transport.set_receiver(
+      [this](const Endpoint& local, const Endpoint& remote, std::span<uint8_t> datagram) {
+        sas_->dispatch(local, remote, datagram);
+      });
+}
+
+Engine::~Engine() {
+  ctx_.transport.set_receiver({});
+  ctx_.alive.reset();
+}
+
+std::size_t Engine::ike_sa_count() const {
+  return sas_->size();
+}
+std::size_t Engine::half_open_count() const {
+  return sas_->half_open();
+}
+
+void Engine::set_secrets(std::shared_ptr<const model::Secrets> secrets) {
+  ctx_.secrets = secrets ? std::move(secrets) : std::make_shared<model::Secrets>();
+}
+
+Status Engine::load(model::Connection connection) {
+  const std::string conn_name = connection.name;
+  auto error = [&conn_name](const std::string& what) {
+    return Status{"connection " + conn_name + ": " + what};
+  };
+  if (conn_name.empty()) {
+    return Status{"a connection needs a name"};
+  }
+  if (connection.mode != model::Mode::kTunnel && connection.mode != model::Mode::kTransport) {
+    return error(
+        "type= is a shunt (passthrough, drop or reject); the engine negotiates tunnel "
+        "and transport only");
+  }
+  for (auto auth : {connection.authby, connection.left.auth, connection.right.auth}) {
+    if (auth != model::AuthMethod::kDefault && auth != model::AuthMethod::kPsk) {
+      return error("only authby=secret (PSK) is supported by the engine so far");
+    }
+  }
+  auto c = std::make_shared<LoadedConnection>();
+  c->spec = std::move(connection);
+  // Orientation: the end whose address is one of ours is local (as libreswan does).
+  auto is_local = [this](const model::Endpoint& e) -> std::optional<Endpoint> {
+    if (e.host_kind != model::HostKind::kAddress || !e.address) {
+      return std::nullopt;
+    }
+    const auto addr = to_kernel(*e.address);
+    for (const auto& ep : ctx_.transport.local_endpoints()) {
+      if (ep.address == addr && ep.port != ctx_.transport.natt_port()) {
+        return ep;
+      }
+    }
+    return std::nullopt;
+  };
+  auto left = is_local(c->spec.left);
+  auto right = is_local(c->spec.right);
+  if (left && right) {
+    return error("both left= and right= are addresses of this host; one must be the peer");
+  }
+  if (!left && !right) {
+    std::string have;
+    for (const auto& ep : ctx_.transport.local_endpoints()) {
+      have += (have.empty() ? "" : ", ") + ep.address.str();
+    }
+    return error("neither left= nor right= is a local address (this host has " + have + ")");
+  }
+  c->local_is_left = left.has_value();
+  c->local = left ? *left : *right;
+  const model::Endpoint& remote = c->remote_end();
+  if (remote.host_kind == model::HostKind::kAddress && remote.address) {
+    c->remote = to_kernel(*remote.address);
+    if (c->remote->family() != c->local.address.family()) {
+      return error("the local address " + c->local.address.str() + " and the peer " +
+                   c->remote->str() + " are of different families");
+    }
+  } else if (remote.host_kind != model::HostKind::kAny) {
+    return error(std::string(c->local_is_left ? "right=" : "left=") +
+                 " must be an address or %any for the engine (names and %defaultroute are "
+                 "resolved before loading)");
+  }
+  c->remote_port = remote.ike_port != 0 ? remote.ike_port : ctx_.options.ike_port;
+  const model::Endpoint& local = c->local_end();
+  c->local_id =
+      local.id.kind == model::IdKind::kAny ? address_identity(c->local.address) : local.id;
+  if (auto p = id_payload(c->local_id, false); !p.ok()) {
+    return error(p.error());
+  }
+  c->remote_id = remote.id;
+  if (remote.id.kind == model::IdKind::kAny && c->remote) {
+    c->remote_id = address_identity(*c->remote);
+  }
+  c->ike = c->spec.ike ? c->spec.ike : default_ike_proposals();
+  c->esp = c->spec.esp ? c->spec.esp : default_esp_proposals();
+  c->ike_offer = ike_offer(*c->ike);
+  if (c->ike_offer.proposals.empty()) {
+    return error("ike=" + model::format_proposals(model::ProposalKind::kIke, *c->ike) +
+                 " has no proposal the engine supports (PRF and DH groups included)");
+  }
+  if (esp_offer(*c->esp, 0, false, c->spec.esn).proposals.empty()) {
+    return error("esp=" + model::format_proposals(model::ProposalKind::kEsp, *c->esp) +
+                 " has no algorithm the kernel backend supports (AES-GCM-16, ChaCha20-Poly1305, "
+                 "AES-CBC with HMAC-SHA2)");
+  }
+  const auto local_model = to_model(c->local.address);
+  for (const auto& s : local.subnets) {
+    if (s.address.family != local_model.family) {
+      return error("the local subnet " + s.str() + " is not of the family of " +
+                   c->local.address.str() + " (mixed-family tunnels are not supported yet)");
+    }
+  }
+  c->ts_local = endpoint_selectors(local, local_model);
+  if (!remote.subnets.empty() || c->remote) {
+    c->ts_remote = endpoint_selectors(
+        remote, c->remote ? to_model(*c->remote) : model::IpAddress{local_model.family, {}});
+  }
+  const auto& own = ctx_.kernel.ownership();
+  if (c->spec.reqid != 0) {
+    if (!own.owns_reqid(c->spec.reqid)) {
+      return error("reqid=" + std::to_string(c->spec.reqid) + " is outside ipsecd's range " +
+                   std::to_string(own.reqid_min) + "-" + std::to_string(own.reqid_max));
+    }
+    c->reqid = c->spec.reqid;
+  } else if (auto it = reqids_.find(conn_name); it != reqids_.end()) {
+    c->reqid = it->second;
+  } else {
+    c->reqid = own.reqid_min + next_reqid_++;
+    reqids_[conn_name] = c->reqid;
+  }
+  ctx_.connections[conn_name] = std::move(c);
+  return {};
+}
+
+void Engine::unload(const std::string& conn_name) {
+  terminate(conn_name);
+  ctx_.connections.erase(conn_name);
+}
+
+void Engine::complete(const std::string& conn_name, const InitiateResult& result) {
+  auto it = pending_.find(conn_name);
+  if (it == pending_.end()) {
+    return;
+  }
+  auto callbacks = std::move(it->second);
+  pending_.erase(it);
+  for (auto& cb : callbacks) {
+    cb(result);
+  }
+}
+
+void Engine::initiate(const std::string& conn_name, Completion done) {
+  auto post_result = [this, &done](bool ok, std::string reason) {
+    ctx_.loop.post([done = std::move(done), ok, reason = std::move(reason),
+                    token = std::weak_ptr<int>(ctx_.alive)] {
+      if (!token.expired()) {
+        done(InitiateResult{ok, reason});
+      }
+    });
+  };
+  auto it = ctx_.connections.find(conn_name);
+  if (it == ctx_.connections.end()) {
+    post_result(false, "no connection named " + conn_name + " is loaded");
+    return;
+  }
+  ConnectionRef conn = it->second;
+  if (!conn->remote) {
+    post_result(false, "connection " + conn_name + " has no peer address (%any): it only responds");
+    return;
+  }
+  bool up = false;
+  sas_->for_each([&](IkeSa& sa) {
+    for (const auto& child : sa.children) {
+      up = up || (child.conn->name() == conn_name && !child.deleting &&
+                  sa.state == IkeState::kEstablished);
+    }
+  });
+  if (up) {
+    post_result(true, {});
+    return;
+  }
+  auto& waiting = pending_[conn_name];
+  waiting.push_back(std::move(done));
+  if (waiting.size() > 1) {
+    return;  // already on its way
+  }
+  if (IkeSa* sa = sas_->reusable_for(*conn)) {
+    sa->tasks.queue(std::make_unique<tasks::ChildCreate>(*sa, ctx_, conn, false));
+    sa->tasks.initiate();
+    return;
+  }
+  IkeSa& sa = sas_->create_initiator(conn);
+  sa.tasks.queue(std::make_unique<tasks::IkeInit>(sa, ctx_));
+  sa.tasks.queue(std::make_unique<tasks::IkeNatd>(sa, ctx_));
+  sa.tasks.queue(std::make_unique<tasks::IkeAuth>(sa, ctx_));
+  sa.tasks.queue(std::make_unique<tasks::ChildCreate>(sa, ctx_, conn, true));
+  sa.tasks.initiate();
+}
+
+void Engine::terminate(const std::string& conn_name) {
+  complete(conn_name, InitiateResult{false, "terminated"});
+  std::vector<IkeSa*> whole;
+  std::vector<std::pair<IkeSa*, std::vector<uint32_t>>> partial;
+  sas_->for_each([&](IkeSa& sa) {
+    if (sa.state == IkeState::kDead || sa.state == IkeState::kDeleting) {
+      return;
+    }
+    if (sa.conn->name() == conn_name) {
+      whole.push_back(&sa);
+      return;
+    }
+    std::vector<uint32_t> spis;
+    for (auto& child : sa.children) {
+      if (child.conn->name() == conn_name && !child.deleting) {
+        spis.push_back(child.spi_in);
+      }
+    }
+    if (!spis.empty()) {
+      partial.emplace_back(&sa, std::move(spis));
+    }
+  });
+  for (IkeSa* sa : whole) {
+    if (sa->established() && !sa->tasks.has_task("IkeDelete")) {
+      sa->tasks.queue(std::make_unique<tasks::IkeDelete>(*sa, ctx_));
+      sa->tasks.initiate();
+    } else if (!sa->established()) {
+      sas_->finish(*sa, "terminated before it was established", false);
+    }
+  }
+  for (auto& [sa, spis] : partial) {
+    sa->tasks.queue(std::make_unique<tasks::ChildDelete>(*sa, ctx_, std::move(spis), true));
+    sa->tasks.initiate();
+  }
+}
+
+std::vector<IkeSaInfo> Engine::list() {
+  std::vector<IkeSaInfo> out;
+  sas_->for_each([&](IkeSa& sa) {
+    if (sa.state == IkeState::kDead) {
+      return;
+    }
+    IkeSaInfo info;
+    info.connection = sa.conn->name();
+    info.state = std::string(name(sa.state));
+    info.initiator = sa.initiator;
+    info.spi_i = sa.spi_i;
+    info.spi_r = sa.spi_r;
+    info.local = sa.local.str();
+    info.remote = sa.remote.str();
+    info.local_id = sa.conn->local_id.str();
+    info.remote_id = sa.established() ? sa.peer_id.str() : sa.conn->remote_id.str();
+    if (sa.prf) {
+      info.algorithms = sa.algorithms.str();
+    }
+    if (sa.established()) {
+      info.established = sa.established_at;
+    }
+    for (const auto& child : sa.children) {
+      ChildSaInfo c;
+      c.connection = child.conn->name();
+      c.state = child.deleting ? "deleting" : "installed";
+      c.spi_in = child.spi_in;
+      c.spi_out = child.spi_out;
+      c.reqid = child.reqid;
+      c.algorithms = child.algorithms.str();
+      c.mode = child.mode == kernel::Mode::kTunnel ? "tunnel" : "transport";
+      c.local_ts = str(child.ts_local);
+      c.remote_ts = str(child.ts_remote);
+      c.established = child.established;
+      if (auto in = ctx_.kernel.get_sa(kernel::SaId{sa.local.address, child.spi_in}); in.ok()) {
+        c.in = in->counters;
+      }
+      if (auto o = ctx_.kernel.get_sa(kernel::SaId{sa.remote.address, child.spi_out}); o.ok()) {
+        c.out = o->counters;
+      }
+      info.children.push_back(std::move(c));
+    }
+    out.push_back(std::move(info));
+  });
+  std::sort(out.begin(), out.end(), [](const IkeSaInfo& a, const IkeSaInfo& b) {
+    return a.connection != b.connection ? a.connection < b.connection : a.spi_i < b.spi_i;
+  });
+  return out;
+}
+
+uint64_t Engine::subscribe(Subscriber subscriber) {
+  subscribers_.emplace_back(next_subscriber_, std::move(subscriber));
+  return next_subscriber_++;
+}
+
+void Engine::unsubscribe(uint64_t id) {
+  std::erase_if(subscribers_, [id](const auto& s) { return s.first == id; });
+}
+
+void Engine::dispatch(const Event& event) {
+  if (event.type == EventType::kChildUp) {
+    complete(event.connection, InitiateResult{true, {}});
+  } else if (event.type == EventType::kChildFailed) {
+    complete(event.connection, InitiateResult{false, event.reason});
+  }
+  // A copy: a subscriber may subscribe or unsubscribe.
+  auto subscribers = subscribers_;
+  for (auto& [id, s] : subscribers) {
+    s(event);
+  }
+}
+
+}  // namespace ipsecd::engine

@@ -1,0 +1,75 @@
+#pragma once
+// The engine as the controller sees it: load connections, bring them up and
+// down, list what is there and hear about changes. Every call is made on the
+// loop thread (post() to it from elsewhere); callbacks and events arrive on it.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/context.h"
+#include "engine/events.h"
+
+namespace ipsecd::engine {
+
+class IkeSaManager;
+
+struct [[nodiscard]] Status {
+  std::string error;  // empty: it worked
+  bool ok() const { return error.empty(); }
+};
+
+struct InitiateResult {
+  bool ok = false;
+  std::string reason;  // why not, for operators
+};
+
+class Engine {
+ public:
+  using Completion = std::function<void(const InitiateResult&)>;
+  using Subscriber = std::function<void(const Event&)>;
+
+  Engine(EventLoop& loop, Transport& transport, kernel::Backend& kernel, crypto::Random& random,
+         EngineOptions options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Adds or replaces a connection. Fails, naming the setting, for what the
+  // engine cannot negotiate (e.g. neither end is a local address, authby=rsasig,
+  // no usable algorithm in ike=/esp=). SAs of a replaced connection stay up.
+  Status load(model::Connection connection);
+  // Terminates the connection's SAs and forgets it.
+  void unload(const std::string& name);
+  // Brings the connection's CHILD SA up (and an IKE SA when none can be
+  // shared); `done` gets the result once, with the reason on failure.
+  void initiate(const std::string& name, Completion done);
+  // Deletes the connection's SAs, telling the peer.
+  void terminate(const std::string& name);
+  std::vector<IkeSaInfo> list();
+  // Events for every IKE and CHILD SA; returns an id for unsubscribe().
+  uint64_t subscribe(Subscriber subscriber);
+  void unsubscribe(uint64_t id);
+  void set_secrets(std::shared_ptr<const model::Secrets> secrets);
+
+  bool loaded(const std::string& name) const { return ctx_.connections.contains(name); }
+  std::size_t ike_sa_count() const;
+  std::size_t half_open_count() const;
+
+ private:
+  void dispatch(const Event& event);
+  void complete(const std::string& name, const InitiateResult& result);
+
+  EngineContext ctx_;
+  std::unique_ptr<IkeSaManager> sas_;
+  std::unordered_map<std::string, std::vector<Completion>> pending_;
+  std::vector<std::pair<uint64_t, Subscriber>> subscribers_;
+  uint64_t next_subscriber_ = 1;
+  std::unordered_map<std::string, uint32_t> reqids_;  // stable across reloads
+  uint32_t next_reqid_ = 0;
+};
+
+}  // namespace ipsecd::engine

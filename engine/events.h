@@ -1,0 +1,57 @@
+#pragma once
+// What the engine tells the controller, and what it lists.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kernel/backend.h"
+
+namespace ipsecd::engine {
+
+enum class EventType : uint8_t { kIkeUp, kIkeDown, kIkeFailed, kChildUp, kChildDown, kChildFailed };
+std::string_view name(EventType type);  // "ike-up", "child-failed", ...
+
+struct Event {
+  EventType type = EventType::kIkeUp;
+  std::string connection;
+  uint64_t spi_i = 0;  // the IKE SA's SPIs
+  uint64_t spi_r = 0;
+  uint32_t child_spi_in = 0;  // CHILD events: our inbound and outbound ESP SPIs
+  uint32_t child_spi_out = 0;
+  std::string reason;  // why it failed or went down; empty for up
+};
+
+struct ChildSaInfo {
+  std::string connection;
+  std::string state;  // "installed"
+  uint32_t spi_in = 0;
+  uint32_t spi_out = 0;
+  uint32_t reqid = 0;
+  std::string algorithms;  // "AES_GCM_16_256"
+  std::string mode;        // "tunnel" or "transport"
+  std::string local_ts;    // "[10.0.1.0/24]"
+  std::string remote_ts;
+  std::chrono::system_clock::time_point established;
+  kernel::Counters in;  // from the kernel; zero when it could not be read
+  kernel::Counters out;
+};
+
+struct IkeSaInfo {
+  std::string connection;
+  std::string state;  // "connecting", "established", "deleting"
+  bool initiator = false;
+  uint64_t spi_i = 0;
+  uint64_t spi_r = 0;
+  std::string local;  // "192.0.2.1:500"
+  std::string remote;
+  std::string local_id;
+  std::string remote_id;
+  std::string algorithms;  // "AES_GCM_16_256/PRF_HMAC_SHA2_256/DH31"; empty before IKE_SA_INIT ends
+  std::optional<std::chrono::system_clock::time_point> established;
+  std::vector<ChildSaInfo> children;
+};
+
+}  // namespace ipsecd::engine

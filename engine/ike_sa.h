@@ -1,0 +1,102 @@
+#pragma once
+// The state of one IKE SA and its CHILD SAs. Kept compact: what only the
+// handshake needs (nonces, IKE_SA_INIT messages, the key exchange, SK_pi/pr)
+// lives in a Handshake that is freed once IKE_AUTH is done.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "engine/context.h"
+#include "engine/crypto/key_exchange.h"
+#include "engine/crypto/prf.h"
+#include "engine/crypto/secret.h"
+#include "engine/crypto/sk_cipher.h"
+#include "engine/proposal_selection.h"
+#include "engine/task_manager.h"
+#include "engine/transport.h"
+
+namespace ipsecd::engine {
+
+enum class IkeState : uint8_t { kConnecting, kEstablished, kDeleting, kDead };
+std::string_view name(IkeState state);
+
+struct ChildSa {
+  ConnectionRef conn;
+  uint32_t reqid = 0;
+  uint32_t spi_in = 0;   // ours: the peer sends with it
+  uint32_t spi_out = 0;  // the peer's
+  EspAlgorithms algorithms;
+  kernel::Mode mode = kernel::Mode::kTunnel;
+  std::optional<kernel::UdpEncap> encap;
+  std::vector<wire::TrafficSelector> ts_local;
+  std::vector<wire::TrafficSelector> ts_remote;
+  std::vector<kernel::Selector> flows;  // outbound direction: local to remote
+  Clock::WallTime established{};
+  bool deleting = false;
+};
+
+struct Handshake {
+  std::vector<uint8_t> nonce_i;
+  std::vector<uint8_t> nonce_r;
+  std::vector<uint8_t> init_request;  // IKE_SA_INIT as on the wire, for AUTH (RFC 7296 2.15)
+  std::vector<uint8_t> init_response;
+  std::unique_ptr<crypto::KeyExchange> ke;
+  crypto::Secret sk_pi;
+  crypto::Secret sk_pr;
+  std::vector<ConnectionRef> candidates;  // responder: connections the addresses allow
+};
+
+class IkeSa {
+ public:
+  IkeSa(EngineContext& ctx, bool initiator, uint64_t our_spi, ConnectionRef conn, Endpoint local,
+        Endpoint remote);
+  ~IkeSa();
+  IkeSa(const IkeSa&) = delete;
+  IkeSa& operator=(const IkeSa&) = delete;
+
+  uint64_t our_spi() const { return initiator ? spi_i : spi_r; }
+  bool established() const { return state == IkeState::kEstablished; }
+
+  // Encodes a message, SK-protected unless it is IKE_SA_INIT.
+  model::Result<std::vector<uint8_t>> seal(wire::Message& message);
+  // Decodes a datagram; an SK payload is checked, decrypted in place and
+  // replaced by the payloads inside it.
+  model::Result<wire::Message> open(std::span<uint8_t> datagram);
+
+  // Keys from IKE_SA_INIT; sets sk_d, the SK ciphers and handshake SK_pi/pr.
+  model::Result<bool> derive_keys(std::span<const uint8_t> g_ir);
+
+  ChildSa* child_by_spi_in(uint32_t spi);
+  ChildSa* child_by_spi_out(uint32_t spi);
+  void remove_child(uint32_t spi_in);
+
+  uint64_t spi_i = 0;
+  uint64_t spi_r = 0;
+  bool initiator = false;
+  IkeState state = IkeState::kConnecting;
+  bool half_open = false;   // counted in the manager's half-open total
+  bool nat_local = false;   // we are behind a NAT
+  bool nat_remote = false;  // the peer is
+  ConnectionRef conn;
+  Endpoint local;
+  Endpoint remote;
+  model::Identity peer_id;  // as authenticated
+  IkeAlgorithms algorithms;
+  std::optional<crypto::Prf> prf;
+  crypto::Secret sk_d;
+  std::unique_ptr<crypto::SkCipher> sk_out;
+  std::unique_ptr<crypto::SkCipher> sk_in;
+  std::unique_ptr<Handshake> handshake;
+  std::vector<ChildSa> children;
+  Clock::WallTime established_at{};
+  EventLoop::TimerId half_open_timer = 0;
+  Endpoint first_remote;  // responder: where IKE_SA_INIT came from (the half-open index key)
+  TaskManager tasks;
+
+ private:
+  EngineContext& ctx_;
+};
+
+}  // namespace ipsecd::engine

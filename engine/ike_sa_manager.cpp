@@ -1,0 +1,275 @@
+#include "engine/ike_sa_manager.h"
+
+#include <algorithm>
+
+#include "engine/child_install.h"
+#include "engine/crypto/prf.h"
+#include "engine/tasks/task.h"
+
+namespace ipsecd::engine {
+
+IkeSaManager::IkeSaManager(EngineContext& ctx) : ctx_(ctx), cookie_secret_(32) {
+  ctx_.random.fill(cookie_secret_.span());
+}
+
+IkeSaManager::~IkeSaManager() = default;
+
+IkeSa* IkeSaManager::find(uint64_t our_spi) {
+  auto it = sas_.find(our_spi);
+  return it == sas_.end() ? nullptr : it->second.get();
+}
+
+uint64_t IkeSaManager::new_spi() {
+  uint64_t spi = 0;
+  while (spi == 0 || sas_.contains(spi)) {
+    spi = ctx_.random.next_u64();
+  }
+  return spi;
+}
+
+IkeSa& IkeSaManager::create_initiator(const ConnectionRef& conn) {
+  const uint64_t spi = new_spi();
+  Endpoint remote{*conn->remote, conn->remote_port};
+  auto sa = std::make_unique<IkeSa>(ctx_, true, spi, conn, conn->local, remote);
+  IkeSa& ref = *sa;
+  sas_.emplace(spi, std::move(sa));
+  return ref;
+}
+
+IkeSa* IkeSaManager::reusable_for(const LoadedConnection& conn) {
+  for (auto& [spi, sa] : sas_) {
+    if (sa->state != IkeState::kConnecting && sa->state != IkeState::kEstablished) {
+      continue;
+    }
+    const LoadedConnection& other = *sa->conn;
+    if (!(other.local.address == conn.local.address) || !conn.remote ||
+        !(sa->remote.address == *conn.remote) || !(other.local_id == conn.local_id)) {
+      continue;
+    }
+    if (sa->established()
+            ? !(conn.remote_id.kind == model::IdKind::kAny || conn.remote_id == sa->peer_id)
+            : !(other.remote_id == conn.remote_id)) {
+      continue;
+    }
+    return sa.get();
+  }
+  return nullptr;
+}
+
+std::vector<ConnectionRef> IkeSaManager::candidates(const Endpoint& local,
+                                                    const Endpoint& remote) const {
+  std::vector<ConnectionRef> exact;
+  std::vector<ConnectionRef> any;
+  for (const auto& [name, c] : ctx_.connections) {
+    if (!(c->local.address == local.address)) {
+      continue;
+    }
+    if (c->remote && *c->remote == remote.address) {
+      exact.push_back(c);
+    } else if (!c->remote) {
+      any.push_back(c);
+    }
+  }
+  auto by_name = [](const ConnectionRef& a, const ConnectionRef& b) {
+    return a->name() < b->name();
+  };
+  std::sort(exact.begin(), exact.end(), by_name);
+  std::sort(any.begin(), any.end(), by_name);
+  exact.insert(exact.end(), any.begin(), any.end());
+  return exact;
+}
+
+void IkeSaManager::dispatch(const Endpoint& local, const Endpoint& remote,
+                            std::span<uint8_t> datagram) {
+  auto header = wire::decode_header(datagram);
+  if (!header.ok()) {
+    ctx_.log("dropped a datagram from " + remote.str() + ": " + header.error().message);
+    return;
+  }
+  const wire::Header& h = *header;
+  if (h.exchange == wire::ExchangeType::kIkeSaInit && !h.response && h.initiator && h.spi_r == 0) {
+    init_request(local, remote, datagram, h);
+    return;
+  }
+  // The original initiator's messages carry its flag: then we are the responder.
+  const uint64_t spi = h.initiator ? h.spi_r : h.spi_i;
+  IkeSa* sa = find(spi);
+  if (sa == nullptr || sa->state == IkeState::kDead || sa->initiator == h.initiator) {
+    return;
+  }
+  if (h.initiator ? sa->spi_i != h.spi_i
+                  : (sa->spi_r != 0 && h.spi_r != sa->spi_r && h.spi_r != 0)) {
+    return;
+  }
+  if (!sa->initiator && !(remote.address == sa->remote.address)) {
+    return;  // no MOBIKE: the peer stays at its address
+  }
+  auto message = sa->open(datagram);
+  if (!message.ok()) {
+    ctx_.log("dropped a message for IKE SA " + std::to_string(spi) + " from " + remote.str() +
+             ": " + message.error());
+    return;
+  }
+  wire::Message opened = std::move(message).value();
+  sa->tasks.on_message(opened, local, remote, datagram);
+}
+
+std::vector<uint8_t> IkeSaManager::cookie_for(const wire::Message& request,
+                                              const Endpoint& remote) const {
+  // RFC 7296 2.6: Cookie = <VersionIDofSecret> | Hash(Ni | IPi | SPIi | <secret>).
+  const auto* nonce = tasks::find<wire::NoncePayload>(request);
+  uint8_t spi[8];
+  for (int i = 0; i < 8; ++i) {
+    spi[i] = static_cast<uint8_t>(request.header.spi_i >> (56 - 8 * i));
+  }
+  auto prf = crypto::Prf::create(model::PrfId::kHmacSha2_256);
+  std::vector<uint8_t> cookie{0};
+  if (!prf.ok() || nonce == nullptr) {
+    return cookie;
+  }
+  crypto::Prf p = std::move(prf).value();
+  crypto::Secret mac = p.compute(
+      cookie_secret_,
+      {nonce->data, std::span<const uint8_t>(remote.address.data(), remote.address.size()), spi});
+  cookie.insert(cookie.end(), mac.span().begin(), mac.span().end());
+  return cookie;
+}
+
+void IkeSaManager::send_plain(const Endpoint& local, const Endpoint& remote,
+                              wire::Message& message) {
+  auto bytes = wire::encode(message);
+  if (bytes.ok()) {
+    ctx_.transport.send(local, remote, *bytes);
+  }
+}
+
+void IkeSaManager::init_request(const Endpoint& local, const Endpoint& remote,
+                                std::span<uint8_t> datagram, const wire::Header& header) {
+  if (auto it = half_open_index_.find(HalfOpenKey{header.spi_i, remote});
+      it != half_open_index_.end()) {
+    // A retransmission: the SA answers it from its cached response.
+    if (IkeSa* sa = find(it->second); sa != nullptr && sa->state != IkeState::kDead) {
+      auto message = sa->open(datagram);
+      if (message.ok()) {
+        wire::Message opened = std::move(message).value();
+        sa->tasks.on_message(opened, local, remote, datagram);
+      }
+    }
+    return;
+  }
+  auto decoded = wire::decode(datagram);
+  if (!decoded.ok()) {
+    ctx_.log("dropped IKE_SA_INIT from " + remote.str() + ": " + decoded.error().message);
+    return;
+  }
+  wire::Message& request = decoded.value();
+  auto conns = candidates(local, remote);
+  if (conns.empty()) {
+    ctx_.log("dropped IKE_SA_INIT from " + remote.str() + ": no connection between " +
+             local.address.str() + " and " + remote.address.str());
+    return;
+  }
+  if (half_open_ >= ctx_.options.cookie_threshold) {
+    auto expected = cookie_for(request, remote);
+    const auto* first = request.payloads.empty()
+                            ? nullptr
+                            : std::get_if<wire::NotifyPayload>(&request.payloads.front());
+    if (first == nullptr || first->type != wire::NotifyType::kCookie || first->data != expected) {
+      // Stateless: nothing is kept until the peer proves it gets our answers.
+      wire::Message answer;
+      answer.header = request.header;
+      answer.header.spi_r = 0;
+      answer.header.response = true;
+      answer.header.initiator = false;
+      answer.payloads.emplace_back(tasks::make_notify(wire::NotifyType::kCookie, expected));
+      send_plain(local, remote, answer);
+      return;
+    }
+  }
+  const uint64_t spi = new_spi();
+  auto owned = std::make_unique<IkeSa>(ctx_, false, spi, conns.front(), local, remote);
+  IkeSa& sa = *owned;
+  sa.spi_i = header.spi_i;
+  sa.first_remote = remote;
+  sa.handshake->candidates = std::move(conns);
+  sa.half_open = true;
+  ++half_open_;
+  half_open_index_[HalfOpenKey{header.spi_i, remote}] = spi;
+  sa.half_open_timer = ctx_.loop.schedule(ctx_.options.half_open_timeout, [this, spi] {
+    if (IkeSa* s = find(spi); s != nullptr && s->state == IkeState::kConnecting) {
+      s->half_open_timer = 0;
+      finish(*s, "half-open IKE SA timed out: no IKE_AUTH from " + s->remote.str(), true);
+    }
+  });
+  sas_.emplace(spi, std::move(owned));
+  sa.tasks.on_message(request, local, remote, datagram);
+}
+
+void IkeSaManager::established(IkeSa& sa) {
+  sa.state = IkeState::kEstablished;
+  sa.established_at = ctx_.loop.clock().wall();
+  if (sa.half_open) {
+    sa.half_open = false;
+    --half_open_;
+    half_open_index_.erase(HalfOpenKey{sa.spi_i, sa.first_remote});
+  }
+  if (sa.half_open_timer != 0) {
+    ctx_.loop.cancel(sa.half_open_timer);
+    sa.half_open_timer = 0;
+  }
+  ctx_.emit(Event{EventType::kIkeUp, sa.conn->name(), sa.spi_i, sa.spi_r, 0, 0, {}});
+}
+
+void IkeSaManager::child_down(IkeSa& sa, uint32_t spi_in, const std::string& reason) {
+  ChildSa* child = sa.child_by_spi_in(spi_in);
+  if (child == nullptr) {
+    return;
+  }
+  uninstall(ctx_.kernel, sa, *child);
+  ctx_.emit(Event{EventType::kChildDown, child->conn->name(), sa.spi_i, sa.spi_r, child->spi_in,
+                  child->spi_out, reason});
+  sa.remove_child(spi_in);
+}
+
+void IkeSaManager::finish(IkeSa& sa, std::string reason, bool failed, bool notify) {
+  if (sa.state == IkeState::kDead) {
+    return;
+  }
+  sa.state = IkeState::kDead;
+  ctx_.log((sa.conn ? sa.conn->name() : std::string("?")) + ": IKE SA " +
+           (failed ? "failed: " : "down: ") + reason);
+  if (sa.half_open) {
+    sa.half_open = false;
+    --half_open_;
+    half_open_index_.erase(HalfOpenKey{sa.spi_i, sa.first_remote});
+  }
+  if (sa.half_open_timer != 0) {
+    ctx_.loop.cancel(sa.half_open_timer);
+    sa.half_open_timer = 0;
+  }
+  if (notify) {
+    ctx_.emit(Event{failed ? EventType::kIkeFailed : EventType::kIkeDown, sa.conn->name(), sa.spi_i,
+                    sa.spi_r, 0, 0, reason});
+  }
+  for (const auto& child : sa.children) {
+    uninstall(ctx_.kernel, sa, child);
+    if (notify) {
+      ctx_.emit(Event{EventType::kChildDown, child.conn->name(), sa.spi_i, sa.spi_r, child.spi_in,
+                      child.spi_out, reason});
+    }
+  }
+  sa.children.clear();
+  sa.tasks.abort_all(reason);
+  const uint64_t spi = sa.our_spi();
+  ctx_.loop.post([this, spi, alive = std::weak_ptr<int>(ctx_.alive)] {
+    if (!alive.expired()) {
+      reap(spi);
+    }
+  });
+}
+
+void IkeSaManager::reap(uint64_t spi) {
+  sas_.erase(spi);
+}
+
+}  // namespace ipsecd::engine

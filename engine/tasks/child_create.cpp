@@ -1,0 +1,463 @@
+#include "engine/tasks/child_create.h"
+
+#include <algorithm>
+
+#include "engine/child_install.h"
+#include "engine/identities.h"
+#include "engine/ike_sa_manager.h"
+#include "engine/tasks/child_delete.h"
+#include "engine/traffic_selectors.h"
+
+namespace ipsecd::engine::tasks {
+namespace {
+
+std::optional<uint16_t> pfs_group(const LoadedConnection& conn) {
+  if (!conn.spec.pfs) {
+    return std::nullopt;
+  }
+  for (const auto& p : *conn.esp) {
+    for (auto g : p.dh) {
+      if (crypto::KeyExchange::supported(g)) {
+        return static_cast<uint16_t>(g);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+uint32_t spi_of(const wire::Proposal& p) {
+  return static_cast<uint32_t>(p.spi[0]) << 24 | static_cast<uint32_t>(p.spi[1]) << 16 |
+         static_cast<uint32_t>(p.spi[2]) << 8 | p.spi[3];
+}
+
+}  // namespace
+
+ChildCreate::ChildCreate(IkeSa& sa, EngineContext& ctx, ConnectionRef conn, bool first)
+    : Task(sa, ctx), conn_(std::move(conn)), first_(first) {}
+
+ChildCreate::~ChildCreate() {
+  if (!finished_) {
+    release_spi();  // reserved or installed inbound, never completed
+  }
+}
+
+void ChildCreate::release_spi() {
+  if (child_.spi_in != 0) {
+    [[maybe_unused]] auto st =
+        ctx_.kernel.delete_sa(kernel::SaId{sa_.local.address, child_.spi_in});
+    child_.spi_in = 0;
+  }
+}
+
+Result ChildCreate::fail(std::string reason) {
+  if (!finished_ && conn_) {
+    finished_ = true;
+    ctx_.emit(Event{EventType::kChildFailed, conn_->name(), sa_.spi_i, sa_.spi_r, child_.spi_in,
+                    child_.spi_out, reason});
+  }
+  finished_ = true;
+  return Result::failed(std::move(reason));
+}
+
+Result ChildCreate::reject(std::string reason) {
+  // The peer holds its half of the CHILD SA: ask it to delete that (RFC 7296 1.4.1).
+  if (child_.spi_in != 0) {
+    sa_.tasks.queue(
+        std::make_unique<ChildDelete>(sa_, ctx_, std::vector<uint32_t>{child_.spi_in}, false));
+  }
+  release_spi();
+  return fail(std::move(reason));
+}
+
+void ChildCreate::abort(std::string_view reason) {
+  if (!finished_) {
+    release_spi();
+    fail(std::string(reason));
+  }
+}
+
+Result ChildCreate::refuse(wire::NotifyType type, std::string reason, std::vector<uint8_t> data) {
+  error_ = make_notify(type, std::move(data));
+  reason_ = std::move(reason);
+  ctx_.log("refusing CHILD SA: " + reason_);
+  return Result::failed(reason_);
+}
+
+bool ChildCreate::derive(std::span<const uint8_t> g_ir) {
+  auto lengths = crypto::key_lengths(child_.algorithms.encr.id, child_.algorithms.encr.key_bits,
+                                     child_.algorithms.integ);
+  if (!lengths.ok()) {
+    reason_ = lengths.error();
+    return false;
+  }
+  const auto& ni = first_ ? sa_.handshake->nonce_i : nonce_i_;
+  const auto& nr = first_ ? sa_.handshake->nonce_r : nonce_r_;
+  keys_ = crypto::derive_child_keys(*sa_.prf, sa_.sk_d, *lengths, g_ir, ni, nr);
+  return true;
+}
+
+Result ChildCreate::build(wire::Message& message) {
+  return initiating_ ? build_request(message) : build_response(message);
+}
+
+Result ChildCreate::process(const wire::Message& message) {
+  return initiating_ ? process_response(message) : process_request(message);
+}
+
+// ---- Initiator
+
+Result ChildCreate::build_request(wire::Message& message) {
+  const LoadedConnection& conn = *conn_;
+  child_.conn = conn_;
+  child_.reqid = conn.reqid;
+  auto spi = ctx_.kernel.allocate_spi(sa_.remote.address, sa_.local.address, conn.reqid);
+  if (!spi.ok()) {
+    return fail("cannot reserve an inbound SPI: " + spi.error().message);
+  }
+  child_.spi_in = *spi;
+  // 0: no PFS (always so in IKE_AUTH, RFC 7296 1.2).
+  const uint16_t group = first_ ? 0 : pfs_group(conn).value_or(0);
+  offer_ = esp_offer(*conn.esp, child_.spi_in, group != 0, conn.spec.esn);
+  if (offer_.proposals.empty()) {
+    release_spi();
+    return fail("esp= has no algorithm the kernel backend supports");
+  }
+  offered_tsi_ = conn.ts_local;
+  offered_tsr_ = conn.remote_selectors(sa_.remote.address);
+  transport_ = conn.spec.mode == model::Mode::kTransport;
+  if (transport_) {
+    message.payloads.emplace_back(make_notify(wire::NotifyType::kUseTransportMode));
+  }
+  message.payloads.emplace_back(offer_);
+  if (!first_) {
+    nonce_i_ = ctx_.random_bytes(ctx_.options.nonce_size);
+    message.payloads.emplace_back(wire::NoncePayload{nonce_i_});
+    if (group != 0) {
+      auto ke = crypto::KeyExchange::create(static_cast<model::DhId>(group));
+      if (!ke.ok()) {
+        release_spi();
+        return fail(ke.error());
+      }
+      ke_ = std::move(ke).value();
+      auto pub = ke_->public_value();
+      message.payloads.emplace_back(wire::KePayload{group, {pub.begin(), pub.end()}});
+    }
+  }
+  message.payloads.emplace_back(wire::TsPayload{false, offered_tsi_});
+  message.payloads.emplace_back(wire::TsPayload{true, offered_tsr_});
+  return Result::need_more();
+}
+
+Result ChildCreate::process_response(const wire::Message& message) {
+  if (finished_) {
+    return Result::failed(reason_);
+  }
+  const LoadedConnection& conn = *conn_;
+  if (const auto* error = first_error(message)) {
+    release_spi();
+    return fail("the peer refused the CHILD SA: " + wire::notify_name(error->type) +
+                (error->type == wire::NotifyType::kNoProposalChosen
+                     ? " (we offered esp=" + describe(offer_) + ")"
+                 : error->type == wire::NotifyType::kTsUnacceptable
+                     ? " (we offered " + str(offered_tsi_) + " to " + str(offered_tsr_) + ")"
+                     : ""));
+  }
+  const auto* sa = find<wire::SaPayload>(message);
+  const auto* tsi = find_ts(message, false);
+  const auto* tsr = find_ts(message, true);
+  if (sa == nullptr || tsi == nullptr || tsr == nullptr) {
+    return reject("the peer's answer lacks the SA, TSi or TSr payload of the CHILD SA");
+  }
+  auto chosen = check_answer(*sa, offer_);
+  if (!chosen.ok()) {
+    return reject("CHILD SA: " + chosen.error());
+  }
+  auto algorithms = esp_algorithms(*chosen);
+  if (!algorithms.ok()) {
+    return reject("CHILD SA: " + algorithms.error());
+  }
+  child_.algorithms = *algorithms;
+  child_.spi_out = spi_of(*chosen);
+  if (!within(tsi->selectors, offered_tsi_) || !within(tsr->selectors, offered_tsr_)) {
+    return reject("the peer answered selectors " + str(tsi->selectors) + " to " +
+                  str(tsr->selectors) + ", outside what we offered");
+  }
+  if (!conn.spec.narrowing && (!same_selectors(tsi->selectors, offered_tsi_) ||
+                               !same_selectors(tsr->selectors, offered_tsr_))) {
+    return reject("the peer narrowed the selectors to " + str(tsi->selectors) + " to " +
+                  str(tsr->selectors) + " but narrowing=no");
+  }
+  child_.ts_local = tsi->selectors;
+  child_.ts_remote = tsr->selectors;
+  const bool transport = find_notify(message, wire::NotifyType::kUseTransportMode) != nullptr;
+  if (transport_ && !transport) {
+    return reject("we asked for transport mode (type=transport) and the peer answered tunnel mode");
+  }
+  child_.mode = transport ? kernel::Mode::kTransport : kernel::Mode::kTunnel;
+  std::vector<uint8_t> g_ir_bytes;
+  crypto::Secret g_ir;
+  if (!first_) {
+    const auto* nonce = find<wire::NoncePayload>(message);
+    if (nonce == nullptr) {
+      return reject("the CREATE_CHILD_SA response lacks a Nonce");
+    }
+    nonce_r_ = nonce->data;
+    if (ke_) {
+      const auto* ke = find<wire::KePayload>(message);
+      if (ke == nullptr || ke->group != static_cast<uint16_t>(ke_->group()) ||
+          child_.algorithms.dh != ke_->group()) {
+        return reject("the CREATE_CHILD_SA response lacks the KE payload for PFS group " +
+                      crypto::group_name(ke_->group()));
+      }
+      auto secret = ke_->derive(ke->data);
+      if (!secret.ok()) {
+        return reject("the peer's KE payload: " + secret.error());
+      }
+      g_ir = std::move(secret).value();
+    }
+  }
+  auto flows_result = flows(child_.ts_local, child_.ts_remote);
+  if (!flows_result.ok()) {
+    return reject(flows_result.error());
+  }
+  child_.flows = std::move(flows_result).value();
+  if (sa_.nat_local || sa_.nat_remote) {
+    child_.encap = kernel::UdpEncap{sa_.local.port, sa_.remote.port};
+  }
+  if (!derive(g_ir)) {
+    return reject(reason_);
+  }
+  // Inbound first, so nothing the peer sends once it sees our SA is lost.
+  kernel::Status st = install_sa(ctx_.kernel, sa_, child_, true, keys_->encr_r, keys_->integ_r);
+  if (st.ok()) {
+    st = install_sa(ctx_.kernel, sa_, child_, false, keys_->encr_i, keys_->integ_i);
+  }
+  if (st.ok()) {
+    st = install_policies(ctx_.kernel, sa_, child_);
+  }
+  keys_.reset();
+  if (!st.ok()) {
+    uninstall(ctx_.kernel, sa_, child_);
+    // The peer has the CHILD SA: tell it to delete its half (RFC 7296 1.4.1).
+    sa_.tasks.queue(
+        std::make_unique<ChildDelete>(sa_, ctx_, std::vector<uint32_t>{child_.spi_in}, false));
+    child_.spi_in = 0;
+    return fail("the kernel refused the CHILD SA: " + st.error().message);
+  }
+  child_.established = ctx_.loop.clock().wall();
+  finished_ = true;
+  Event up{EventType::kChildUp, conn.name(),    sa_.spi_i, sa_.spi_r,
+           child_.spi_in,       child_.spi_out, {}};
+  sa_.children.push_back(std::move(child_));
+  ctx_.emit(std::move(up));
+  return Result::success();
+}
+
+// ---- Responder
+
+ConnectionRef ChildCreate::pick_connection(const wire::TsPayload& tsi,
+                                           const wire::TsPayload& tsr) const {
+  if (first_) {
+    return sa_.conn;
+  }
+  // A further CHILD SA: a connection between the same addresses and ids
+  // whose selectors overlap the request; one without a CHILD SA here first.
+  ConnectionRef fallback;
+  for (const auto& [name, c] : ctx_.connections) {
+    if (!(c->local.address == sa_.local.address) ||
+        (c->remote && !(*c->remote == sa_.remote.address)) ||
+        !id_matches(c->remote_id, sa_.peer_id) || !(c->local_id == sa_.conn->local_id)) {
+      continue;
+    }
+    if (narrow(tsi.selectors, c->remote_selectors(sa_.remote.address)).empty() ||
+        narrow(tsr.selectors, c->ts_local).empty()) {
+      continue;
+    }
+    const ConnectionRef& candidate = c;  // clang 14 cannot capture a structured binding
+    bool has_child = std::any_of(sa_.children.begin(), sa_.children.end(),
+                                 [&candidate](const ChildSa& ch) { return ch.conn == candidate; });
+    if (!has_child) {
+      return c;
+    }
+    if (!fallback) {
+      fallback = c;
+    }
+  }
+  return fallback;
+}
+
+Result ChildCreate::process_request(const wire::Message& message) {
+  const auto* sa = find<wire::SaPayload>(message);
+  const auto* tsi = find_ts(message, false);
+  const auto* tsr = find_ts(message, true);
+  if (first_ && sa == nullptr) {
+    return Result::success();  // IKE_AUTH without a CHILD SA
+  }
+  requested_ = true;
+  if (sa == nullptr || tsi == nullptr || tsr == nullptr) {
+    return refuse(wire::NotifyType::kInvalidSyntax, "the request lacks SA, TSi or TSr");
+  }
+  if (find_notify(message, wire::NotifyType::kRekeySa) != nullptr ||
+      std::any_of(sa->proposals.begin(), sa->proposals.end(),
+                  [](const wire::Proposal& p) { return p.protocol == wire::ProtocolId::kIke; })) {
+    return refuse(wire::NotifyType::kNoProposalChosen,
+                  "the peer asked to rekey an SA; rekeying is not supported yet");
+  }
+  conn_ = pick_connection(*tsi, *tsr);
+  if (!conn_) {
+    return refuse(wire::NotifyType::kTsUnacceptable,
+                  "no connection between " + sa_.local.address.str() + " and " +
+                      sa_.remote.address.str() + " covers " + str(tsi->selectors) + " to " +
+                      str(tsr->selectors));
+  }
+  const LoadedConnection& conn = *conn_;
+  child_.conn = conn_;
+  child_.reqid = conn.reqid;
+  const auto* ke = first_ ? nullptr : find<wire::KePayload>(message);
+  const bool pfs = !first_ && pfs_group(conn).has_value();
+  wire::SaPayload ours = esp_offer(*conn.esp, 0, pfs, conn.spec.esn);
+  chosen_ = choose(*sa, ours, wire::ProtocolId::kEsp, ke ? ke->group : 0);
+  if (!chosen_) {
+    return refuse(wire::NotifyType::kNoProposalChosen, "no ESP proposal chosen for " + conn.name() +
+                                                           ": the peer offered " + describe(*sa) +
+                                                           ", esp= accepts " + describe(ours));
+  }
+  auto algorithms = esp_algorithms(*chosen_);
+  if (!algorithms.ok()) {
+    return refuse(wire::NotifyType::kNoProposalChosen, algorithms.error());
+  }
+  child_.algorithms = *algorithms;
+  child_.spi_out = spi_of(*chosen_);
+  auto remote_ts = conn.remote_selectors(sa_.remote.address);
+  child_.ts_remote = narrow(tsi->selectors, remote_ts);
+  child_.ts_local = narrow(tsr->selectors, conn.ts_local);
+  if (child_.ts_remote.empty() || child_.ts_local.empty()) {
+    return refuse(wire::NotifyType::kTsUnacceptable,
+                  "the peer's selectors " + str(tsi->selectors) + " to " + str(tsr->selectors) +
+                      " do not overlap " + conn.name() + "'s " + str(remote_ts) + " to " +
+                      str(conn.ts_local));
+  }
+  auto flows_result = flows(child_.ts_local, child_.ts_remote);
+  if (!flows_result.ok()) {
+    return refuse(wire::NotifyType::kTsUnacceptable, flows_result.error());
+  }
+  child_.flows = std::move(flows_result).value();
+  const bool transport_asked = find_notify(message, wire::NotifyType::kUseTransportMode) != nullptr;
+  const bool transport_configured = conn.spec.mode == model::Mode::kTransport;
+  if (transport_configured && !transport_asked) {
+    return refuse(wire::NotifyType::kNoProposalChosen,
+                  "the peer asks for tunnel mode but " + conn.name() + " has type=transport");
+  }
+  transport_ = transport_asked && transport_configured;
+  child_.mode = transport_ ? kernel::Mode::kTransport : kernel::Mode::kTunnel;
+  crypto::Secret g_ir;
+  if (!first_) {
+    const auto* nonce = find<wire::NoncePayload>(message);
+    if (nonce == nullptr) {
+      return refuse(wire::NotifyType::kInvalidSyntax, "the CREATE_CHILD_SA request lacks a Nonce");
+    }
+    nonce_i_ = nonce->data;
+    nonce_r_ = ctx_.random_bytes(ctx_.options.nonce_size);
+    if (child_.algorithms.dh != model::DhId::kNone) {
+      const uint16_t group = static_cast<uint16_t>(child_.algorithms.dh);
+      if (ke == nullptr || ke->group != group) {
+        return refuse(wire::NotifyType::kInvalidKePayload,
+                      "the peer's PFS KE is not for the chosen group " +
+                          crypto::group_name(child_.algorithms.dh),
+                      {static_cast<uint8_t>(group >> 8), static_cast<uint8_t>(group)});
+      }
+      auto own = crypto::KeyExchange::create(child_.algorithms.dh);
+      if (!own.ok()) {
+        return refuse(wire::NotifyType::kNoProposalChosen, own.error());
+      }
+      ke_ = std::move(own).value();
+      auto secret = ke_->derive(ke->data);
+      if (!secret.ok()) {
+        return refuse(wire::NotifyType::kInvalidSyntax, "the peer's KE payload: " + secret.error());
+      }
+      g_ir = std::move(secret).value();
+    }
+  }
+  if (sa_.nat_local || sa_.nat_remote) {
+    child_.encap = kernel::UdpEncap{sa_.local.port, sa_.remote.port};
+  }
+  auto spi = ctx_.kernel.allocate_spi(sa_.remote.address, sa_.local.address, conn.reqid);
+  if (!spi.ok()) {
+    return refuse(notify_for(spi.error()), "cannot reserve an inbound SPI: " + spi.error().message);
+  }
+  child_.spi_in = *spi;
+  if (!derive(g_ir)) {
+    release_spi();
+    return refuse(wire::NotifyType::kNoProposalChosen, reason_);
+  }
+  // RFC 7296 2.17: the initiator's keys come first; we receive with them.
+  kernel::Status st = install_sa(ctx_.kernel, sa_, child_, true, keys_->encr_i, keys_->integ_i);
+  if (!st.ok()) {
+    release_spi();
+    keys_.reset();
+    return refuse(notify_for(st.error()),
+                  "the kernel refused the inbound SA: " + st.error().message);
+  }
+  return Result::need_more();
+}
+
+Result ChildCreate::build_response(wire::Message& message) {
+  if (!requested_) {
+    return Result::success();
+  }
+  if (error_) {
+    message.payloads.emplace_back(*error_);
+    if (conn_) {
+      return fail(reason_);
+    }
+    finished_ = true;
+    return Result::failed(reason_);
+  }
+  if (transport_) {
+    message.payloads.emplace_back(make_notify(wire::NotifyType::kUseTransportMode));
+  }
+  wire::Proposal answer = *chosen_;
+  answer.spi = {static_cast<uint8_t>(child_.spi_in >> 24),
+                static_cast<uint8_t>(child_.spi_in >> 16), static_cast<uint8_t>(child_.spi_in >> 8),
+                static_cast<uint8_t>(child_.spi_in)};
+  message.payloads.emplace_back(wire::SaPayload{{std::move(answer)}});
+  if (!first_) {
+    message.payloads.emplace_back(wire::NoncePayload{nonce_r_});
+    if (ke_) {
+      auto pub = ke_->public_value();
+      message.payloads.emplace_back(
+          wire::KePayload{static_cast<uint16_t>(ke_->group()), {pub.begin(), pub.end()}});
+    }
+  }
+  message.payloads.emplace_back(wire::TsPayload{false, child_.ts_remote});
+  message.payloads.emplace_back(wire::TsPayload{true, child_.ts_local});
+  return Result::need_more();
+}
+
+void ChildCreate::sent() {
+  if (!requested_ || error_ || finished_) {
+    return;
+  }
+  kernel::Status st = install_sa(ctx_.kernel, sa_, child_, false, keys_->encr_r, keys_->integ_r);
+  if (st.ok()) {
+    st = install_policies(ctx_.kernel, sa_, child_);
+  }
+  keys_.reset();
+  if (!st.ok()) {
+    uninstall(ctx_.kernel, sa_, child_);
+    sa_.tasks.queue(
+        std::make_unique<ChildDelete>(sa_, ctx_, std::vector<uint32_t>{child_.spi_in}, false));
+    child_.spi_in = 0;
+    fail("the kernel refused the outbound SA or policies: " + st.error().message);
+    sa_.tasks.initiate();
+    return;
+  }
+  child_.established = ctx_.loop.clock().wall();
+  finished_ = true;
+  Event up{EventType::kChildUp, conn_->name(),  sa_.spi_i, sa_.spi_r,
+           child_.spi_in,       child_.spi_out, {}};
+  sa_.children.push_back(std::move(child_));
+  ctx_.emit(std::move(up));
+}
+
+}  // namespace ipsecd::engine::tasks

@@ -1,0 +1,51 @@
+#include "engine/tasks/task.h"
+
+namespace ipsecd::engine::tasks {
+
+const wire::TsPayload* find_ts(const wire::Message& m, bool responder) {
+  for (const auto& p : m.payloads) {
+    if (const auto* ts = std::get_if<wire::TsPayload>(&p);
+        ts != nullptr && ts->responder == responder) {
+      return ts;
+    }
+  }
+  return nullptr;
+}
+
+const wire::IdPayload* find_id(const wire::Message& m, bool responder) {
+  for (const auto& p : m.payloads) {
+    if (const auto* id = std::get_if<wire::IdPayload>(&p);
+        id != nullptr && id->responder == responder) {
+      return id;
+    }
+  }
+  return nullptr;
+}
+
+const wire::NotifyPayload* find_notify(const wire::Message& m, wire::NotifyType type) {
+  for (const auto& p : m.payloads) {
+    if (const auto* n = std::get_if<wire::NotifyPayload>(&p); n != nullptr && n->type == type) {
+      return n;
+    }
+  }
+  return nullptr;
+}
+
+const wire::NotifyPayload* first_error(const wire::Message& m) {
+  for (const auto& p : m.payloads) {
+    if (const auto* n = std::get_if<wire::NotifyPayload>(&p);
+        n != nullptr && static_cast<uint16_t>(n->type) < 16384) {
+      return n;
+    }
+  }
+  return nullptr;
+}
+
+wire::NotifyPayload make_notify(wire::NotifyType type, std::vector<uint8_t> data) {
+  wire::NotifyPayload n;
+  n.type = type;
+  n.data = std::move(data);
+  return n;
+}
+
+}  // namespace ipsecd::engine::tasks

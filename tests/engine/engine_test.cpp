@@ -1,0 +1,738 @@
+// Two engines over an in-memory network with in-memory kernels and a manual
+// clock: establishment, further CHILD SAs, deletes, loss, retries, refusals.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "engine/engine.h"
+#include "engine/memory_network.h"
+#include "engine/wire/message.h"
+#include "kernel/memory/memory_backend.h"
+
+namespace ipsecd::engine {
+namespace {
+
+using namespace std::chrono_literals;
+using kernel::Address;
+
+// The memory kernel with the keys it was given kept aside, so a test can
+// compare both ends' keys (the kernel never lists them).
+class RecordingBackend final : public kernel::Backend {
+ public:
+  explicit RecordingBackend(std::shared_ptr<kernel::MemoryKernel> k) : inner_(std::move(k)) {}
+  std::map<std::pair<std::string, uint32_t>, kernel::SaSpec> specs;
+  std::optional<kernel::Error> fail_update_sa;  // the next update_sa fails with this
+
+  kernel::Result<uint32_t> allocate_spi(const Address& src, const Address& dst, uint32_t reqid,
+                                        uint32_t min, uint32_t max) override {
+    return inner_.allocate_spi(src, dst, reqid, min, max);
+  }
+  kernel::Status add_sa(const kernel::SaSpec& spec) override {
+    record(spec);
+    return inner_.add_sa(spec);
+  }
+  kernel::Status update_sa(const kernel::SaSpec& spec) override {
+    if (fail_update_sa) {
+      auto e = *fail_update_sa;
+      fail_update_sa.reset();
+      return e;
+    }
+    record(spec);
+    return inner_.update_sa(spec);
+  }
+  kernel::Status delete_sa(const kernel::SaId& id) override {
+    specs.erase({id.dst.str(), id.spi});
+    return inner_.delete_sa(id);
+  }
+  kernel::Result<kernel::SaState> get_sa(const kernel::SaId& id) override {
+    return inner_.get_sa(id);
+  }
+  kernel::Result<std::vector<kernel::SaState>> list_sas() override { return inner_.list_sas(); }
+  kernel::Status add_policy(const kernel::PolicySpec& spec) override {
+    return inner_.add_policy(spec);
+  }
+  kernel::Status update_policy(const kernel::PolicySpec& spec) override {
+    return inner_.update_policy(spec);
+  }
+  kernel::Status delete_policy(const kernel::PolicyId& id) override {
+    return inner_.delete_policy(id);
+  }
+  kernel::Result<kernel::PolicyState> get_policy(const kernel::PolicyId& id) override {
+    return inner_.get_policy(id);
+  }
+  kernel::Result<std::vector<kernel::PolicyState>> list_policies() override {
+    return inner_.list_policies();
+  }
+  std::vector<kernel::Status> apply(const kernel::Batch& batch) override {
+    return inner_.apply(batch);
+  }
+  int event_fd() const override { return inner_.event_fd(); }
+  std::vector<kernel::Event> read_events(std::chrono::milliseconds t) override {
+    return inner_.read_events(t);
+  }
+  const kernel::Ownership& ownership() const override { return inner_.ownership(); }
+  kernel::MemoryKernel& kernel() { return inner_.kernel(); }
+
+ private:
+  void record(const kernel::SaSpec& spec) { specs[{spec.id.dst.str(), spec.id.spi}] = spec; }
+  kernel::MemoryBackend inner_;
+};
+
+struct Node {
+  Node(SimulatedLoop& loop, MemoryNetwork& net, const std::string& address, uint64_t seed,
+       EngineOptions options)
+      : backend(std::make_shared<kernel::MemoryKernel>()),
+        transport(net.attach({Address::literal(address)})),
+        random(seed),
+        engine(std::make_unique<Engine>(loop, *transport, backend, random, std::move(options))) {
+    engine->subscribe([this](const Event& e) { events.push_back(e); });
+  }
+  std::vector<Event> of(EventType type) const {
+    std::vector<Event> out;
+    for (const auto& e : events) {
+      if (e.type == type) {
+        out.push_back(e);
+      }
+    }
+    return out;
+  }
+  std::size_t children() {
+    std::size_t n = 0;
+    for (const auto& sa : engine->list()) {
+      n += sa.children.size();
+    }
+    return n;
+  }
+
+  RecordingBackend backend;
+  std::unique_ptr<Transport> transport;
+  crypto::SeededRandom random;
+  std::unique_ptr<Engine> engine;
+  std::vector<Event> events;
+};
+
+model::ProposalList proposals(model::ProposalKind kind, const char* text) {
+  auto p = model::parse_proposals(kind, text);
+  EXPECT_TRUE(p.ok()) << p.error();
+  return std::make_shared<const std::vector<model::Proposal>>(p.value());
+}
+
+std::shared_ptr<const model::Secrets> psk(const std::string& text) {
+  auto parsed = model::parse_secrets_text(text, "test.secrets");
+  return std::make_shared<const model::Secrets>(std::move(parsed.secrets));
+}
+
+struct Ends {
+  std::string left = "192.0.2.1";
+  std::string right = "192.0.2.2";
+  std::vector<std::string> left_subnets = {"10.1.0.0/24"};
+  std::vector<std::string> right_subnets = {"10.2.0.0/24"};
+};
+
+model::Connection connection(const std::string& name, const Ends& ends) {
+  model::Connection c;
+  c.name = name;
+  c.left.host_kind = model::HostKind::kAddress;
+  c.left.address = model::IpAddress::parse(ends.left).value();
+  c.right.host_kind = model::HostKind::kAddress;
+  c.right.address = model::IpAddress::parse(ends.right).value();
+  for (const auto& s : ends.left_subnets) {
+    c.left.subnets.push_back(model::Subnet::parse(s).value());
+  }
+  for (const auto& s : ends.right_subnets) {
+    c.right.subnets.push_back(model::Subnet::parse(s).value());
+  }
+  c.authby = model::AuthMethod::kPsk;
+  return c;
+}
+
+class EngineHarness : public ::testing::Test {
+ protected:
+  void start(EngineOptions a_options = {}, EngineOptions b_options = {},
+             std::string left = "192.0.2.1", std::string right = "192.0.2.2") {
+    a = std::make_unique<Node>(loop, net, left, 101, std::move(a_options));
+    b = std::make_unique<Node>(loop, net, right, 202, std::move(b_options));
+    const std::string secrets = left + " " + right + " : PSK \"correct horse battery staple\"\n";
+    a->engine->set_secrets(psk(secrets));
+    b->engine->set_secrets(psk(secrets));
+  }
+  void load_both(const model::Connection& c) {
+    auto sa = a->engine->load(c);
+    ASSERT_TRUE(sa.ok()) << sa.error;
+    auto sb = b->engine->load(c);
+    ASSERT_TRUE(sb.ok()) << sb.error;
+  }
+  // Initiates from a and runs the loop until the result is in.
+  InitiateResult up(Node& node, const std::string& name, std::chrono::seconds limit = 120s) {
+    std::optional<InitiateResult> result;
+    node.engine->initiate(name, [&](const InitiateResult& r) { result = r; });
+    EXPECT_TRUE(loop.run_until([&] { return result.has_value(); }, limit))
+        << "no result for " << name;
+    loop.advance(100ms);  // let the responder see the last message
+    return result.value_or(InitiateResult{false, "no result"});
+  }
+
+  ManualClock clock;
+  SimulatedLoop loop{clock};
+  MemoryNetwork net{loop, 42};
+  std::unique_ptr<Node> a;
+  std::unique_ptr<Node> b;
+};
+
+std::vector<uint8_t> key_bytes(const kernel::SecretBytes& s) {
+  return s.bytes();
+}
+
+TEST_F(EngineHarness, PskEstablishesIkeAndFirstChildWithMatchingSpisSelectorsAndKeys) {
+  start();
+  load_both(connection("west-east", {}));
+  auto r = up(*a, "west-east");
+  ASSERT_TRUE(r.ok) << r.reason;
+
+  auto la = a->engine->list();
+  auto lb = b->engine->list();
+  ASSERT_EQ(la.size(), 1u);
+  ASSERT_EQ(lb.size(), 1u);
+  EXPECT_EQ(la[0].state, "established");
+  EXPECT_EQ(lb[0].state, "established");
+  EXPECT_TRUE(la[0].initiator);
+  EXPECT_FALSE(lb[0].initiator);
+  EXPECT_EQ(la[0].spi_i, lb[0].spi_i);
+  EXPECT_EQ(la[0].spi_r, lb[0].spi_r);
+  EXPECT_EQ(la[0].algorithms, lb[0].algorithms);
+  EXPECT_EQ(la[0].remote_id, "192.0.2.2");
+  EXPECT_EQ(lb[0].remote_id, "192.0.2.1");
+  ASSERT_EQ(la[0].children.size(), 1u);
+  ASSERT_EQ(lb[0].children.size(), 1u);
+  const auto& ca = la[0].children[0];
+  const auto& cb = lb[0].children[0];
+  EXPECT_EQ(ca.spi_in, cb.spi_out);
+  EXPECT_EQ(ca.spi_out, cb.spi_in);
+  EXPECT_EQ(ca.local_ts, "[10.1.0.0/24]");
+  EXPECT_EQ(ca.remote_ts, "[10.2.0.0/24]");
+  EXPECT_EQ(cb.local_ts, "[10.2.0.0/24]");
+  EXPECT_EQ(cb.remote_ts, "[10.1.0.0/24]");
+  EXPECT_EQ(ca.algorithms, cb.algorithms);
+  EXPECT_EQ(ca.mode, "tunnel");
+
+  // Each kernel holds an inbound and an outbound SA; a's outbound keys are b's inbound keys.
+  EXPECT_EQ(a->backend.kernel().sa_count(), 2u);
+  EXPECT_EQ(b->backend.kernel().sa_count(), 2u);
+  const auto& a_out = a->backend.specs.at({"192.0.2.2", ca.spi_out});
+  const auto& b_in = b->backend.specs.at({"192.0.2.2", cb.spi_in});
+  const auto& a_in = a->backend.specs.at({"192.0.2.1", ca.spi_in});
+  const auto& b_out = b->backend.specs.at({"192.0.2.1", cb.spi_out});
+  EXPECT_EQ(key_bytes(a_out.enc_key), key_bytes(b_in.enc_key));
+  EXPECT_EQ(key_bytes(a_in.enc_key), key_bytes(b_out.enc_key));
+  EXPECT_NE(key_bytes(a_in.enc_key), key_bytes(a_out.enc_key));
+  EXPECT_EQ(a_out.cipher, b_in.cipher);
+  EXPECT_EQ(a_out.src, Address::literal("192.0.2.1"));
+  EXPECT_EQ(b_in.src, Address::literal("192.0.2.1"));
+  // out, in and fwd for the one flow on each side.
+  EXPECT_EQ(a->backend.kernel().policy_count(), 3u);
+  EXPECT_EQ(b->backend.kernel().policy_count(), 3u);
+  kernel::Selector out{kernel::Prefix::literal("10.1.0.0/24"),
+                       kernel::Prefix::literal("10.2.0.0/24")};
+  auto policy = a->backend.get_policy(kernel::PolicyId{out, kernel::Direction::kOut, {}});
+  ASSERT_TRUE(policy.ok()) << policy.error().message;
+  EXPECT_EQ(policy->templates.at(0).dst, Address::literal("192.0.2.2"));
+  // Traffic from a's subnet is protected by the SA b receives on.
+  kernel::Packet p{kernel::Direction::kOut, Address::literal("10.1.0.5"),
+                   Address::literal("10.2.0.7")};
+  auto verdict = a->backend.kernel().send(p);
+  EXPECT_EQ(verdict.verdict, kernel::Verdict::kProtected);
+  ASSERT_TRUE(verdict.sa.has_value());
+  EXPECT_EQ(verdict.sa->spi, cb.spi_in);
+
+  EXPECT_EQ(a->of(EventType::kIkeUp).size(), 1u);
+  EXPECT_EQ(a->of(EventType::kChildUp).size(), 1u);
+  EXPECT_EQ(b->of(EventType::kIkeUp).size(), 1u);
+  EXPECT_EQ(b->of(EventType::kChildUp).size(), 1u);
+  EXPECT_EQ(b->engine->half_open_count(), 0u);
+}
+
+TEST_F(EngineHarness, CreateChildSaAddsASecondChildToTheSameIkeSa) {
+  start();
+  load_both(connection("net1", {}));
+  Ends second;
+  second.left_subnets = {"10.1.5.0/24"};
+  second.right_subnets = {"10.2.5.0/24"};
+  load_both(connection("net2", second));
+  ASSERT_TRUE(up(*a, "net1").ok);
+  auto r = up(*a, "net2");
+  ASSERT_TRUE(r.ok) << r.reason;
+  auto la = a->engine->list();
+  auto lb = b->engine->list();
+  ASSERT_EQ(la.size(), 1u);
+  ASSERT_EQ(lb.size(), 1u);
+  ASSERT_EQ(la[0].children.size(), 2u);
+  ASSERT_EQ(lb[0].children.size(), 2u);
+  EXPECT_EQ(la[0].children[1].connection, "net2");
+  EXPECT_EQ(lb[0].children[1].connection, "net2");
+  EXPECT_EQ(lb[0].children[1].local_ts, "[10.2.5.0/24]");
+  EXPECT_EQ(la[0].children[1].spi_in, lb[0].children[1].spi_out);
+  EXPECT_EQ(a->backend.kernel().sa_count(), 4u);
+  EXPECT_EQ(b->backend.kernel().policy_count(), 6u);
+  const auto& a_out = a->backend.specs.at({"192.0.2.2", la[0].children[1].spi_out});
+  const auto& b_in = b->backend.specs.at({"192.0.2.2", lb[0].children[1].spi_in});
+  EXPECT_EQ(key_bytes(a_out.enc_key), key_bytes(b_in.enc_key));
+  // Initiating what is up answers at once.
+  EXPECT_TRUE(up(*a, "net2").ok);
+  EXPECT_EQ(a->children(), 2u);
+}
+
+TEST_F(EngineHarness, CreateChildSaWithPfsRunsAFreshKeyExchange) {
+  start();
+  auto c1 = connection("net1", {});
+  load_both(c1);
+  Ends second;
+  second.left_subnets = {"10.1.5.0/24"};
+  second.right_subnets = {"10.2.5.0/24"};
+  auto c2 = connection("net2", second);
+  c2.esp = proposals(model::ProposalKind::kEsp, "aes_gcm128;dh19");
+  load_both(c2);
+  ASSERT_TRUE(up(*a, "net1").ok);
+  auto r = up(*a, "net2");
+  ASSERT_TRUE(r.ok) << r.reason;
+  auto la = a->engine->list();
+  ASSERT_EQ(la[0].children.size(), 2u);
+  EXPECT_NE(la[0].children[1].algorithms.find("AES_GCM_16_128"), std::string::npos)
+      << la[0].children[1].algorithms;
+  const auto& a_out = a->backend.specs.at({"192.0.2.2", la[0].children[1].spi_out});
+  auto lb = b->engine->list();
+  const auto& b_in = b->backend.specs.at({"192.0.2.2", lb[0].children[1].spi_in});
+  EXPECT_EQ(key_bytes(a_out.enc_key), key_bytes(b_in.enc_key));
+}
+
+TEST_F(EngineHarness, ChildDeleteFromTheInitiatorIsSeenByTheResponder) {
+  start();
+  load_both(connection("net1", {}));
+  Ends second;
+  second.left_subnets = {"10.1.5.0/24"};
+  second.right_subnets = {"10.2.5.0/24"};
+  load_both(connection("net2", second));
+  ASSERT_TRUE(up(*a, "net1").ok);
+  ASSERT_TRUE(up(*a, "net2").ok);
+  a->engine->terminate("net2");
+  loop.advance(1s);
+  EXPECT_EQ(a->children(), 1u);
+  EXPECT_EQ(b->children(), 1u);
+  ASSERT_EQ(b->of(EventType::kChildDown).size(), 1u);
+  EXPECT_EQ(b->of(EventType::kChildDown)[0].connection, "net2");
+  EXPECT_EQ(b->of(EventType::kChildDown)[0].reason, "deleted by the peer");
+  EXPECT_EQ(a->backend.kernel().sa_count(), 2u);
+  EXPECT_EQ(b->backend.kernel().sa_count(), 2u);
+  EXPECT_EQ(b->backend.kernel().policy_count(), 3u);
+  EXPECT_EQ(a->engine->list().at(0).state, "established");
+}
+
+TEST_F(EngineHarness, IkeDeleteFromTheResponderTakesEverythingDownOnBothSides) {
+  start();
+  load_both(connection("west-east", {}));
+  ASSERT_TRUE(up(*a, "west-east").ok);
+  b->engine->terminate("west-east");
+  loop.advance(1s);
+  EXPECT_TRUE(a->engine->list().empty());
+  EXPECT_TRUE(b->engine->list().empty());
+  ASSERT_EQ(a->of(EventType::kIkeDown).size(), 1u);
+  EXPECT_EQ(a->of(EventType::kIkeDown)[0].reason, "deleted by the peer");
+  EXPECT_EQ(a->of(EventType::kChildDown).size(), 1u);
+  EXPECT_EQ(b->of(EventType::kIkeDown).size(), 1u);
+  EXPECT_EQ(a->backend.kernel().sa_count(), 0u);
+  EXPECT_EQ(b->backend.kernel().sa_count(), 0u);
+  EXPECT_EQ(a->backend.kernel().policy_count(), 0u);
+  EXPECT_EQ(b->backend.kernel().policy_count(), 0u);
+  // And it comes back.
+  EXPECT_TRUE(up(*a, "west-east").ok);
+}
+
+TEST_F(EngineHarness, ConvergesDespiteLossDuplicationAndReordering) {
+  for (uint64_t seed : {1, 2, 3, 4, 5, 6, 7, 8}) {
+    SCOPED_TRACE(seed);
+    ManualClock c;
+    SimulatedLoop l(c);
+    MemoryNetwork n(l, seed);
+    n.set_impairment(Impairment{0.25, 0.25, 0.3});
+    Node x(l, n, "192.0.2.1", seed * 3, {});
+    Node y(l, n, "192.0.2.2", seed * 5, {});
+    auto secrets = psk("192.0.2.1 192.0.2.2 : PSK \"s3cr3t-s3cr3t\"\n");
+    x.engine->set_secrets(secrets);
+    y.engine->set_secrets(secrets);
+    Ends second;
+    second.left_subnets = {"10.1.5.0/24"};
+    second.right_subnets = {"10.2.5.0/24"};
+    for (auto* node : {&x, &y}) {
+      ASSERT_TRUE(node->engine->load(connection("net1", {})).ok());
+      ASSERT_TRUE(node->engine->load(connection("net2", second)).ok());
+    }
+    std::optional<InitiateResult> r1, r2;
+    x.engine->initiate("net1", [&](const InitiateResult& r) {
+      r1 = r;
+      x.engine->initiate("net2", [&](const InitiateResult& rr) { r2 = rr; });
+    });
+    ASSERT_TRUE(l.run_until([&] { return r2.has_value(); }, 120s));
+    ASSERT_TRUE(r1->ok) << r1->reason;
+    ASSERT_TRUE(r2->ok) << r2->reason;
+    l.advance(10s);  // late duplicates and the responder's install
+    EXPECT_EQ(x.children(), 2u);
+    EXPECT_EQ(y.children(), 2u);
+    EXPECT_EQ(x.backend.kernel().sa_count(), 4u);
+    EXPECT_EQ(y.backend.kernel().sa_count(), 4u);
+    EXPECT_EQ(y.engine->ike_sa_count(), 1u);
+    EXPECT_GT(n.counters().lost + n.counters().duplicated, 0u);
+  }
+}
+
+TEST_F(EngineHarness, RetransmittedRequestIsAnsweredFromTheCachedResponse) {
+  start();
+  load_both(connection("west-east", {}));
+  int dropped = 0;
+  // Drop b's first IKE_AUTH response: a retransmits, b must not process it twice.
+  net.set_filter([&](const Endpoint& from, const Endpoint&, std::span<const uint8_t> m) {
+    auto h = wire::decode_header(m);
+    if (from.address == Address::literal("192.0.2.2") && h.ok() &&
+        h->exchange == wire::ExchangeType::kIkeAuth && dropped == 0) {
+      ++dropped;
+      return false;
+    }
+    return true;
+  });
+  auto r = up(*a, "west-east");
+  ASSERT_TRUE(r.ok) << r.reason;
+  EXPECT_EQ(dropped, 1);
+  EXPECT_EQ(b->children(), 1u);
+  EXPECT_EQ(b->backend.kernel().sa_count(), 2u);
+  EXPECT_EQ(b->of(EventType::kChildUp).size(), 1u);
+}
+
+TEST_F(EngineHarness, InvalidKeRetriesWithTheGroupTheResponderAsksFor) {
+  start();
+  auto ca = connection("west-east", {});
+  ca.ike = proposals(model::ProposalKind::kIke, "aes_gcm256-sha2_256;dh31+dh19");
+  auto cb = connection("west-east", {});
+  cb.ike = proposals(model::ProposalKind::kIke, "aes_gcm256-sha2_256;dh19");
+  ASSERT_TRUE(a->engine->load(ca).ok());
+  ASSERT_TRUE(b->engine->load(cb).ok());
+  int inits = 0;
+  net.set_filter([&](const Endpoint& from, const Endpoint&, std::span<const uint8_t> m) {
+    auto h = wire::decode_header(m);
+    inits += from.address == Address::literal("192.0.2.1") && h.ok() &&
+             h->exchange == wire::ExchangeType::kIkeSaInit;
+    return true;
+  });
+  auto r = up(*a, "west-east");
+  ASSERT_TRUE(r.ok) << r.reason;
+  EXPECT_EQ(inits, 2);
+  auto la = a->engine->list();
+  EXPECT_NE(la.at(0).algorithms.find(std::string(model::dh_name(model::DhId::kEcp256))),
+            std::string::npos)
+      << la.at(0).algorithms;
+  EXPECT_EQ(b->engine->ike_sa_count(), 1u);  // the refused first attempt left nothing
+}
+
+TEST_F(EngineHarness, CookieRoundTripWhenTheResponderHasTooManyHalfOpenSas) {
+  EngineOptions strict;
+  strict.cookie_threshold = 0;  // every IKE_SA_INIT must bring a cookie
+  start({}, strict);
+  load_both(connection("west-east", {}));
+  std::vector<bool> with_cookie;
+  net.set_filter([&](const Endpoint& from, const Endpoint&, std::span<const uint8_t> m) {
+    auto msg = wire::decode(m);
+    if (from.address == Address::literal("192.0.2.1") && msg.ok() &&
+        msg->header.exchange == wire::ExchangeType::kIkeSaInit) {
+      const auto* n = std::get_if<wire::NotifyPayload>(&msg->payloads.front());
+      with_cookie.push_back(n != nullptr && n->type == wire::NotifyType::kCookie);
+    }
+    return true;
+  });
+  auto r = up(*a, "west-east");
+  ASSERT_TRUE(r.ok) << r.reason;
+  EXPECT_EQ(with_cookie, (std::vector<bool>{false, true}));
+  EXPECT_EQ(b->engine->ike_sa_count(), 1u);
+}
+
+TEST_F(EngineHarness, GivesUpWithPeerNotRespondingAfterTheRetransmitTimeout) {
+  start();
+  load_both(connection("west-east", {}));
+  int sent = 0;
+  net.set_filter([&](const Endpoint& from, const Endpoint&, std::span<const uint8_t>) {
+    sent += from.address == Address::literal("192.0.2.1");
+    return false;
+  });
+  const auto t0 = clock.now();
+  auto r = up(*a, "west-east", 200s);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.reason, "peer not responding");
+  // 0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s, then give up at 60 s.
+  EXPECT_EQ(sent, 7);
+  EXPECT_EQ(clock.now() - t0, 60s + 100ms);
+  ASSERT_EQ(a->of(EventType::kIkeFailed).size(), 1u);
+  EXPECT_EQ(a->of(EventType::kIkeFailed)[0].reason, "peer not responding");
+  EXPECT_EQ(a->engine->ike_sa_count(), 0u);
+  EXPECT_EQ(a->backend.kernel().sa_count(), 0u);  // the reserved SPI went too
+}
+
+TEST_F(EngineHarness, HalfOpenResponderSaTimesOut) {
+  EngineOptions b_options;
+  b_options.half_open_timeout = 5s;
+  start({}, b_options);
+  load_both(connection("west-east", {}));
+  net.set_filter([&](const Endpoint&, const Endpoint&, std::span<const uint8_t> m) {
+    auto h = wire::decode_header(m);
+    return h.ok() && h->exchange == wire::ExchangeType::kIkeSaInit;
+  });
+  a->engine->initiate("west-east", [](const InitiateResult&) {});
+  loop.advance(1s);
+  EXPECT_EQ(b->engine->half_open_count(), 1u);
+  loop.advance(5s);
+  EXPECT_EQ(b->engine->half_open_count(), 0u);
+  EXPECT_EQ(b->engine->ike_sa_count(), 0u);
+  ASSERT_EQ(b->of(EventType::kIkeFailed).size(), 1u);
+  EXPECT_NE(b->of(EventType::kIkeFailed)[0].reason.find("half-open"), std::string::npos);
+}
+
+TEST_F(EngineHarness, WrongPskFailsAuthenticationOnBothSidesWithAClearReason) {
+  start();
+  b->engine->set_secrets(psk("192.0.2.1 192.0.2.2 : PSK \"something else entirely\"\n"));
+  load_both(connection("west-east", {}));
+  auto r = up(*a, "west-east");
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.reason.find("AUTHENTICATION_FAILED"), std::string::npos) << r.reason;
+  EXPECT_NE(r.reason.find("same PSK"), std::string::npos) << r.reason;
+  ASSERT_EQ(b->of(EventType::kIkeFailed).size(), 1u);
+  EXPECT_NE(b->of(EventType::kIkeFailed)[0].reason.find("AUTHENTICATION_FAILED"),
+            std::string::npos);
+  EXPECT_NE(b->of(EventType::kIkeFailed)[0].reason.find("192.0.2.1"), std::string::npos);
+  EXPECT_EQ(a->engine->ike_sa_count(), 0u);
+  EXPECT_EQ(b->engine->ike_sa_count(), 0u);
+  EXPECT_EQ(a->backend.kernel().sa_count(), 0u);
+  EXPECT_EQ(b->backend.kernel().sa_count(), 0u);
+}
+
+TEST_F(EngineHarness, NoIkeProposalChosen) {
+  start();
+  auto ca = connection("west-east", {});
+  ca.ike = proposals(model::ProposalKind::kIke, "aes256-sha2_256;dh14");
+  auto cb = connection("west-east", {});
+  cb.ike = proposals(model::ProposalKind::kIke, "aes_gcm128-sha2_512;dh19");
+  ASSERT_TRUE(a->engine->load(ca).ok());
+  ASSERT_TRUE(b->engine->load(cb).ok());
+  auto r = up(*a, "west-east");
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.reason.find("no proposal chosen"), std::string::npos) << r.reason;
+  EXPECT_EQ(b->engine->ike_sa_count(), 0u);
+}
+
+TEST_F(EngineHarness, NoEspProposalChosenFailsTheChildButKeepsTheIkeSa) {
+  start();
+  auto ca = connection("west-east", {});
+  ca.esp = proposals(model::ProposalKind::kEsp, "aes_gcm128");
+  auto cb = connection("west-east", {});
+  cb.esp = proposals(model::ProposalKind::kEsp, "chacha20_poly1305");
+  ASSERT_TRUE(a->engine->load(ca).ok());
+  ASSERT_TRUE(b->engine->load(cb).ok());
+  auto r = up(*a, "west-east");
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.reason.find("NO_PROPOSAL_CHOSEN"), std::string::npos) << r.reason;
+  EXPECT_EQ(a->engine->list().at(0).state, "established");
+  EXPECT_EQ(b->engine->list().at(0).state, "established");
+  EXPECT_EQ(a->backend.kernel().sa_count(), 0u);
+  EXPECT_EQ(b->backend.kernel().sa_count(), 0u);
+  ASSERT_EQ(b->of(EventType::kChildFailed).size(), 1u);
+}
+
+TEST_F(EngineHarness, ResponderNarrowsTrafficSelectors) {
+  start();
+  Ends wide;
+  wide.left_subnets = {"10.1.0.0/16"};
+  wide.right_subnets = {"10.2.0.0/16"};
+  auto ca = connection("west-east", wide);
+  ca.narrowing = true;
+  Ends narrow_ends;
+  narrow_ends.left_subnets = {"10.1.1.0/24"};
+  narrow_ends.right_subnets = {"10.2.0.0/24", "10.2.9.0/24"};
+  auto cb = connection("west-east", narrow_ends);
+  ASSERT_TRUE(a->engine->load(ca).ok());
+  ASSERT_TRUE(b->engine->load(cb).ok());
+  auto r = up(*a, "west-east");
+  ASSERT_TRUE(r.ok) << r.reason;
+  auto ca_info = a->engine->list().at(0).children.at(0);
+  auto cb_info = b->engine->list().at(0).children.at(0);
+  EXPECT_EQ(ca_info.local_ts, "[10.1.1.0/24]");
+  EXPECT_EQ(ca_info.remote_ts, "[10.2.0.0/24 10.2.9.0/24]");
+  EXPECT_EQ(cb_info.local_ts, "[10.2.0.0/24 10.2.9.0/24]");
+  EXPECT_EQ(cb_info.remote_ts, "[10.1.1.0/24]");
+  // Two flows: out, in and fwd each.
+  EXPECT_EQ(a->backend.kernel().policy_count(), 6u);
+  EXPECT_EQ(b->backend.kernel().policy_count(), 6u);
+}
+
+TEST_F(EngineHarness, NarrowedAnswerIsRefusedWithoutNarrowingYes) {
+  start();
+  Ends wide;
+  wide.left_subnets = {"10.1.0.0/16"};
+  Ends narrow_ends;
+  narrow_ends.left_subnets = {"10.1.1.0/24"};
+  ASSERT_TRUE(a->engine->load(connection("west-east", wide)).ok());
+  ASSERT_TRUE(b->engine->load(connection("west-east", narrow_ends)).ok());
+  auto r = up(*a, "west-east");
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.reason.find("narrowing=no"), std::string::npos) << r.reason;
+  EXPECT_EQ(a->backend.kernel().sa_count(), 0u);
+  loop.advance(5s);  // the peer is told to delete its half
+  EXPECT_EQ(b->backend.kernel().sa_count(), 0u);
+  EXPECT_EQ(b->children(), 0u);
+}
+
+TEST_F(EngineHarness, DisjointSelectorsAreTsUnacceptable) {
+  start();
+  Ends other;
+  other.right_subnets = {"10.9.0.0/24"};
+  ASSERT_TRUE(a->engine->load(connection("west-east", {})).ok());
+  ASSERT_TRUE(b->engine->load(connection("west-east", other)).ok());
+  auto r = up(*a, "west-east");
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.reason.find("TS_UNACCEPTABLE"), std::string::npos) << r.reason;
+  EXPECT_EQ(b->backend.kernel().sa_count(), 0u);
+}
+
+TEST_F(EngineHarness, ProtoportNarrowsToThePort) {
+  start();
+  auto ca = connection("west-east", {});
+  ca.narrowing = true;
+  auto cb = connection("west-east", {});
+  cb.right.protoport = model::ProtoPort::parse("tcp/22").value();
+  ASSERT_TRUE(a->engine->load(ca).ok());
+  ASSERT_TRUE(b->engine->load(cb).ok());
+  auto r = up(*a, "west-east");
+  ASSERT_TRUE(r.ok) << r.reason;
+  auto ca_info = a->engine->list().at(0).children.at(0);
+  EXPECT_EQ(ca_info.remote_ts, "[10.2.0.0/24 6/22]");
+  EXPECT_EQ(ca_info.local_ts, "[10.1.0.0/24]");  // leftprotoport= is unset: any
+  kernel::Selector out{kernel::Prefix::literal("10.1.0.0/24"),
+                       kernel::Prefix::literal("10.2.0.0/24"), 6, 0, 22};
+  EXPECT_TRUE(a->backend.get_policy(kernel::PolicyId{out, kernel::Direction::kOut, {}}).ok());
+}
+
+TEST_F(EngineHarness, HostToHostWithoutSubnetsAndTransportMode) {
+  start();
+  Ends hosts;
+  hosts.left_subnets = {};
+  hosts.right_subnets = {};
+  auto c = connection("hosts", hosts);
+  c.mode = model::Mode::kTransport;
+  load_both(c);
+  auto r = up(*a, "hosts");
+  ASSERT_TRUE(r.ok) << r.reason;
+  auto ci = a->engine->list().at(0).children.at(0);
+  EXPECT_EQ(ci.mode, "transport");
+  EXPECT_EQ(ci.local_ts, "[192.0.2.1/32]");
+  EXPECT_EQ(ci.remote_ts, "[192.0.2.2/32]");
+  auto in = b->backend.get_sa(
+      kernel::SaId{Address::literal("192.0.2.2"), b->engine->list().at(0).children.at(0).spi_in});
+  ASSERT_TRUE(in.ok());
+  EXPECT_EQ(in->mode, kernel::Mode::kTransport);
+  EXPECT_EQ(a->backend.kernel().policy_count(), 2u);  // no fwd in transport mode
+}
+
+TEST_F(EngineHarness, TransportModeRefusedByATunnelResponder) {
+  start();
+  auto ca = connection("west-east", {});
+  ca.mode = model::Mode::kTransport;
+  ASSERT_TRUE(a->engine->load(ca).ok());
+  ASSERT_TRUE(b->engine->load(connection("west-east", {})).ok());
+  auto r = up(*a, "west-east");
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.reason.find("tunnel mode"), std::string::npos) << r.reason;
+}
+
+TEST_F(EngineHarness, Ipv6EndpointsAndSubnets) {
+  start({}, {}, "2001:db8::1", "2001:db8::2");
+  Ends v6;
+  v6.left = "2001:db8::1";
+  v6.right = "2001:db8::2";
+  v6.left_subnets = {"2001:db8:1::/48"};
+  v6.right_subnets = {"2001:db8:2::/48"};
+  load_both(connection("v6", v6));
+  auto r = up(*a, "v6");
+  ASSERT_TRUE(r.ok) << r.reason;
+  auto la = a->engine->list().at(0);
+  EXPECT_EQ(la.remote, "[2001:db8::2]:500");
+  EXPECT_EQ(la.children.at(0).local_ts, "[2001:db8:1::/48]");
+  EXPECT_EQ(la.children.at(0).remote_ts, "[2001:db8:2::/48]");
+  EXPECT_EQ(b->backend.kernel().sa_count(), 2u);
+  const auto& a_out = a->backend.specs.at({"2001:db8::2", la.children.at(0).spi_out});
+  auto lb = b->engine->list().at(0);
+  const auto& b_in = b->backend.specs.at({"2001:db8::2", lb.children.at(0).spi_in});
+  EXPECT_EQ(key_bytes(a_out.enc_key), key_bytes(b_in.enc_key));
+}
+
+TEST_F(EngineHarness, ResponderPicksTheConnectionByPeerId) {
+  start();
+  auto ca = connection("road", {});
+  ca.left.id = model::Identity::parse("@west.example").value();
+  ca.right.id = model::Identity::parse("@east.example").value();
+  auto other = connection("other", {});
+  other.left.id = model::Identity::parse("@someone.example").value();
+  other.right.id = model::Identity::parse("@east.example").value();
+  other.left.subnets = {model::Subnet::parse("10.7.0.0/24").value()};
+  ASSERT_TRUE(a->engine->load(ca).ok());
+  ASSERT_TRUE(b->engine->load(other).ok());
+  ASSERT_TRUE(b->engine->load(ca).ok());
+  auto secrets = psk("@west.example @east.example : PSK \"by-name-secret\"\n");
+  a->engine->set_secrets(secrets);
+  b->engine->set_secrets(secrets);
+  auto r = up(*a, "road");
+  ASSERT_TRUE(r.ok) << r.reason;
+  auto lb = b->engine->list().at(0);
+  EXPECT_EQ(lb.connection, "road");
+  EXPECT_EQ(lb.remote_id, "@west.example");
+}
+
+TEST_F(EngineHarness, KernelRefusingTheInboundSaAnswersTheChildWithNoProposalChosen) {
+  start();
+  load_both(connection("west-east", {}));
+  b->backend.fail_update_sa = kernel::Error{kernel::ErrorCode::kUnsupported, 0, "no AES-GCM"};
+  auto r = up(*a, "west-east");
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.reason.find("NO_PROPOSAL_CHOSEN"), std::string::npos) << r.reason;
+  EXPECT_EQ(b->backend.kernel().sa_count(), 0u);
+  EXPECT_EQ(a->backend.kernel().sa_count(), 0u);
+  EXPECT_EQ(a->engine->list().at(0).state, "established");
+  ASSERT_EQ(b->of(EventType::kChildFailed).size(), 1u);
+  EXPECT_NE(b->of(EventType::kChildFailed)[0].reason.find("no AES-GCM"), std::string::npos);
+}
+
+TEST_F(EngineHarness, LoadExplainsWhatItCannotNegotiate) {
+  start();
+  auto c = connection("elsewhere", {});
+  c.left.address = model::IpAddress::parse("198.51.100.1").value();
+  auto st = a->engine->load(c);
+  EXPECT_NE(st.error.find("neither left= nor right= is a local address"), std::string::npos)
+      << st.error;
+  auto rsa = connection("rsa", {});
+  rsa.authby = model::AuthMethod::kRsaSig;
+  EXPECT_NE(a->engine->load(rsa).error.find("authby=secret"), std::string::npos);
+  std::optional<InitiateResult> r;
+  a->engine->initiate("missing", [&](const InitiateResult& x) { r = x; });
+  loop.run_until_idle();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->reason, "no connection named missing is loaded");
+}
+
+TEST_F(EngineHarness, ListReportsKernelCounters) {
+  start();
+  load_both(connection("west-east", {}));
+  ASSERT_TRUE(up(*a, "west-east").ok);
+  kernel::Packet p{kernel::Direction::kOut, Address::literal("10.1.0.5"),
+                   Address::literal("10.2.0.7")};
+  p.bytes = 300;
+  ASSERT_EQ(a->backend.kernel().send(p).verdict, kernel::Verdict::kProtected);
+  auto child = a->engine->list().at(0).children.at(0);
+  EXPECT_EQ(child.out.packets, 1u);
+  EXPECT_EQ(child.out.bytes, 300u);
+  EXPECT_EQ(child.in.packets, 0u);
+}
+
+}  // namespace
+}  // namespace ipsecd::engine

@@ -1,0 +1,215 @@
+// Clock, loops and transports: the pieces the engine's determinism rests on.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
+#include "engine/event_loop.h"
+#include "engine/memory_network.h"
+#include "engine/udp_transport.h"
+
+namespace ipsecd::engine {
+namespace {
+
+using namespace std::chrono_literals;
+using kernel::Address;
+
+TEST(SimulatedLoop, FiresTimersInDeadlineOrderAndSkipsCancelledOnes) {
+  ManualClock clock;
+  SimulatedLoop loop(clock);
+  std::vector<int> order;
+  auto start = clock.now();
+  loop.schedule(30ms, [&] { order.push_back(3); });
+  loop.schedule(10ms, [&] { order.push_back(1); });
+  auto cancelled = loop.schedule(20ms, [&] { order.push_back(2); });
+  loop.schedule(10ms, [&] { order.push_back(11); });  // same deadline: scheduling order
+  loop.cancel(cancelled);
+  loop.advance(25ms);
+  EXPECT_EQ(order, (std::vector<int>{1, 11}));
+  EXPECT_EQ(clock.now() - start, 25ms);
+  loop.advance(1s);
+  EXPECT_EQ(order, (std::vector<int>{1, 11, 3}));
+  EXPECT_EQ(loop.pending_timers(), 0u);
+}
+
+TEST(SimulatedLoop, RunUntilStopsAtTheConditionOrTheLimit) {
+  ManualClock clock;
+  SimulatedLoop loop(clock);
+  int fired = 0;
+  for (int i = 1; i <= 5; ++i) {
+    loop.schedule(i * 100ms, [&] { ++fired; });
+  }
+  auto start = clock.now();
+  EXPECT_TRUE(loop.run_until([&] { return fired == 2; }, 10s));
+  EXPECT_EQ(clock.now() - start, 200ms);
+  EXPECT_FALSE(loop.run_until([&] { return fired == 9; }, 1s));
+  EXPECT_EQ(fired, 5);
+  EXPECT_EQ(clock.now() - start, 1200ms);
+}
+
+TEST(SimulatedLoop, PostedCallbacksRunBeforeTimeMoves) {
+  ManualClock clock;
+  SimulatedLoop loop(clock);
+  std::vector<int> order;
+  loop.schedule(0ms, [&] { order.push_back(2); });
+  loop.post([&] {
+    order.push_back(1);
+    loop.post([&] { order.push_back(3); });
+  });
+  loop.run_until_idle();
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
+TEST(EpollLoop, RunsPostsFromOtherThreadsAndTimers) {
+  RealClock clock;
+  EpollLoop loop(clock);
+  int timer_fired = 0;
+  loop.schedule(5ms, [&] { ++timer_fired; });
+  std::thread other([&] { loop.post([&] { loop.schedule(10ms, [&] { loop.stop(); }); }); });
+  loop.run();
+  other.join();
+  EXPECT_EQ(timer_fired, 1);
+}
+
+TEST(MemoryNetwork, SameSeedSameFateForEveryDatagram) {
+  auto run = [](uint64_t seed) {
+    ManualClock clock;
+    SimulatedLoop loop(clock);
+    MemoryNetwork net(loop, seed);
+    net.set_impairment(Impairment{0.3, 0.2, 0.2});
+    auto a = net.attach({Address::literal("192.0.2.1")});
+    auto b = net.attach({Address::literal("192.0.2.2")});
+    std::vector<uint8_t> got;
+    b->set_receiver(
+        [&](const Endpoint&, const Endpoint&, std::span<uint8_t> m) { got.push_back(m[0]); });
+    for (uint8_t i = 0; i < 100; ++i) {
+      uint8_t msg[1] = {i};
+      a->send({Address::literal("192.0.2.1"), 500}, {Address::literal("192.0.2.2"), 500}, msg);
+    }
+    loop.advance(1s);
+    return std::make_pair(got, net.counters());
+  };
+  auto [got1, c1] = run(7);
+  auto [got2, c2] = run(7);
+  EXPECT_EQ(got1, got2);
+  EXPECT_GT(c1.lost, 10u);
+  EXPECT_GT(c1.duplicated, 5u);
+  EXPECT_GT(c1.reordered, 5u);
+  EXPECT_EQ(c1.delivered, got1.size());
+  EXPECT_FALSE(std::is_sorted(got1.begin(), got1.end()));
+  EXPECT_NE(got1, run(8).first);
+}
+
+TEST(MemoryNetwork, CarriesNattPortMessagesWithTheMarkerStrippedOverIpv6) {
+  ManualClock clock;
+  SimulatedLoop loop(clock);
+  MemoryNetwork net(loop, 1);
+  auto a = net.attach({Address::literal("2001:db8::1")});
+  auto b = net.attach({Address::literal("2001:db8::2")});
+  std::vector<std::vector<uint8_t>> got;
+  std::vector<Endpoint> from;
+  b->set_receiver([&](const Endpoint&, const Endpoint& remote, std::span<uint8_t> m) {
+    got.emplace_back(m.begin(), m.end());
+    from.push_back(remote);
+  });
+  const uint8_t msg[3] = {1, 2, 3};
+  a->send({Address::literal("2001:db8::1"), 4500}, {Address::literal("2001:db8::2"), 4500}, msg);
+  loop.advance(10ms);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], (std::vector<uint8_t>{1, 2, 3}));
+  EXPECT_EQ(from[0].str(), "[2001:db8::1]:4500");
+}
+
+TEST(UdpTransport, CarriesDatagramsOverIpv4LoopbackWithFreePorts) {
+  RealClock clock;
+  EpollLoop loop(clock);
+  std::string error;
+  auto a = UdpTransport::open(loop, {{Address::literal("127.0.0.1")}, 0, 0}, error);
+  ASSERT_TRUE(a) << error;
+  auto b = UdpTransport::open(loop, {{Address::literal("127.0.0.1")}, 0, 0}, error);
+  ASSERT_TRUE(b) << error;
+  auto ea = a->local_endpoints();
+  auto eb = b->local_endpoints();
+  ASSERT_EQ(ea.size(), 2u);
+  EXPECT_NE(ea[0].port, 0);
+  EXPECT_EQ(ea[1].port, a->natt_port());
+  std::vector<std::pair<Endpoint, std::vector<uint8_t>>> got;
+  b->set_receiver([&](const Endpoint& local, const Endpoint& remote, std::span<uint8_t> m) {
+    got.emplace_back(remote, std::vector<uint8_t>(m.begin(), m.end()));
+    (void)local;
+    if (got.size() == 2) {
+      loop.stop();
+    }
+  });
+  const uint8_t ike[4] = {9, 8, 7, 6};
+  a->send(ea[0], eb[0], ike);  // IKE port: as is
+  a->send(ea[1], eb[1], ike);  // NAT-T port: marker added and stripped
+  loop.schedule(2s, [&] { loop.stop(); });
+  loop.run();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].first, ea[0]);
+  EXPECT_EQ(got[1].first, ea[1]);
+  EXPECT_EQ(got[0].second, (std::vector<uint8_t>{9, 8, 7, 6}));
+  EXPECT_EQ(got[1].second, (std::vector<uint8_t>{9, 8, 7, 6}));
+}
+
+TEST(UdpTransport, PutsTheNonEspMarkerOnTheWireOfTheNattPort) {
+  RealClock clock;
+  EpollLoop loop(clock);
+  std::string error;
+  auto a = UdpTransport::open(loop, {{Address::literal("127.0.0.1")}, 0, 0}, error);
+  ASSERT_TRUE(a) << error;
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+  socklen_t len = sizeof sin;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len);
+  const uint8_t ike[2] = {0x42, 0x43};
+  a->send(a->local_endpoints()[1], {Address::literal("127.0.0.1"), ntohs(sin.sin_port)}, ike);
+  uint8_t buf[16];
+  ssize_t n = recv(fd, buf, sizeof buf, 0);
+  close(fd);
+  ASSERT_EQ(n, 6);
+  EXPECT_EQ(std::vector<uint8_t>(buf, buf + 6), (std::vector<uint8_t>{0, 0, 0, 0, 0x42, 0x43}));
+}
+
+TEST(UdpTransport, Ipv6LoopbackWhenTheHostHasIt) {
+  RealClock clock;
+  EpollLoop loop(clock);
+  std::string error;
+  auto a = UdpTransport::open(loop, {{Address::literal("::1")}, 0, 0}, error);
+  if (!a) {
+    GTEST_SKIP() << "no IPv6 loopback here: " << error;
+  }
+  auto b = UdpTransport::open(loop, {{Address::literal("::1")}, 0, 0}, error);
+  ASSERT_TRUE(b) << error;
+  int got = 0;
+  b->set_receiver([&](const Endpoint&, const Endpoint& remote, std::span<uint8_t> m) {
+    EXPECT_EQ(remote.address, Address::literal("::1"));
+    EXPECT_EQ(m.size(), 1u);
+    ++got;
+    loop.stop();
+  });
+  const uint8_t one[1] = {1};
+  a->send(a->local_endpoints()[1], b->local_endpoints()[1], one);
+  loop.schedule(2s, [&] { loop.stop(); });
+  loop.run();
+  EXPECT_EQ(got, 1);
+}
+
+TEST(UdpTransport, ExplainsWhyABindFails) {
+  RealClock clock;
+  EpollLoop loop(clock);
+  std::string error;
+  auto t = UdpTransport::open(loop, {{Address::literal("192.0.2.77")}, 0, 0}, error);
+  EXPECT_FALSE(t);
+  EXPECT_NE(error.find("cannot bind UDP 192.0.2.77:0"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace ipsecd::engine
