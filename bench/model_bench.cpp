@@ -17,8 +17,11 @@
 
 namespace {
 
+// Bytes allocated from the heap, including chunks malloc served with mmap
+// (large vectors), which uordblks alone leaves out.
 size_t heap_in_use() {
-  return mallinfo2().uordblks;
+  struct mallinfo2 m = mallinfo2();
+  return m.uordblks + m.hblkhd;
 }
 
 }  // namespace
