@@ -110,10 +110,11 @@ check "helm lint --strict (values-all.yaml)" "$helm" lint --strict "$chart" -f "
 check "helm lint --strict (values-minimal.yaml)" "$helm" lint --strict "$chart" -f "$here/values-minimal.yaml"
 check "helm template (defaults)" sh -c '"$0" template ipsecd "$1" --namespace ipsecd >"$2/chart.yaml"' "$helm" "$chart" "$out"
 check "helm template (values-all.yaml)" sh -c '"$0" template edge "$1" --namespace edge -f "$2" >"$3/chart-all.yaml"' "$helm" "$chart" "$here/values-all.yaml" "$out"
+check "helm template --set-file config.files... (chart README)" sh -c '"$0" template ipsecd "$1" --namespace ipsecd --set-file "config.files.dc-east\\.conf=$2" >"$3/chart-setfile.yaml" && grep -q "dc-east.conf: .*conn dc-east" "$3/chart-setfile.yaml"' "$helm" "$chart" "$root/manifests/overlays/example/conf.d/dc-east.conf" "$out"
 check "helm template (values-minimal.yaml)" sh -c '"$0" template ipsecd "$1" --namespace ipsecd -f "$2" >"$3/chart-minimal.yaml"' "$helm" "$chart" "$here/values-minimal.yaml" "$out"
 
-renders=("$out/base.yaml" "$out/overlay.yaml" "$out/chart.yaml" "$out/chart-all.yaml" "$out/chart-minimal.yaml")
-check "schemas + unknown fields, 5 renders (and bad objects rejected)" node "$here/validate.mjs" --self-test "${renders[@]}"
+renders=("$out/base.yaml" "$out/overlay.yaml" "$out/chart.yaml" "$out/chart-all.yaml" "$out/chart-minimal.yaml" "$out/chart-setfile.yaml")
+check "schemas + unknown fields, 6 renders (and bad objects rejected)" node "$here/validate.mjs" --self-test "${renders[@]}"
 check "DaemonSet properties: base, overlay, default chart" node "$here/policy.mjs" "$out/base.yaml" "$out/overlay.yaml" "$out/chart.yaml"
 check_rejects "DaemonSet properties: values-all.yaml deviations are caught" node "$here/policy.mjs" "$out/chart-all.yaml"
 check "chart (defaults) equals kustomize base" node "$here/compare-chart-kustomize.mjs" "$out/base.yaml" "$out/chart.yaml"
