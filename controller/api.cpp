@@ -360,6 +360,12 @@ model::Result<ListenAddress> ApiServer::Impl::start() {
   if (!wanted) {
     return wanted;
   }
+  if (wanted->host.find(':') != std::string::npos) {
+    // cpprestsdk 2.10's listener splits HOST:PORT at the first ':'.
+    return R::failure("--api " + wanted->str() +
+                      ": the HTTP server cannot listen on an IPv6 address; use an IPv4 address "
+                      "such as 127.0.0.1 (the CLI on the node reaches it through loopback)");
+  }
   if (model::Result<bool> dir = prepare_state_dir(options_.state_dir); !dir) {
     return R::failure(dir.error());
   }

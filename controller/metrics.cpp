@@ -258,6 +258,12 @@ model::Result<ListenAddress> Metrics::serve() {
   if (!wanted) {
     return wanted;
   }
+  if (wanted->host.find(':') != std::string::npos) {
+    // Debian's civetweb, under prometheus-cpp, is built without IPv6.
+    return R::failure("--metrics " + wanted->str() +
+                      ": the metrics server cannot listen on an IPv6 address; use an IPv4 "
+                      "address such as 127.0.0.1, or 0.0.0.0 for a scraper off the node");
+  }
   std::unique_ptr<prometheus::Exposer> exposer;
   try {
     exposer = std::make_unique<prometheus::Exposer>(wanted->str(), 2);

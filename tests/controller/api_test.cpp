@@ -593,6 +593,30 @@ TEST(ApiServer, ExplicitPortInUseFailsWithTheAddress) {
   fs::remove_all(root);
 }
 
+TEST(ApiServer, RefusesIpv6WithTheReason) {
+  FakeControl control;
+  ApiOptions options;
+  options.listen = "[::1]:0";
+  options.state_dir = (fs::temp_directory_path() / "ipsecd-api-never-created").string();
+  model::Result<ListenAddress> bound = ApiServer(control, options).start();
+  ASSERT_FALSE(bound);
+  EXPECT_NE(bound.error().find("--api [::1]:0: the HTTP server cannot listen on an IPv6 address"),
+            std::string::npos)
+      << bound.error();
+  EXPECT_FALSE(fs::exists(options.state_dir));
+}
+
+TEST_F(ApiTest, WaitingRequestsAreBounded) {
+  add_file_connection("west");
+  ApiOptions options;
+  options.max_waiting_requests = 0;
+  start(options);
+  Answer waiting = send("POST", "/v1/connections/west:up");
+  EXPECT_EQ(waiting.status, 503);
+  EXPECT_NE(waiting.message().find("use ?async=true"), std::string::npos);
+  EXPECT_EQ(send("POST", "/v1/connections/west:up?async=true").status, 202);
+}
+
 TEST(StateDir, RefusesAGroupWritableDirectory) {
   std::string tmpl = (fs::temp_directory_path() / "ipsecd-api-XXXXXX").string();
   std::string root = ::mkdtemp(tmpl.data());

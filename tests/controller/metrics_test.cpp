@@ -155,6 +155,16 @@ TEST(Metrics, BusyPortFailsWithTheAddress) {
       << bound.error();
 }
 
+TEST(Metrics, RefusesIpv6WithTheReason) {
+  MetricsOptions options;
+  options.listen = "[::1]:0";
+  model::Result<ListenAddress> bound = Metrics(options).serve();
+  ASSERT_FALSE(bound);
+  EXPECT_NE(bound.error().find("--metrics [::1]:0: the metrics server cannot listen on an IPv6"),
+            std::string::npos)
+      << bound.error();
+}
+
 TEST(Metrics, BadAddressIsRefused) {
   MetricsOptions options;
   options.listen = "127.0.0.1";
