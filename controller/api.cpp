@@ -767,6 +767,9 @@ void ApiServer::Impl::handle(http::http_request request) {
   } catch (const std::exception& e) {
     reply = error_reply(http::status_codes::InternalError, "internal",
                         std::string("the request failed inside the daemon: ") + e.what());
+  } catch (...) {
+    reply = error_reply(http::status_codes::InternalError, "internal",
+                        "the request failed inside the daemon");
   }
   http::http_response response(reply.status);
   response.set_body(std::move(reply.body), "application/json");

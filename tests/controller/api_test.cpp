@@ -11,11 +11,14 @@
 #include <cpprest/http_client.h>
 #include <cpprest/json.h>
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 
 namespace ipsecd::controller {
 namespace {
@@ -35,6 +38,17 @@ class FakeControl final : public Control {
   std::string last_spec_text;
   bool is_ready = true;
   bool throw_on_status = false;
+  // intent("hold") blocks until release().
+  std::mutex hold_mu;
+  std::condition_variable hold_cv;
+  std::atomic<bool> holding{false};
+  bool released = false;
+
+  void release() {
+    std::lock_guard<std::mutex> lock(hold_mu);
+    released = true;
+    hold_cv.notify_all();
+  }
 
   static ConnectionStatus make(const std::string& name, const std::string& origin) {
     ConnectionStatus s;
@@ -105,6 +119,11 @@ class FakeControl final : public Control {
   ControlResult<IntentOutcome> intent(const std::string& name, Intent intent,
                                       std::optional<Duration> wait) override {
     ++calls;
+    if (name == "hold") {
+      std::unique_lock<std::mutex> lock(hold_mu);
+      holding = true;
+      hold_cv.wait(lock, [&] { return released; });
+    }
     std::lock_guard<std::mutex> lock(mu);
     last_wait = wait;
     last_intent = intent;
@@ -521,6 +540,23 @@ TEST_F(ApiTest, IntentErrors) {
     EXPECT_EQ(a.code(), "invalid");
   }
   EXPECT_EQ(control_.calls, before);
+}
+
+TEST_F(ApiTest, AWaitingIntentDoesNotBlockOtherRequests) {
+  add_file_connection("hold");
+  std::future<Answer> waiting =
+      std::async(std::launch::async, [&] { return send("POST", "/v1/connections/hold:up"); });
+  for (int i = 0; i < 5000 && !control_.holding; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(control_.holding);
+  EXPECT_EQ(send("GET", "/healthz").status, 200);
+  EXPECT_EQ(send("GET", "/v1/connections/hold").status, 200);
+  EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  control_.release();
+  Answer done = waiting.get();
+  EXPECT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(done.json.at("completed").as_bool(), true);
 }
 
 TEST_F(ApiTest, PercentEncodedNames) {
