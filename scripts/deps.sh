@@ -8,7 +8,7 @@ set -euo pipefail
 build_pkgs=(cmake ninja-build g++ pkg-config libssl-dev libcpprest-dev
   libyaml-cpp-dev libnl-3-dev libnl-xfrm-3-dev prometheus-cpp-dev libgtest-dev
   libgmock-dev)
-test_pkgs=(clang libclang-rt-14-dev clang-format iproute2 python3)
+test_pkgs=(clang libclang-rt-14-dev clang-format iproute2 python3 prometheus)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then
