@@ -13,6 +13,11 @@ test_pkgs=(clang libclang-rt-14-dev clang-format iproute2 python3 prometheus)
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then
   want+=("${test_pkgs[@]}")
+  # The deploy checks run on Node.js; machines that already have a node (and
+  # npm) keep theirs, others get Debian's.
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    want+=(nodejs npm)
+  fi
 fi
 
 missing=()

@@ -31,11 +31,11 @@ if [ "$(id -u)" -ne 0 ]; then
   ctest --test-dir build/ci -L 'netns|interop|vm' -V 2>&1 | grep -E '^[0-9]+: SKIP' || true
 fi
 
-step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+step "unit and integration tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -G Ninja -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DIPSECD_SANITIZE=ON -DIPSECD_BENCH=OFF >/dev/null
 ninja -C build/asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build/asan -L 'unit|fuzz' --output-on-failure -j"$jobs"
+  ctest --test-dir build/asan -L 'unit|integration|fuzz' -E deploy_manifests --output-on-failure -j"$jobs"
 
 seconds=${IPSECD_FUZZ_SECONDS:-20}
 if [ "$seconds" -gt 0 ]; then
