@@ -210,11 +210,28 @@ void Reconciler::teardown(const std::string& name, const Applied& applied) {
   forget_traps(name);
   if (engine_.loaded(name)) {
     // Deletes its SAs (DELETE to the peer) and the policies they installed.
-    engine_.unload(name);
+    close(name, true);
   }
   initiating_.erase(name);
   failure_.erase(name);
   last_failure_.erase(name);
+}
+
+void Reconciler::close(const std::string& name, bool unload) {
+  for (const auto& ike : engine_.list()) {
+    bool carries = ike.connection == name;
+    for (const auto& child : ike.children) {
+      carries = carries || child.connection == name;
+    }
+    if (carries) {
+      closing_.insert(ike.spi_i);
+    }
+  }
+  if (unload) {
+    engine_.unload(name);
+  } else {
+    engine_.terminate(name);
+  }
 }
 
 void Reconciler::start_initiate(const std::string& name) {
@@ -256,7 +273,7 @@ ReconcileResult Reconciler::reconcile(const std::string& name) {
       teardown(name, applied_it->second);
       applied_.erase(applied_it);
     } else if (engine_.loaded(name)) {
-      engine_.unload(name);
+      close(name, true);
     }
     std::lock_guard lock(status_mu_);
     statuses_.erase(name);
@@ -385,7 +402,7 @@ ReconcileResult Reconciler::reconcile(const std::string& name) {
     failure_.erase(name);
     set(st, kConditionEstablished, ConditionStatus::kFalse, "Down", "taken down by the operator");
     if (any_live || connecting) {
-      engine_.terminate(name);
+      close(name, false);
       set(st, kConditionReady, ConditionStatus::kFalse, "Terminating",
           "deleting the SAs, the peer is told");
       // The down events queue it again; the timer is a safety net.
@@ -462,6 +479,20 @@ void Reconciler::on_engine_event(const engine::Event& event) {
        event.type == engine::EventType::kChildFailed) &&
       !event.reason.empty()) {
     last_failure_[event.connection] = event.reason;
+  }
+  const bool expected = closing_.contains(event.spi_i);
+  if (event.type == engine::EventType::kIkeDown || event.type == engine::EventType::kIkeFailed) {
+    closing_.erase(event.spi_i);
+  }
+  if (event.type == engine::EventType::kChildDown && !expected) {
+    // Not our doing (the peer deleted it, or it died): a connection kept up
+    // comes back through the queue's backoff, as after a failure.
+    if (auto entry = store_.get(event.connection);
+        entry && wanted(*entry->connection, entry->intent).up) {
+      const std::string why = "CHILD SA went down: " + event.reason;
+      failure_[event.connection] = why;
+      last_failure_[event.connection] = why;
+    }
   }
   wake_(event.connection);
 }

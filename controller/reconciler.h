@@ -102,6 +102,8 @@ class Reconciler {
   void forget_traps(const std::string& name);
   void teardown(const std::string& name, const Applied& applied);
   void start_initiate(const std::string& name);
+  // terminate() or unload() in the engine, remembering which IKE SAs that ends.
+  void close(const std::string& name, bool unload);
   ReconcileResult finish(ConnectionStatus st, ReconcileResult result);
   void set(ConnectionStatus& st, std::string_view type, ConditionStatus status, std::string reason,
            std::string message);
@@ -117,6 +119,8 @@ class Reconciler {
   std::map<std::string, std::string> failure_;       // a failed negotiation not yet acted on
   std::map<std::string, std::string> last_failure_;  // shown until established
   std::map<std::string, std::string> trap_owner_;    // trap PolicyId::str() -> connection
+  // IKE SAs (by SPIi) we asked the engine to delete: their down events are expected.
+  std::set<uint64_t> closing_;
 
   mutable std::mutex status_mu_;  // guards statuses_ (readers are API threads)
   std::map<std::string, ConnectionStatus> statuses_;

@@ -277,6 +277,27 @@ TEST_F(ReconcilerTest, IntentDownDeletesAtThePeerAndStaysDownUntilUp) {
   })) << a->reason("west-east", kConditionEstablished);
 }
 
+TEST_F(ReconcilerTest, AutoStartComesBackAfterThePeerDeletesIt) {
+  b->controller->apply("file:b", snap({conn("west-east", kWestEast + ";auto=add")}));
+  a->controller->apply("file:a", snap({conn("west-east", kWestEast + ";auto=start")}));
+  ASSERT_TRUE(eventually([&] {
+    return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue) &&
+           b->is("west-east", kConditionEstablished, ConditionStatus::kTrue);
+  }));
+  const auto before = spis(*a, "west-east");
+  ASSERT_EQ(before.size(), 1u);
+  // The peer's operator deletes the SAs behind its controller's back.
+  on_loop([&] {
+    b->engine->terminate("west-east");
+    return 0;
+  });
+  ASSERT_TRUE(eventually([&] {
+    auto now = spis(*a, "west-east");
+    return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue) && now.size() == 1 &&
+           now[0] != before[0];
+  })) << a->reason("west-east", kConditionEstablished);
+}
+
 TEST_F(ReconcilerTest, EditingOneConnectionReplacesItAndLeavesTheOtherAlone) {
   b->controller->apply("file:b", snap({conn("west-east", kWestEast + ";auto=add"),
                                        conn("other", kOther + ";auto=add")}));
