@@ -380,6 +380,41 @@ TEST_F(ReconcilerTest, WrongPskFailsWithTheReasonAndRetriesWithBackoff) {
   EXPECT_TRUE(a->status("west-east")->last_error.empty());
 }
 
+TEST_F(ReconcilerTest, IntentsRouteAndUnrouteOverrideAutoAdd) {
+  a->controller->apply("file:a", snap({conn("west-east", kWestEast + ";auto=add")}));
+  ASSERT_TRUE(
+      eventually([&] { return a->is("west-east", kConditionReady, ConditionStatus::kTrue); }));
+  EXPECT_TRUE(policies(*a).empty());
+  ASSERT_TRUE(a->controller->set_intent("west-east", Intent::kRoute).ok());
+  ASSERT_TRUE(eventually([&] {
+    return a->is("west-east", kConditionRouted, ConditionStatus::kTrue) && policies(*a).size() == 1;
+  }));
+  EXPECT_EQ(policies(*a)[0].kind, kernel::PolicyKind::kTrap);
+  ASSERT_TRUE(a->controller->set_intent("west-east", Intent::kUnroute).ok());
+  ASSERT_TRUE(eventually([&] {
+    return a->is("west-east", kConditionRouted, ConditionStatus::kFalse) && policies(*a).empty();
+  }));
+  EXPECT_EQ(a->reason("west-east", kConditionRouted).substr(0, 8), "Unrouted");
+  EXPECT_TRUE(on_loop([&] { return a->engine->loaded("west-east"); }));
+}
+
+TEST_F(ReconcilerTest, DropInstallsBlockPoliciesAndAChangeToTunnelReplacesThem) {
+  a->controller->apply("file:a", snap({conn("block", kWestEast + ";type=drop;auto=route")}));
+  ASSERT_TRUE(eventually([&] { return a->is("block", kConditionReady, ConditionStatus::kTrue); }));
+  kernel::Packet packet;
+  packet.src = Address::literal("10.1.0.5");
+  packet.dst = Address::literal("10.2.0.7");
+  EXPECT_EQ(on_loop([&] { return a->kernel->send(packet).verdict; }), kernel::Verdict::kDropped);
+  // The same name as a routed tunnel: the block goes, a trap comes.
+  a->controller->apply("file:a", snap({conn("block", kWestEast + ";auto=route")}));
+  ASSERT_TRUE(eventually([&] {
+    auto ps = policies(*a);
+    return a->is("block", kConditionRouted, ConditionStatus::kTrue) && ps.size() == 1 &&
+           ps[0].kind == kernel::PolicyKind::kTrap;
+  }));
+  EXPECT_EQ(a->status("block")->applied_generation, 2u);
+}
+
 TEST_F(ReconcilerTest, PassthroughInstallsBypassPolicies) {
   a->controller->apply("file:a", snap({conn("clear", kWestEast + ";type=passthrough;auto=route")}));
   ASSERT_TRUE(eventually([&] { return a->is("clear", kConditionReady, ConditionStatus::kTrue); }))
