@@ -301,6 +301,18 @@ ReconcileResult Reconciler::reconcile(const std::string& name) {
     applied_it = applied_.end();
   }
 
+  if (is_shunt(c.mode) && entry->intent == Intent::kUnroute) {
+    // An unrouted shunt is loaded only: its policies go.
+    if (auto specs = shunt_policies(c); specs.ok()) {
+      remove_policies(specs.value());
+    }
+    applied_[name] = Applied{entry->generation, entry->connection, nullptr};
+    st.applied_generation = entry->generation;
+    set(st, kConditionLoaded, ConditionStatus::kTrue, "Shunt", "type= needs no negotiation");
+    set(st, kConditionRouted, ConditionStatus::kFalse, "Unrouted", "unrouted by the operator");
+    set(st, kConditionReady, ConditionStatus::kTrue, "Unrouted", "unrouted by the operator");
+    return finish(std::move(st), ReconcileResult::done());
+  }
   if (is_shunt(c.mode)) {
     auto specs = shunt_policies(c);
     if (!specs.ok()) {
@@ -505,6 +517,10 @@ void Reconciler::on_kernel_event(const kernel::Event& event) {
     }
     const std::string name = it->second;
     if (!engine_.loaded(name) || initiating_.contains(name)) {
+      return;
+    }
+    // Taken down by the operator: the trap holds the traffic back, it does not bring it up.
+    if (auto entry = store_.get(name); !entry || entry->intent == Intent::kDown) {
       return;
     }
     start_initiate(name);
