@@ -113,6 +113,11 @@ class ReconcilerTest : public ::testing::Test {
           message[18] == 37) {
         informational_from_a.fetch_add(1);
       }
+      // Exchange type 34: IKE_SA_INIT, the start of every negotiation.
+      if (from.address == Address::literal("192.0.2.1") && message.size() > 18 &&
+          message[18] == 34) {
+        ike_sa_init_from_a.fetch_add(1);
+      }
       return true;
     });
     loop_thread = std::thread([this] { loop.run(); });
@@ -172,6 +177,7 @@ class ReconcilerTest : public ::testing::Test {
   std::unique_ptr<Node> b;
   std::thread loop_thread;
   std::atomic<int> informational_from_a{0};
+  std::atomic<int> ike_sa_init_from_a{0};
 };
 
 TEST_F(ReconcilerTest, AutoStartConvergesToEstablishedAndReadyOnBothEnds) {
@@ -242,6 +248,29 @@ TEST_F(ReconcilerTest, AutoRouteInstallsTrapsAndAPacketEstablishes) {
   EXPECT_TRUE(b->is("west-east", kConditionEstablished, ConditionStatus::kTrue));
   // The trap became the SA's protect policy, and the next packet is carried.
   EXPECT_EQ(on_loop([&] { return a->kernel->send(packet).verdict; }), kernel::Verdict::kProtected);
+}
+
+TEST_F(ReconcilerTest, TrafficDoesNotBringUpARoutedConnectionTakenDown) {
+  b->controller->apply("file:b", snap({conn("west-east", kWestEast + ";auto=add")}));
+  a->controller->apply("file:a", snap({conn("west-east", kWestEast + ";auto=route")}));
+  ASSERT_TRUE(
+      eventually([&] { return a->is("west-east", kConditionRouted, ConditionStatus::kTrue); }));
+  ASSERT_TRUE(a->controller->set_intent("west-east", Intent::kDown).ok());
+  ASSERT_TRUE(eventually([&] {
+    auto st = a->status("west-east");
+    return st && st->intent == Intent::kDown &&
+           a->is("west-east", kConditionReady, ConditionStatus::kTrue);
+  }));
+  kernel::Packet packet;
+  packet.src = Address::literal("10.1.0.5");
+  packet.dst = Address::literal("10.2.0.7");
+  EXPECT_EQ(on_loop([&] { return a->kernel->send(packet).verdict; }), kernel::Verdict::kAcquire);
+  // Two resyncs later nothing was negotiated.
+  const uint64_t reconciles = a->controller->reconciles();
+  ASSERT_TRUE(eventually([&] { return a->controller->reconciles() >= reconciles + 2; }));
+  EXPECT_TRUE(spis(*a, "west-east").empty());
+  EXPECT_EQ(on_loop([&] { return a->engine->ike_sa_count(); }), 0u);
+  EXPECT_EQ(ike_sa_init_from_a.load(), 0);
 }
 
 TEST_F(ReconcilerTest, IntentDownDeletesAtThePeerAndStaysDownUntilUp) {
