@@ -3,11 +3,16 @@
 // what their Stores say. Waits are bounded polls on observable state.
 #include "controller/reconciler.h"
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <thread>
 
+#include "controller/source_feed.h"
 #include "engine/memory_network.h"
 #include "kernel/memory/memory_backend.h"
 #include "model/config.h"
@@ -465,6 +470,45 @@ TEST_F(ReconcilerTest, PassthroughInstallsBypassPolicies) {
   // Removing it removes the bypass.
   a->controller->apply("file:a", snap({}));
   ASSERT_TRUE(eventually([&] { return policies(*a).empty(); }));
+}
+
+TEST_F(ReconcilerTest, AWatchedDirectoryFeedsTheStoreAndEveryEditIsReconciled) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("ipsecd-feed-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto write = [&](const std::string& text) {
+    std::ofstream(dir / "west-east.conf.tmp") << text;
+    std::filesystem::rename(dir / "west-east.conf.tmp", dir / "west-east.conf");
+  };
+  const std::string body =
+      "conn west-east\n\tauthby=secret\n\tleft=192.0.2.1\n"
+      "\tright=192.0.2.2\n\tleftsubnet=10.1.0.0/24\n"
+      "\trightsubnet=10.2.0.0/24\n\tauto=route\n";
+  write(body);
+  WatchDirSource source(dir.string());
+  auto feed = SourceFeed::start(*a->controller, SourceFeed::from(source));
+  ASSERT_TRUE(feed.ok()) << feed.error();
+  ASSERT_TRUE(
+      eventually([&] { return a->is("west-east", kConditionRouted, ConditionStatus::kTrue); }));
+  EXPECT_EQ(a->status("west-east")->origin, "dir:" + dir.string());
+
+  write(body + "\tipsec-lifetime=2h\n");
+  ASSERT_TRUE(eventually([&] {
+    auto st = a->status("west-east");
+    return st && st->applied_generation == 2 &&
+           a->is("west-east", kConditionRouted, ConditionStatus::kTrue);
+  }));
+  // A broken edit changes nothing; the error is the Store's to show.
+  write(body + "\tnot-a-keyword=1\n");
+  ASSERT_TRUE(eventually([&] { return !a->store.errors("dir:" + dir.string()).empty(); }));
+  EXPECT_EQ(a->status("west-east")->applied_generation, 2u);
+  EXPECT_EQ(policies(*a).size(), 1u);
+
+  std::filesystem::remove(dir / "west-east.conf");
+  ASSERT_TRUE(eventually([&] { return !a->status("west-east") && policies(*a).empty(); }));
+  feed = model::Result<std::unique_ptr<SourceFeed>>::failure("stopped");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
