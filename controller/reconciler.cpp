@@ -246,7 +246,7 @@ void Reconciler::start_initiate(const std::string& name) {
   });
 }
 
-void Reconciler::set(ConnectionStatus& st, std::string_view type, ConditionStatus status,
+void Reconciler::set(ReconcileStatus& st, std::string_view type, ConditionStatus status,
                      std::string reason, std::string message) {
   Condition c;
   c.type = std::string(type);
@@ -257,7 +257,7 @@ void Reconciler::set(ConnectionStatus& st, std::string_view type, ConditionStatu
   st.conditions.set_condition(std::move(c), clock_.wall_now());
 }
 
-ReconcileResult Reconciler::finish(ConnectionStatus st, ReconcileResult result) {
+ReconcileResult Reconciler::finish(ReconcileStatus st, ReconcileResult result) {
   std::lock_guard lock(status_mu_);
   statuses_[st.name] = std::move(st);
   return result;
@@ -280,7 +280,7 @@ ReconcileResult Reconciler::reconcile(const std::string& name) {
     return ReconcileResult::done();
   }
 
-  ConnectionStatus st;
+  ReconcileStatus st;
   {
     std::lock_guard lock(status_mu_);
     if (auto it = statuses_.find(name); it != statuses_.end()) {
@@ -546,7 +546,7 @@ std::vector<std::string> Reconciler::applied_names() const {
   return out;
 }
 
-std::optional<ConnectionStatus> Reconciler::status(const std::string& name) const {
+std::optional<ReconcileStatus> Reconciler::status(const std::string& name) const {
   std::lock_guard lock(status_mu_);
   auto it = statuses_.find(name);
   if (it == statuses_.end()) {
@@ -555,9 +555,9 @@ std::optional<ConnectionStatus> Reconciler::status(const std::string& name) cons
   return it->second;
 }
 
-std::vector<ConnectionStatus> Reconciler::statuses() const {
+std::vector<ReconcileStatus> Reconciler::statuses() const {
   std::lock_guard lock(status_mu_);
-  std::vector<ConnectionStatus> out;
+  std::vector<ReconcileStatus> out;
   out.reserve(statuses_.size());
   for (const auto& [name, st] : statuses_) {
     out.push_back(st);

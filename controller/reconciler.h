@@ -50,7 +50,7 @@ struct ReconcileResult {
 std::string_view kind_name(ReconcileResult::Kind kind);  // "done", "waiting", ...
 
 // Where one connection stands, as the API and CLI show it.
-struct ConnectionStatus {
+struct ReconcileStatus {
   std::string name;
   std::string origin;
   uint64_t generation = 0;          // desired (Store)
@@ -81,8 +81,8 @@ class Reconciler {
   std::vector<std::string> applied_names() const;
 
   // Any thread: copies of the last computed status.
-  std::optional<ConnectionStatus> status(const std::string& name) const;
-  std::vector<ConnectionStatus> statuses() const;  // sorted by name
+  std::optional<ReconcileStatus> status(const std::string& name) const;
+  std::vector<ReconcileStatus> statuses() const;  // sorted by name
 
  private:
   // What was applied for a name: the spec it came from (so a removed or
@@ -104,8 +104,8 @@ class Reconciler {
   void start_initiate(const std::string& name);
   // terminate() or unload() in the engine, remembering which IKE SAs that ends.
   void close(const std::string& name, bool unload);
-  ReconcileResult finish(ConnectionStatus st, ReconcileResult result);
-  void set(ConnectionStatus& st, std::string_view type, ConditionStatus status, std::string reason,
+  ReconcileResult finish(ReconcileStatus st, ReconcileResult result);
+  void set(ReconcileStatus& st, std::string_view type, ConditionStatus status, std::string reason,
            std::string message);
 
   Store& store_;
@@ -123,7 +123,7 @@ class Reconciler {
   std::set<uint64_t> closing_;
 
   mutable std::mutex status_mu_;  // guards statuses_ (readers are API threads)
-  std::map<std::string, ConnectionStatus> statuses_;
+  std::map<std::string, ReconcileStatus> statuses_;
 };
 
 struct ControllerOptions {

@@ -73,7 +73,7 @@ struct Node {
     auto parsed = model::parse_secrets_text(text, "test.secrets");
     engine->set_secrets(std::make_shared<const model::Secrets>(std::move(parsed.secrets)));
   }
-  std::optional<ConnectionStatus> status(const std::string& name) const {
+  std::optional<ReconcileStatus> status(const std::string& name) const {
     return controller->reconciler().status(name);
   }
   bool is(const std::string& name, std::string_view type, ConditionStatus want) const {
