@@ -258,9 +258,32 @@ void Reconciler::set(ReconcileStatus& st, std::string_view type, ConditionStatus
 }
 
 ReconcileResult Reconciler::finish(ReconcileStatus st, ReconcileResult result) {
-  std::lock_guard lock(status_mu_);
-  statuses_[st.name] = std::move(st);
+  {
+    std::lock_guard lock(status_mu_);
+    statuses_[st.name] = std::move(st);
+  }
+  status_changed_.notify_all();
   return result;
+}
+
+std::pair<bool, std::optional<ReconcileStatus>> Reconciler::wait_status(const std::string& name,
+                                                                        const StatusPredicate& done,
+                                                                        Duration timeout) const {
+  const MonoTime deadline = clock_.now() + timeout;
+  std::unique_lock lock(status_mu_);
+  while (true) {
+    std::optional<ReconcileStatus> now;
+    if (auto it = statuses_.find(name); it != statuses_.end()) {
+      now = it->second;
+    }
+    if (done(now)) {
+      return {true, std::move(now)};
+    }
+    if (clock_.now() >= deadline) {
+      return {false, std::move(now)};
+    }
+    clock_.wait_until(status_changed_, lock, deadline);
+  }
 }
 
 ReconcileResult Reconciler::reconcile(const std::string& name) {
@@ -275,8 +298,11 @@ ReconcileResult Reconciler::reconcile(const std::string& name) {
     } else if (engine_.loaded(name)) {
       close(name, true);
     }
-    std::lock_guard lock(status_mu_);
-    statuses_.erase(name);
+    {
+      std::lock_guard lock(status_mu_);
+      statuses_.erase(name);
+    }
+    status_changed_.notify_all();
     return ReconcileResult::done();
   }
 

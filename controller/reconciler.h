@@ -10,6 +10,7 @@
 // and posts each reconcile to the loop; the key stays in flight until the
 // loop has run it, so one name is never reconciled twice at once.
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -19,6 +20,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "controller/clock.h"
@@ -83,6 +85,13 @@ class Reconciler {
   // Any thread: copies of the last computed status.
   std::optional<ReconcileStatus> status(const std::string& name) const;
   std::vector<ReconcileStatus> statuses() const;  // sorted by name
+  // Any thread: blocks until `done` holds for the name's status (nullopt: no
+  // status, e.g. removed) or `timeout` passes; returns the last status seen
+  // and whether `done` held. For the API's waiting intents.
+  using StatusPredicate = std::function<bool(const std::optional<ReconcileStatus>&)>;
+  std::pair<bool, std::optional<ReconcileStatus>> wait_status(const std::string& name,
+                                                              const StatusPredicate& done,
+                                                              Duration timeout) const;
 
  private:
   // What was applied for a name: the spec it came from (so a removed or
@@ -122,6 +131,7 @@ class Reconciler {
   // IKE SAs (by SPIi) we asked the engine to delete: their down events are expected.
   std::set<uint64_t> closing_;
 
+  mutable std::condition_variable status_changed_;
   mutable std::mutex status_mu_;  // guards statuses_ (readers are API threads)
   std::map<std::string, ReconcileStatus> statuses_;
 };

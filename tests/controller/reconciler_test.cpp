@@ -305,6 +305,16 @@ TEST_F(ReconcilerTest, IntentDownDeletesAtThePeerAndStaysDownUntilUp) {
   EXPECT_TRUE(a->is("west-east", kConditionEstablished, ConditionStatus::kFalse));
 
   ASSERT_TRUE(a->controller->set_intent("west-east", Intent::kUp).ok());
+  // What a waiting `ipsec up` does: block on the status until it is established.
+  auto [reached, st] = a->controller->reconciler().wait_status(
+      "west-east",
+      [](const std::optional<ReconcileStatus>& s) {
+        return s && s->intent == Intent::kUp && s->conditions.is_true(kConditionEstablished);
+      },
+      10s);
+  EXPECT_TRUE(reached);
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->sas.size(), 1u);
   ASSERT_TRUE(eventually([&] {
     return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue) &&
            b->is("west-east", kConditionEstablished, ConditionStatus::kTrue);
