@@ -56,6 +56,12 @@ class Engine {
   void set_secrets(std::shared_ptr<const model::Secrets> secrets);
 
   bool loaded(const std::string& name) const { return ctx_.connections.contains(name); }
+  // The connection as loaded (oriented, selectors and reqid resolved); null when not loaded.
+  ConnectionRef connection(const std::string& name) const {
+    auto it = ctx_.connections.find(name);
+    return it == ctx_.connections.end() ? nullptr : it->second;
+  }
+  const Transport& transport() const { return ctx_.transport; }
   std::size_t ike_sa_count() const;
   std::size_t half_open_count() const;
 

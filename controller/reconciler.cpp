@@ -1,0 +1,742 @@
+#include "controller/reconciler.h"
+
+#include <algorithm>
+#include <future>
+
+#include "engine/identities.h"
+#include "engine/traffic_selectors.h"
+
+namespace ipsecd::controller {
+
+namespace {
+
+kernel::Mark mark_of(const std::optional<model::Mark>& m) {
+  if (!m || m->unique) {
+    return {};
+  }
+  return kernel::Mark{m->value, m->mask};
+}
+
+kernel::Selector reversed(const kernel::Selector& s) {
+  kernel::Selector r = s;
+  r.src = s.dst;
+  r.dst = s.src;
+  r.sport = s.dport;
+  r.dport = s.sport;
+  return r;
+}
+
+bool is_shunt(model::Mode mode) {
+  return mode == model::Mode::kPassthrough || mode == model::Mode::kDrop ||
+         mode == model::Mode::kReject;
+}
+
+// What the connection should be now: auto= overridden by the operator's intent.
+struct Want {
+  bool route = false;
+  bool up = false;
+  bool down = false;  // SAs are torn down and kept down
+};
+
+Want wanted(const model::Connection& c, Intent intent) {
+  Want w;
+  w.route = c.auto_action == model::AutoAction::kRoute;
+  w.up = c.auto_action == model::AutoAction::kStart;
+  switch (intent) {
+    case Intent::kNone:
+      break;
+    case Intent::kUp:
+      w.up = true;
+      break;
+    case Intent::kDown:
+      w = Want{w.route, false, true};
+      break;
+    case Intent::kRoute:
+      w.route = true;
+      break;
+    case Intent::kUnroute:
+      w.route = false;
+      break;
+  }
+  return w;
+}
+
+std::string policy_key(const kernel::PolicyId& id) {
+  return id.str();
+}
+
+}  // namespace
+
+std::string_view kind_name(ReconcileResult::Kind kind) {
+  switch (kind) {
+    case ReconcileResult::Kind::kDone:
+      return "done";
+    case ReconcileResult::Kind::kWaiting:
+      return "waiting";
+    case ReconcileResult::Kind::kRequeueAfter:
+      return "requeue-after";
+    case ReconcileResult::Kind::kError:
+      return "error";
+  }
+  return "unknown";
+}
+
+Reconciler::Reconciler(Store& store, engine::Engine& engine, kernel::Backend& kernel, Clock& clock,
+                       Wake wake)
+    : store_(store), engine_(engine), kernel_(kernel), clock_(clock), wake_(std::move(wake)) {}
+
+std::vector<kernel::PolicySpec> Reconciler::trap_policies(const engine::LoadedConnection& c) const {
+  std::vector<kernel::PolicySpec> out;
+  if (!c.remote) {
+    return out;
+  }
+  auto flows = engine::flows(c.ts_local, c.ts_remote);
+  if (!flows.ok()) {
+    return out;
+  }
+  const bool tunnel = c.spec.mode == model::Mode::kTunnel;
+  for (const auto& flow : flows.value()) {
+    kernel::PolicySpec p;
+    p.id = kernel::PolicyId{flow, kernel::Direction::kOut, mark_of(c.spec.mark_out)};
+    p.kind = kernel::PolicyKind::kTrap;
+    kernel::Template t;
+    if (tunnel) {
+      t.src = c.local.address;
+      t.dst = *c.remote;
+    } else {
+      const uint8_t zero[16] = {};
+      t.src = kernel::Address::from_bytes(flow.family(), zero);
+      t.dst = t.src;
+    }
+    t.mode = tunnel ? kernel::Mode::kTunnel : kernel::Mode::kTransport;
+    t.reqid = c.reqid;
+    p.templates.push_back(t);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+model::Result<std::vector<kernel::PolicySpec>> Reconciler::shunt_policies(
+    const model::Connection& c) const {
+  // Orientation as the engine does it: the end with one of our addresses is local.
+  auto is_local = [this](const model::Endpoint& e) {
+    if (e.host_kind != model::HostKind::kAddress || !e.address) {
+      return false;
+    }
+    const auto addr = engine::to_kernel(*e.address);
+    for (const auto& ep : engine_.transport().local_endpoints()) {
+      if (ep.address == addr) {
+        return true;
+      }
+    }
+    return false;
+  };
+  const bool left_local = is_local(c.left);
+  if (!left_local && !is_local(c.right)) {
+    return model::Result<std::vector<kernel::PolicySpec>>::failure(
+        "connection " + c.name + ": neither left= nor right= is a local address");
+  }
+  const model::Endpoint& local = left_local ? c.left : c.right;
+  const model::Endpoint& remote = left_local ? c.right : c.left;
+  if (remote.subnets.empty() && !remote.address) {
+    return model::Result<std::vector<kernel::PolicySpec>>::failure(
+        "connection " + c.name + ": a shunt to %any needs " +
+        (left_local ? "rightsubnet=" : "leftsubnet=") + " to say which traffic it covers");
+  }
+  const auto ts_local = engine::endpoint_selectors(local, *local.address);
+  const auto ts_remote = engine::endpoint_selectors(
+      remote, remote.address ? *remote.address : model::IpAddress{local.address->family, {}});
+  auto flows = engine::flows(ts_local, ts_remote);
+  if (!flows.ok()) {
+    return model::Result<std::vector<kernel::PolicySpec>>::failure("connection " + c.name + ": " +
+                                                                   flows.error());
+  }
+  const kernel::PolicyKind kind = c.mode == model::Mode::kPassthrough ? kernel::PolicyKind::kPass
+                                  : c.mode == model::Mode::kDrop      ? kernel::PolicyKind::kDrop
+                                                                      : kernel::PolicyKind::kReject;
+  std::vector<kernel::PolicySpec> out;
+  for (const auto& flow : flows.value()) {
+    for (auto dir : {kernel::Direction::kOut, kernel::Direction::kIn, kernel::Direction::kFwd}) {
+      const bool outbound = dir == kernel::Direction::kOut;
+      kernel::PolicySpec p;
+      p.id = kernel::PolicyId{outbound ? flow : reversed(flow), dir,
+                              mark_of(outbound ? c.mark_out : c.mark_in)};
+      p.kind = kind;
+      out.push_back(std::move(p));
+    }
+  }
+  return out;
+}
+
+kernel::Status Reconciler::ensure_policies(const std::vector<kernel::PolicySpec>& specs) {
+  for (const auto& spec : specs) {
+    auto have = kernel_.get_policy(spec.id);
+    if (have.ok()) {
+      // A protect policy in a trap's place is the engine's SA at work.
+      const bool sa_up =
+          spec.kind == kernel::PolicyKind::kTrap && have->kind == kernel::PolicyKind::kProtect;
+      if (have->kind == spec.kind || sa_up) {
+        continue;
+      }
+    }
+    if (auto st = kernel_.update_policy(spec); !st.ok()) {
+      return st;
+    }
+  }
+  return {};
+}
+
+void Reconciler::remove_policies(const std::vector<kernel::PolicySpec>& specs) {
+  for (const auto& spec : specs) {
+    auto have = kernel_.get_policy(spec.id);
+    if (have.ok() && have->own && have->kind == spec.kind) {
+      [[maybe_unused]] auto st = kernel_.delete_policy(spec.id);
+    }
+  }
+}
+
+void Reconciler::forget_traps(const std::string& name) {
+  std::erase_if(trap_owner_, [&name](const auto& kv) { return kv.second == name; });
+}
+
+void Reconciler::teardown(const std::string& name, const Applied& applied) {
+  if (applied.loaded) {
+    remove_policies(trap_policies(*applied.loaded));
+  } else if (applied.connection) {
+    if (auto shunts = shunt_policies(*applied.connection); shunts.ok()) {
+      remove_policies(shunts.value());
+    }
+  }
+  forget_traps(name);
+  if (engine_.loaded(name)) {
+    // Deletes its SAs (DELETE to the peer) and the policies they installed.
+    close(name, true);
+  }
+  initiating_.erase(name);
+  failure_.erase(name);
+  last_failure_.erase(name);
+}
+
+void Reconciler::close(const std::string& name, bool unload) {
+  for (const auto& ike : engine_.list()) {
+    bool carries = ike.connection == name;
+    for (const auto& child : ike.children) {
+      carries = carries || child.connection == name;
+    }
+    if (carries) {
+      closing_.insert(ike.spi_i);
+    }
+  }
+  if (unload) {
+    engine_.unload(name);
+  } else {
+    engine_.terminate(name);
+  }
+}
+
+void Reconciler::start_initiate(const std::string& name) {
+  initiating_.insert(name);
+  engine_.initiate(name, [this, name](const engine::InitiateResult& r) {
+    initiating_.erase(name);
+    if (!r.ok) {
+      failure_[name] = r.reason;
+      last_failure_[name] = r.reason;
+    }
+    wake_(name);
+  });
+}
+
+void Reconciler::set(ReconcileStatus& st, std::string_view type, ConditionStatus status,
+                     std::string reason, std::string message) {
+  Condition c;
+  c.type = std::string(type);
+  c.status = status;
+  c.reason = std::move(reason);
+  c.message = std::move(message);
+  c.observed_generation = st.generation;
+  st.conditions.set_condition(std::move(c), clock_.wall_now());
+}
+
+ReconcileResult Reconciler::finish(ReconcileStatus st, ReconcileResult result) {
+  {
+    std::lock_guard lock(status_mu_);
+    statuses_[st.name] = std::move(st);
+  }
+  status_changed_.notify_all();
+  return result;
+}
+
+std::pair<bool, std::optional<ReconcileStatus>> Reconciler::wait_status(const std::string& name,
+                                                                        const StatusPredicate& done,
+                                                                        Duration timeout) const {
+  const MonoTime deadline = clock_.now() + timeout;
+  std::unique_lock lock(status_mu_);
+  while (true) {
+    std::optional<ReconcileStatus> now;
+    if (auto it = statuses_.find(name); it != statuses_.end()) {
+      now = it->second;
+    }
+    if (done(now)) {
+      return {true, std::move(now)};
+    }
+    if (clock_.now() >= deadline) {
+      return {false, std::move(now)};
+    }
+    clock_.wait_until(status_changed_, lock, deadline);
+  }
+}
+
+ReconcileResult Reconciler::reconcile(const std::string& name) {
+  const auto entry = store_.get(name);
+  auto applied_it = applied_.find(name);
+
+  if (!entry) {
+    // Removed: tear down whatever we applied for it.
+    if (applied_it != applied_.end()) {
+      teardown(name, applied_it->second);
+      applied_.erase(applied_it);
+    } else if (engine_.loaded(name)) {
+      close(name, true);
+    }
+    {
+      std::lock_guard lock(status_mu_);
+      statuses_.erase(name);
+    }
+    status_changed_.notify_all();
+    return ReconcileResult::done();
+  }
+
+  ReconcileStatus st;
+  {
+    std::lock_guard lock(status_mu_);
+    if (auto it = statuses_.find(name); it != statuses_.end()) {
+      st = it->second;  // keeps lastTransitionTime of unchanged conditions
+    }
+  }
+  st.name = name;
+  st.origin = entry->origin;
+  st.generation = entry->generation;
+  st.intent = entry->intent;
+  const model::Connection& c = *entry->connection;
+  const Want want = wanted(c, entry->intent);
+
+  // A new generation replaces what was applied: old policies and SAs go.
+  if (applied_it != applied_.end() && applied_it->second.generation != entry->generation) {
+    teardown(name, applied_it->second);
+    applied_.erase(applied_it);
+    applied_it = applied_.end();
+  }
+
+  if (is_shunt(c.mode) && entry->intent == Intent::kUnroute) {
+    // An unrouted shunt is loaded only: its policies go.
+    if (auto specs = shunt_policies(c); specs.ok()) {
+      remove_policies(specs.value());
+    }
+    applied_[name] = Applied{entry->generation, entry->connection, nullptr};
+    st.applied_generation = entry->generation;
+    set(st, kConditionLoaded, ConditionStatus::kTrue, "Shunt", "type= needs no negotiation");
+    set(st, kConditionRouted, ConditionStatus::kFalse, "Unrouted", "unrouted by the operator");
+    set(st, kConditionReady, ConditionStatus::kTrue, "Unrouted", "unrouted by the operator");
+    return finish(std::move(st), ReconcileResult::done());
+  }
+  if (is_shunt(c.mode)) {
+    auto specs = shunt_policies(c);
+    if (!specs.ok()) {
+      st.last_error = specs.error();
+      set(st, kConditionLoaded, ConditionStatus::kFalse, "InvalidShunt", specs.error());
+      set(st, kConditionReady, ConditionStatus::kFalse, "InvalidShunt", specs.error());
+      return finish(std::move(st), ReconcileResult::done());
+    }
+    applied_[name] = Applied{entry->generation, entry->connection, nullptr};
+    st.applied_generation = entry->generation;
+    const std::string kind = c.mode == model::Mode::kPassthrough ? "bypass" : "block";
+    if (auto put = ensure_policies(specs.value()); !put.ok()) {
+      st.last_error = put.error().message;
+      set(st, kConditionLoaded, ConditionStatus::kTrue, "Shunt", "type= needs no negotiation");
+      set(st, kConditionRouted, ConditionStatus::kFalse, "PolicyFailed", put.error().message);
+      set(st, kConditionReady, ConditionStatus::kFalse, "PolicyFailed", put.error().message);
+      return finish(std::move(st), ReconcileResult::error(put.error().message));
+    }
+    st.last_error.clear();
+    set(st, kConditionLoaded, ConditionStatus::kTrue, "Shunt", "type= needs no negotiation");
+    set(st, kConditionRouted, ConditionStatus::kTrue, "ShuntInstalled",
+        std::to_string(specs->size()) + " " + kind + " policies installed");
+    set(st, kConditionEstablished, ConditionStatus::kFalse, "Shunt", "a shunt has no SAs");
+    set(st, kConditionReady, ConditionStatus::kTrue, "ShuntInstalled", kind + " in place");
+    return finish(std::move(st), ReconcileResult::done());
+  }
+
+  // Load (or reload after a change).
+  if (applied_it == applied_.end() || !engine_.loaded(name)) {
+    auto loaded = engine_.load(c);
+    if (!loaded.ok()) {
+      st.last_error = loaded.error;
+      st.applied_generation = 0;
+      set(st, kConditionLoaded, ConditionStatus::kFalse, "LoadFailed", loaded.error);
+      set(st, kConditionReady, ConditionStatus::kFalse, "LoadFailed", loaded.error);
+      st.sas.clear();
+      return finish(std::move(st), ReconcileResult::error(loaded.error));
+    }
+    applied_[name] = Applied{entry->generation, entry->connection, engine_.connection(name)};
+  }
+  const Applied& applied = applied_[name];
+  st.applied_generation = applied.generation;
+  set(st, kConditionLoaded, ConditionStatus::kTrue, "Loaded",
+      "generation " + std::to_string(applied.generation) + " loaded in the engine");
+
+  // Actual SAs carrying this connection.
+  st.sas.clear();
+  bool established = false;
+  bool connecting = initiating_.contains(name);
+  bool any_live = false;
+  for (auto& ike : engine_.list()) {
+    bool ours = ike.connection == name;
+    for (const auto& child : ike.children) {
+      if (child.connection == name) {
+        ours = true;
+        established = established || (ike.state == "established" && child.state == "installed");
+        any_live = any_live || child.state == "installed";
+      }
+    }
+    if (ike.connection == name) {
+      connecting = connecting || ike.state == "connecting";
+      any_live = any_live || ike.state != "deleting";
+    }
+    if (ours) {
+      st.sas.push_back(std::move(ike));
+    }
+  }
+
+  // Trap policies.
+  const auto traps = trap_policies(*applied.loaded);
+  bool routed = false;
+  if (want.route) {
+    if (!applied.loaded->remote) {
+      const std::string why = "a peer of %any cannot be routed: traps need its address";
+      set(st, kConditionRouted, ConditionStatus::kFalse, "NoPeerAddress", why);
+      st.last_error = why;
+    } else if (auto put = ensure_policies(traps); !put.ok()) {
+      st.last_error = put.error().message;
+      set(st, kConditionRouted, ConditionStatus::kFalse, "RouteFailed", put.error().message);
+      set(st, kConditionReady, ConditionStatus::kFalse, "RouteFailed", put.error().message);
+      return finish(std::move(st), ReconcileResult::error(put.error().message));
+    } else {
+      for (const auto& t : traps) {
+        trap_owner_[policy_key(t.id)] = name;
+      }
+      routed = true;
+      set(st, kConditionRouted, ConditionStatus::kTrue, "TrapInstalled",
+          std::to_string(traps.size()) + " trap policies; traffic starts negotiation");
+    }
+  } else {
+    remove_policies(traps);
+    forget_traps(name);
+    set(st, kConditionRouted, ConditionStatus::kFalse,
+        entry->intent == Intent::kUnroute ? "Unrouted" : "NotRouted",
+        entry->intent == Intent::kUnroute ? "unrouted by the operator" : "auto= does not route");
+  }
+
+  if (want.down) {
+    failure_.erase(name);
+    set(st, kConditionEstablished, ConditionStatus::kFalse, "Down", "taken down by the operator");
+    if (any_live || connecting) {
+      close(name, false);
+      set(st, kConditionReady, ConditionStatus::kFalse, "Terminating",
+          "deleting the SAs, the peer is told");
+      // The down events queue it again; the timer is a safety net.
+      return finish(std::move(st), ReconcileResult::requeue_after(std::chrono::seconds(1)));
+    }
+    set(st, kConditionReady, ConditionStatus::kTrue, "Down", "down as the operator asked");
+    return finish(std::move(st), ReconcileResult::done());
+  }
+
+  if (established) {
+    failure_.erase(name);
+    last_failure_.erase(name);
+    st.last_error.clear();
+    set(st, kConditionEstablished, ConditionStatus::kTrue, "Established",
+        "IKE and CHILD SA established");
+    set(st, kConditionReady, ConditionStatus::kTrue, "Established", "traffic is protected");
+    return finish(std::move(st), ReconcileResult::done());
+  }
+
+  const auto failed = failure_.find(name);
+  const auto last = last_failure_.find(name);
+  auto not_established = [&](std::string idle_reason, std::string idle_message) {
+    if (last != last_failure_.end()) {
+      st.last_error = last->second;
+      set(st, kConditionEstablished, ConditionStatus::kFalse, "NegotiationFailed", last->second);
+    } else {
+      set(st, kConditionEstablished, ConditionStatus::kFalse, std::move(idle_reason),
+          std::move(idle_message));
+    }
+  };
+
+  if (want.up) {
+    if (connecting) {
+      not_established("Connecting", "negotiating");
+      set(st, kConditionReady, ConditionStatus::kFalse, "Connecting", "negotiating");
+      return finish(std::move(st), ReconcileResult::waiting());
+    }
+    if (failed != failure_.end()) {
+      // Retry through the queue's backoff, not at once.
+      const std::string why = failed->second;
+      failure_.erase(failed);
+      not_established("", "");
+      set(st, kConditionReady, ConditionStatus::kFalse, "NegotiationFailed", why);
+      return finish(std::move(st), ReconcileResult::error(why));
+    }
+    start_initiate(name);
+    not_established("Connecting", "negotiating");
+    set(st, kConditionReady, ConditionStatus::kFalse, "Connecting", "negotiating");
+    return finish(std::move(st), ReconcileResult::waiting());
+  }
+
+  // Loaded only (add) or routed: up on demand or by the peer.
+  if (failed != failure_.end()) {
+    failure_.erase(failed);  // no retry: the next packet or the peer tries again
+  }
+  if (connecting) {
+    not_established("Connecting", "negotiating");
+  } else if (want.route) {
+    not_established("WaitingForTraffic", "a packet matching the traps starts negotiation");
+  } else {
+    not_established("NotStarted", "auto=add: loaded, waiting for the peer or an up");
+  }
+  if (want.route && !routed) {
+    set(st, kConditionReady, ConditionStatus::kFalse, "NotRouted", "trap policies missing");
+  } else {
+    set(st, kConditionReady, ConditionStatus::kTrue, want.route ? "Routed" : "Loaded",
+        want.route ? "traps in place" : "loaded");
+  }
+  return finish(std::move(st), ReconcileResult::done());
+}
+
+void Reconciler::on_engine_event(const engine::Event& event) {
+  if ((event.type == engine::EventType::kIkeFailed ||
+       event.type == engine::EventType::kChildFailed) &&
+      !event.reason.empty()) {
+    last_failure_[event.connection] = event.reason;
+  }
+  const bool expected = closing_.contains(event.spi_i);
+  if (event.type == engine::EventType::kIkeDown || event.type == engine::EventType::kIkeFailed) {
+    closing_.erase(event.spi_i);
+  }
+  if (event.type == engine::EventType::kChildDown && !expected) {
+    // Not our doing (the peer deleted it, or it died): a connection kept up
+    // comes back through the queue's backoff, as after a failure.
+    if (auto entry = store_.get(event.connection);
+        entry && wanted(*entry->connection, entry->intent).up) {
+      const std::string why = "CHILD SA went down: " + event.reason;
+      failure_[event.connection] = why;
+      last_failure_[event.connection] = why;
+    }
+  }
+  wake_(event.connection);
+}
+
+void Reconciler::on_kernel_event(const kernel::Event& event) {
+  if (const auto* acquire = std::get_if<kernel::AcquireEvent>(&event)) {
+    auto it = trap_owner_.find(policy_key(acquire->policy));
+    if (it == trap_owner_.end()) {
+      return;  // not one of our traps
+    }
+    const std::string name = it->second;
+    if (!engine_.loaded(name) || initiating_.contains(name)) {
+      return;
+    }
+    // Taken down by the operator: the trap holds the traffic back, it does not bring it up.
+    if (auto entry = store_.get(name); !entry || entry->intent == Intent::kDown) {
+      return;
+    }
+    start_initiate(name);
+    wake_(name);
+    return;
+  }
+  if (const auto* expire = std::get_if<kernel::ExpireEvent>(&event)) {
+    // A hard expire takes an SA away: every connection with that reqid looks again.
+    for (const auto& [name, applied] : applied_) {
+      if (applied.loaded && applied.loaded->reqid == expire->reqid) {
+        wake_(name);
+      }
+    }
+  }
+}
+
+std::vector<std::string> Reconciler::applied_names() const {
+  std::vector<std::string> out;
+  out.reserve(applied_.size());
+  for (const auto& [name, applied] : applied_) {
+    out.push_back(name);
+  }
+  return out;
+}
+
+std::optional<ReconcileStatus> Reconciler::status(const std::string& name) const {
+  std::lock_guard lock(status_mu_);
+  auto it = statuses_.find(name);
+  if (it == statuses_.end()) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+std::vector<ReconcileStatus> Reconciler::statuses() const {
+  std::lock_guard lock(status_mu_);
+  std::vector<ReconcileStatus> out;
+  out.reserve(statuses_.size());
+  for (const auto& [name, st] : statuses_) {
+    out.push_back(st);
+  }
+  return out;
+}
+
+// ---- Controller ----
+
+Controller::Controller(Store& store, engine::Engine& engine, kernel::Backend& kernel,
+                       engine::EventLoop& loop, Clock& clock, ControllerOptions options)
+    : store_(store),
+      engine_(engine),
+      kernel_(kernel),
+      loop_(loop),
+      options_(options),
+      queue_(clock, options.queue) {
+  reconciler_ = std::make_unique<Reconciler>(store_, engine_, kernel_, clock,
+                                             [this](const std::string& n) { queue_.add(n); });
+}
+
+Controller::~Controller() {
+  stop();
+}
+
+void Controller::on_loop_and_wait(std::function<void()> fn) {
+  std::promise<void> ran;
+  auto done = ran.get_future();
+  loop_.post([&fn, &ran] {
+    fn();
+    ran.set_value();
+  });
+  done.wait();
+}
+
+void Controller::start() {
+  if (started_) {
+    return;
+  }
+  started_ = true;
+  on_loop_and_wait([this] {
+    subscription_ =
+        engine_.subscribe([this](const engine::Event& e) { reconciler_->on_engine_event(e); });
+    const int fd = kernel_.event_fd();
+    if (fd >= 0) {
+      watching_kernel_ =
+          loop_
+              .watch(fd,
+                     [this] {
+                       for (const auto& e : kernel_.read_events(std::chrono::milliseconds(0))) {
+                         reconciler_->on_kernel_event(e);
+                       }
+                     })
+              .empty();
+    }
+    schedule_resync();
+  });
+  dispatcher_ = std::thread([this] { dispatch_loop(); });
+  resync();
+}
+
+void Controller::stop() {
+  if (!started_) {
+    return;
+  }
+  started_ = false;
+  queue_.shut_down();
+  if (dispatcher_.joinable()) {
+    dispatcher_.join();
+  }
+  on_loop_and_wait([this] {
+    alive_.reset();  // reconciles already posted do nothing now
+    engine_.unsubscribe(subscription_);
+    if (watching_kernel_) {
+      loop_.unwatch(kernel_.event_fd());
+      watching_kernel_ = false;
+    }
+    loop_.cancel(resync_timer_);
+  });
+}
+
+void Controller::dispatch_loop() {
+  while (auto key = queue_.get()) {
+    loop_.post([this, name = *key, token = std::weak_ptr<int>(alive_)] {
+      if (token.lock()) {
+        run_one(name);
+      }
+    });
+  }
+}
+
+void Controller::run_one(const std::string& name) {
+  const ReconcileResult result = reconciler_->reconcile(name);
+  reconciles_.fetch_add(1);
+  switch (result.kind) {
+    case ReconcileResult::Kind::kDone:
+      queue_.forget(name);
+      break;
+    case ReconcileResult::Kind::kWaiting:
+      break;
+    case ReconcileResult::Kind::kRequeueAfter:
+      queue_.add_after(name, result.after);
+      break;
+    case ReconcileResult::Kind::kError:
+      queue_.add_rate_limited(name);
+      break;
+  }
+  queue_.done(name);
+}
+
+void Controller::schedule_resync() {
+  resync_timer_ = loop_.schedule(options_.resync_period, [this] {
+    resync();
+    schedule_resync();
+  });
+}
+
+Changes Controller::apply(const std::string& origin, Snapshot snapshot) {
+  Changes changes = store_.apply(origin, std::move(snapshot));
+  for (const auto& name : changes.names()) {
+    queue_.add(name);
+  }
+  return changes;
+}
+
+model::Result<Intent> Controller::set_intent(const std::string& name, Intent intent) {
+  auto previous = store_.set_intent(name, intent);
+  if (previous.ok()) {
+    queue_.add(name);
+  }
+  return previous;
+}
+
+void Controller::enqueue(const std::string& name) {
+  queue_.add(name);
+}
+
+void Controller::resync() {
+  for (const auto& name : store_.names()) {
+    queue_.add(name);
+  }
+  // Removed names: applied_names() is loop-only, so the loop queues them.
+  loop_.post([this, token = std::weak_ptr<int>(alive_)] {
+    if (token.lock()) {
+      for (const auto& name : reconciler_->applied_names()) {
+        queue_.add(name);
+      }
+    }
+  });
+}
+
+uint64_t Controller::reconciles() const {
+  return reconciles_.load();
+}
+
+}  // namespace ipsecd::controller
