@@ -36,6 +36,7 @@ PASS=0
 FAIL=0
 
 cleanup() {
+    set +eu  # tear everything down whatever failed
     stop_engine
     [[ -d $WORK/ss ]] && "$PEERS/strongswan-peer.sh" stop "$WORK/ss" >/dev/null 2>&1
     [[ -d $WORK/lsw ]] && "$PEERS/libreswan-peer.sh" stop "$WORK/lsw" >/dev/null 2>&1
