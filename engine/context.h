@@ -75,6 +75,7 @@ struct EngineContext {
   std::function<void(const Event&)> on_event;  // the Engine's dispatcher
   // Posted callbacks hold this weakly: they do nothing once the engine is gone.
   std::shared_ptr<int> alive = std::make_shared<int>(0);
+  uint64_t connections_generation = 0;  // moves on every load and unload: caches check it
 
   // Delivered later on the loop, never from inside SA processing.
   void emit(Event event);

@@ -194,12 +194,14 @@ Status Engine::load(model::Connection connection) {
     reqids_[conn_name] = c->reqid;
   }
   ctx_.connections[conn_name] = std::move(c);
+  ++ctx_.connections_generation;
   return {};
 }
 
 void Engine::unload(const std::string& conn_name) {
   terminate(conn_name);
   ctx_.connections.erase(conn_name);
+  ++ctx_.connections_generation;
 }
 
 void Engine::complete(const std::string& conn_name, const InitiateResult& result) {
@@ -233,14 +235,7 @@ void Engine::initiate(const std::string& conn_name, Completion done) {
     post_result(false, "connection " + conn_name + " has no peer address (%any): it only responds");
     return;
   }
-  bool up = false;
-  sas_->for_each([&](IkeSa& sa) {
-    for (const auto& child : sa.children) {
-      up = up || (child.conn->name() == conn_name && !child.deleting &&
-                  sa.state == IkeState::kEstablished);
-    }
-  });
-  if (up) {
+  if (sas_->child_up(conn_name)) {
     post_result(true, {});
     return;
   }

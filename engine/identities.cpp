@@ -133,6 +133,25 @@ model::Result<model::Identity> identity_of(const wire::IdPayload& id) {
   }
 }
 
+std::string id_match_key(const model::Identity& id) {
+  switch (id.kind) {
+    case model::IdKind::kAny:
+    case model::IdKind::kIpv4:
+    case model::IdKind::kIpv6:
+      return {};
+    case model::IdKind::kFqdn:
+    case model::IdKind::kUserFqdn: {
+      std::string key(1, static_cast<char>('0' + static_cast<int>(id.kind)));
+      for (char c : id.value) {
+        key += c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+      }
+      return key;
+    }
+    default:
+      return std::string(1, static_cast<char>('0' + static_cast<int>(id.kind))) + id.value;
+  }
+}
+
 bool id_matches(const model::Identity& configured, const model::Identity& received) {
   if (configured.kind == model::IdKind::kAny) {
     return true;

@@ -18,6 +18,9 @@ model::Result<model::Identity> identity_of(const wire::IdPayload& id);
 model::Identity address_identity(const kernel::Address& address);
 // Whether a received id satisfies the configured one; %any accepts all.
 bool id_matches(const model::Identity& configured, const model::Identity& received);
+// A key that equal ids share and no other id matching them lacks, for indexing
+// configured ids; empty for ids that match more than their own key (%any, addresses).
+std::string id_match_key(const model::Identity& id);
 
 kernel::Address to_kernel(const model::IpAddress& a);
 model::IpAddress to_model(const kernel::Address& a);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/crypto/keys.h"
+#include "engine/identities.h"
 
 namespace ipsecd::engine {
 
@@ -18,6 +19,22 @@ std::string_view name(IkeState state) {
       return "dead";
   }
   return "unknown";
+}
+
+std::vector<uint32_t> Candidates::for_peer(const model::Identity& peer) const {
+  std::vector<uint32_t> out = unkeyed;
+  if (auto key = id_match_key(peer); !key.empty()) {
+    if (auto it = by_remote_id.find(key); it != by_remote_id.end()) {
+      out.insert(out.end(), it->second.begin(), it->second.end());
+      std::inplace_merge(out.begin(), out.begin() + static_cast<long>(unkeyed.size()), out.end());
+    }
+  } else {
+    out.resize(all.size());  // an address id: only a full scan is faithful
+    for (uint32_t i = 0; i < out.size(); ++i) {
+      out[i] = i;
+    }
+  }
+  return out;
 }
 
 IkeSa::IkeSa(EngineContext& ctx, bool is_initiator, uint64_t spi, ConnectionRef connection,

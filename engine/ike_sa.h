@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/context.h"
@@ -37,6 +39,18 @@ struct ChildSa {
   bool deleting = false;
 };
 
+// The connections a responder may use for one (local, remote) address pair:
+// exact peer first, then %any, each by name; shared by every handshake between
+// the two addresses until connections change.
+struct Candidates {
+  std::vector<ConnectionRef> all;
+  // id_match_key of a remote id -> positions in `all` configured with it.
+  std::unordered_map<std::string, std::vector<uint32_t>> by_remote_id;
+  std::vector<uint32_t> unkeyed;  // positions whose remote id has no key (%any, addresses)
+  // Positions, ascending, whose remote id may match `peer`.
+  std::vector<uint32_t> for_peer(const model::Identity& peer) const;
+};
+
 struct Handshake {
   std::vector<uint8_t> nonce_i;
   std::vector<uint8_t> nonce_r;
@@ -45,7 +59,7 @@ struct Handshake {
   std::unique_ptr<crypto::KeyExchange> ke;
   crypto::Secret sk_pi;
   crypto::Secret sk_pr;
-  std::vector<ConnectionRef> candidates;  // responder: connections the addresses allow
+  std::shared_ptr<const Candidates> candidates;  // responder: connections the addresses allow
 };
 
 class IkeSa {

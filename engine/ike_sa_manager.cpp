@@ -4,6 +4,7 @@
 
 #include "engine/child_install.h"
 #include "engine/crypto/prf.h"
+#include "engine/identities.h"
 #include "engine/tasks/task.h"
 
 namespace ipsecd::engine {
@@ -33,11 +34,64 @@ IkeSa& IkeSaManager::create_initiator(const ConnectionRef& conn) {
   auto sa = std::make_unique<IkeSa>(ctx_, true, spi, conn, conn->local, remote);
   IkeSa& ref = *sa;
   sas_.emplace(spi, std::move(sa));
+  index_peer(ref);
   return ref;
 }
 
+std::string IkeSaManager::peer_key(const kernel::Address& local, const kernel::Address& remote,
+                                   const model::Identity& local_id) {
+  return local.str() + "|" + remote.str() + "|" + local_id.str();
+}
+
+void IkeSaManager::index_peer(IkeSa& sa) {
+  by_peer_[peer_key(sa.local.address, sa.remote.address, sa.conn->local_id)].push_back(
+      sa.our_spi());
+}
+
+void IkeSaManager::child_added(IkeSa& sa, const std::string& conn) {
+  auto& spis = by_child_[conn];
+  if (std::find(spis.begin(), spis.end(), sa.our_spi()) == spis.end()) {
+    spis.push_back(sa.our_spi());
+  }
+}
+
+bool IkeSaManager::child_up(const std::string& conn) {
+  auto it = by_child_.find(conn);
+  if (it == by_child_.end()) {
+    return false;
+  }
+  bool up = false;
+  std::erase_if(it->second, [&](uint64_t spi) {
+    IkeSa* sa = find(spi);
+    bool carries = false;
+    if (sa != nullptr && sa->state != IkeState::kDead) {
+      for (const auto& child : sa->children) {
+        carries = carries || child.conn->name() == conn;
+        up = up || (child.conn->name() == conn && !child.deleting && sa->established());
+      }
+    }
+    return !carries;
+  });
+  if (it->second.empty()) {
+    by_child_.erase(it);
+  }
+  return up;
+}
+
 IkeSa* IkeSaManager::reusable_for(const LoadedConnection& conn) {
-  for (auto& [spi, sa] : sas_) {
+  if (!conn.remote) {
+    return nullptr;
+  }
+  auto it = by_peer_.find(peer_key(conn.local.address, *conn.remote, conn.local_id));
+  if (it == by_peer_.end()) {
+    return nullptr;
+  }
+  std::erase_if(it->second, [this](uint64_t spi) {
+    IkeSa* sa = find(spi);
+    return sa == nullptr || sa->state == IkeState::kDead;
+  });
+  for (uint64_t s : it->second) {
+    IkeSa* sa = find(s);
     if (sa->state != IkeState::kConnecting && sa->state != IkeState::kEstablished) {
       continue;
     }
@@ -51,13 +105,24 @@ IkeSa* IkeSaManager::reusable_for(const LoadedConnection& conn) {
             : !(other.remote_id == conn.remote_id)) {
       continue;
     }
-    return sa.get();
+    return sa;
+  }
+  if (it->second.empty()) {
+    by_peer_.erase(it);
   }
   return nullptr;
 }
 
-std::vector<ConnectionRef> IkeSaManager::candidates(const Endpoint& local,
-                                                    const Endpoint& remote) const {
+std::shared_ptr<const Candidates> IkeSaManager::candidates(const Endpoint& local,
+                                                           const Endpoint& remote) {
+  if (candidates_generation_ != ctx_.connections_generation || candidates_.size() > 4096) {
+    candidates_.clear();  // connections changed, or too many peers to remember
+    candidates_generation_ = ctx_.connections_generation;
+  }
+  auto& cached = candidates_[{local.address, remote.address}];
+  if (cached) {
+    return cached;
+  }
   std::vector<ConnectionRef> exact;
   std::vector<ConnectionRef> any;
   for (const auto& [name, c] : ctx_.connections) {
@@ -76,7 +141,17 @@ std::vector<ConnectionRef> IkeSaManager::candidates(const Endpoint& local,
   std::sort(exact.begin(), exact.end(), by_name);
   std::sort(any.begin(), any.end(), by_name);
   exact.insert(exact.end(), any.begin(), any.end());
-  return exact;
+  auto out = std::make_shared<Candidates>();
+  out->all = std::move(exact);
+  for (uint32_t i = 0; i < out->all.size(); ++i) {
+    if (auto key = id_match_key(out->all[i]->remote_id); !key.empty()) {
+      out->by_remote_id[key].push_back(i);
+    } else {
+      out->unkeyed.push_back(i);
+    }
+  }
+  cached = std::move(out);
+  return cached;
 }
 
 void IkeSaManager::dispatch(const Endpoint& local, const Endpoint& remote,
@@ -164,7 +239,7 @@ void IkeSaManager::init_request(const Endpoint& local, const Endpoint& remote,
   }
   wire::Message& request = decoded.value();
   auto conns = candidates(local, remote);
-  if (conns.empty()) {
+  if (conns->all.empty()) {
     ctx_.log("dropped IKE_SA_INIT from " + remote.str() + ": no connection between " +
              local.address.str() + " and " + remote.address.str());
     return;
@@ -187,7 +262,7 @@ void IkeSaManager::init_request(const Endpoint& local, const Endpoint& remote,
     }
   }
   const uint64_t spi = new_spi();
-  auto owned = std::make_unique<IkeSa>(ctx_, false, spi, conns.front(), local, remote);
+  auto owned = std::make_unique<IkeSa>(ctx_, false, spi, conns->all.front(), local, remote);
   IkeSa& sa = *owned;
   sa.spi_i = header.spi_i;
   sa.first_remote = remote;
@@ -207,6 +282,9 @@ void IkeSaManager::init_request(const Endpoint& local, const Endpoint& remote,
 
 void IkeSaManager::established(IkeSa& sa) {
   sa.state = IkeState::kEstablished;
+  if (!sa.initiator) {
+    index_peer(sa);  // its connection is settled now; initiators are indexed at creation
+  }
   sa.established_at = ctx_.loop.clock().wall();
   if (sa.half_open) {
     sa.half_open = false;
@@ -269,6 +347,16 @@ void IkeSaManager::finish(IkeSa& sa, std::string reason, bool failed, bool notif
 }
 
 void IkeSaManager::reap(uint64_t spi) {
+  if (IkeSa* sa = find(spi);
+      sa != nullptr && sa->conn && (sa->initiator || sa->established_at != Clock::WallTime{})) {
+    auto key = peer_key(sa->local.address, sa->remote.address, sa->conn->local_id);
+    if (auto it = by_peer_.find(key); it != by_peer_.end()) {
+      std::erase(it->second, spi);
+      if (it->second.empty()) {
+        by_peer_.erase(it);
+      }
+    }
+  }
   sas_.erase(spi);
 }
 

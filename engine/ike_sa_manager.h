@@ -44,6 +44,11 @@ class IkeSaManager {
   // Uninstalls one CHILD SA and tells the controller.
   void child_down(IkeSa& sa, uint32_t spi_in, const std::string& reason);
 
+  // A CHILD SA of `conn` now lives on `sa` (for child_up()).
+  void child_added(IkeSa& sa, const std::string& conn);
+  // Whether an established IKE SA carries a CHILD SA of `conn` not being deleted.
+  bool child_up(const std::string& conn);
+
   std::size_t half_open() const { return half_open_; }
   std::size_t size() const { return sas_.size(); }
 
@@ -65,7 +70,11 @@ class IkeSaManager {
                     const wire::Header& header);
   std::vector<uint8_t> cookie_for(const wire::Message& request, const Endpoint& remote) const;
   void send_plain(const Endpoint& local, const Endpoint& remote, wire::Message& message);
-  std::vector<ConnectionRef> candidates(const Endpoint& local, const Endpoint& remote) const;
+  std::shared_ptr<const Candidates> candidates(const Endpoint& local, const Endpoint& remote);
+  // The key of reusable_for's index: addresses and our id.
+  static std::string peer_key(const kernel::Address& local, const kernel::Address& remote,
+                              const model::Identity& local_id);
+  void index_peer(IkeSa& sa);
   uint64_t new_spi();
   void reap(uint64_t spi);
 
@@ -74,6 +83,13 @@ class IkeSaManager {
   std::map<HalfOpenKey, uint64_t> half_open_index_;
   std::size_t half_open_ = 0;
   crypto::Secret cookie_secret_;
+  // Indexes that make initiation and responder lookups independent of how many
+  // SAs and connections there are. Entries may be stale: readers check and prune.
+  std::map<std::pair<kernel::Address, kernel::Address>, std::shared_ptr<const Candidates>>
+      candidates_;
+  uint64_t candidates_generation_ = 0;
+  std::unordered_map<std::string, std::vector<uint64_t>> by_peer_;   // peer_key -> SPIs
+  std::unordered_map<std::string, std::vector<uint64_t>> by_child_;  // connection -> SPIs
 };
 
 }  // namespace ipsecd::engine

@@ -180,6 +180,8 @@ void TaskManager::on_response(wire::Message& response, std::span<const uint8_t> 
 void TaskManager::exchange_done() {
   if (sa_.established() && sa_.handshake) {
     sa_.handshake.reset();  // nonces, IKE_SA_INIT copies and SK_pi/pr are no longer needed
+    sa_.sk_in->release_contexts();
+    sa_.sk_out->release_contexts();
   }
 }
 

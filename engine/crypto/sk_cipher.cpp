@@ -103,6 +103,11 @@ class KeyedContexts {
     }
     return ctx.get();
   }
+  void release() {
+    for (auto& ctx : ctx_) {
+      ctx.reset();
+    }
+  }
 
  private:
   const EVP_CIPHER* cipher_;
@@ -201,6 +206,8 @@ class CbcHmac final : public SkCipher {
     }
   }
 
+  void release_contexts() override { contexts_.release(); }
+
   KeyedContexts contexts_;
   detail::MacCtx mac_;
 };
@@ -290,6 +297,8 @@ class Aead final : public SkCipher {
       detail::fatal("EVP_CipherFinal_ex");
     }
   }
+
+  void release_contexts() override { contexts_.release(); }
 
   KeyedContexts contexts_;
   std::array<uint8_t, kAeadSalt + kAeadIv> nonce_{};

@@ -65,6 +65,9 @@ class SkCipher {
   // and carry no message bytes; a failed check leaves the content wiped.
   virtual model::Result<std::span<uint8_t>> open_in_place(std::span<uint8_t> message,
                                                           std::size_t sk_offset) = 0;
+  // Frees the cipher contexts (about 1 KiB each for AES-GCM); the next use
+  // keys new ones. An established IKE SA is idle most of its life.
+  virtual void release_contexts() = 0;
 
  protected:
   SkCipher(std::size_t iv_size, std::size_t icv_size, std::size_t block_size)

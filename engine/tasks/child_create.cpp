@@ -248,6 +248,7 @@ Result ChildCreate::process_response(const wire::Message& message) {
   finished_ = true;
   Event up{EventType::kChildUp, conn.name(),    sa_.spi_i, sa_.spi_r,
            child_.spi_in,       child_.spi_out, {}};
+  ctx_.sas->child_added(sa_, child_.conn->name());
   sa_.children.push_back(std::move(child_));
   ctx_.emit(std::move(up));
   return Result::success();
@@ -456,6 +457,7 @@ void ChildCreate::sent() {
   finished_ = true;
   Event up{EventType::kChildUp, conn_->name(),  sa_.spi_i, sa_.spi_r,
            child_.spi_in,       child_.spi_out, {}};
+  ctx_.sas->child_added(sa_, child_.conn->name());
   sa_.children.push_back(std::move(child_));
   ctx_.emit(std::move(up));
 }

@@ -132,7 +132,8 @@ Result IkeAuth::process(const wire::Message& message) {
   const auto* tsi = find_ts(message, false);
   const auto* tsr = find_ts(message, true);
   ConnectionRef best;
-  for (const auto& c : hs.candidates) {
+  for (uint32_t position : hs.candidates->for_peer(*peer)) {
+    const ConnectionRef& c = hs.candidates->all[position];
     if (!id_matches(c->remote_id, *peer) || (wanted && !id_matches(*wanted, c->local_id))) {
       continue;
     }

@@ -162,7 +162,7 @@ Result IkeInit::process_request(const wire::Message& message) {
   }
   // The first connection whose ike= accepts one of the offered proposals.
   std::string accepted;
-  for (const auto& candidate : sa_.handshake->candidates) {
+  for (const auto& candidate : sa_.handshake->candidates->all) {
     auto chosen = choose(*sa, candidate->ike_offer, wire::ProtocolId::kIke, ke->group);
     if (chosen) {
       sa_.conn = candidate;

@@ -734,5 +734,72 @@ TEST_F(EngineHarness, ListReportsKernelCounters) {
   EXPECT_EQ(child.in.packets, 0u);
 }
 
+// Many connections between the same two addresses, told apart only by ids:
+// the responder's candidate index must find each by the peer's id, fold FQDN
+// case as id matching does, and see connections loaded after it was built.
+TEST_F(EngineHarness, ResponderFindsEachOfManyConnectionsByPeerIdAfterLaterLoads) {
+  start();
+  auto numbered = [](int i, bool upper_on_responder) {
+    Ends ends;
+    ends.left_subnets = {"10.1." + std::to_string(i) + ".0/24"};
+    ends.right_subnets = {"10.2." + std::to_string(i) + ".0/24"};
+    auto c = connection("c" + std::to_string(i), ends);
+    std::string left_id = "@c" + std::to_string(i) + "-left.example";
+    if (upper_on_responder) {
+      left_id = "@C" + std::to_string(i) + "-LEFT.example";
+    }
+    c.left.id = model::Identity::parse(left_id).value();
+    c.right.id = model::Identity::parse("@c" + std::to_string(i) + "-right.example").value();
+    return c;
+  };
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(a->engine->load(numbered(i, false)).ok());
+    ASSERT_TRUE(b->engine->load(numbered(i, i == 17)).ok());
+  }
+  a->engine->set_secrets(psk(": PSK \"one for all\"\n"));
+  b->engine->set_secrets(psk(": PSK \"one for all\"\n"));
+  for (int i : {31, 17, 0}) {
+    auto r = up(*a, "c" + std::to_string(i));
+    ASSERT_TRUE(r.ok) << i << ": " << r.reason;
+  }
+  // Loaded after the responder cached its candidates for these addresses.
+  ASSERT_TRUE(a->engine->load(numbered(40, false)).ok());
+  ASSERT_TRUE(b->engine->load(numbered(40, false)).ok());
+  auto r = up(*a, "c40");
+  ASSERT_TRUE(r.ok) << r.reason;
+  std::vector<std::string> names;
+  for (const auto& sa : b->engine->list()) {
+    names.push_back(sa.connection);
+    ASSERT_EQ(sa.children.size(), 1u);
+    EXPECT_EQ(sa.children[0].connection, sa.connection);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"c0", "c17", "c31", "c40"}));
+  EXPECT_EQ(a->engine->ike_sa_count(), 4u);  // distinct ids: no IKE SA shared
+}
+
+// After its IKE SA is gone, a connection is neither "up" nor able to reuse
+// that IKE SA: initiating again negotiates a new IKE SA.
+TEST_F(EngineHarness, InitiateAfterTheIkeSaWasDeletedNegotiatesANewOne) {
+  start();
+  load_both(connection("net1", {}));
+  Ends second;
+  second.left_subnets = {"10.1.5.0/24"};
+  second.right_subnets = {"10.2.5.0/24"};
+  load_both(connection("net2", second));
+  ASSERT_TRUE(up(*a, "net1").ok);
+  const uint64_t first = a->engine->list().at(0).spi_i;
+  b->engine->terminate("net1");
+  loop.advance(2s);
+  ASSERT_EQ(a->engine->ike_sa_count(), 0u);
+  auto r = up(*a, "net2");
+  ASSERT_TRUE(r.ok) << r.reason;
+  r = up(*a, "net1");
+  ASSERT_TRUE(r.ok) << r.reason;
+  auto la = a->engine->list();
+  ASSERT_EQ(la.size(), 1u);
+  EXPECT_NE(la[0].spi_i, first);
+  EXPECT_EQ(la[0].children.size(), 2u);  // net1 joined net2's new IKE SA
+}
+
 }  // namespace
 }  // namespace ipsecd::engine

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# IKE SA + first CHILD SA establishments per second: ipsecd engine <-> engine
+# (bench/ike_bench, two processes over loopback, memory kernel) and strongSwan
+# charon <-> charon in the same run (two charons with kernel-libipsec in a
+# namespace pair, fired through vici by ../shared/peers/vici_burst.py --child;
+# plus ../shared/peers/strongswan-bench.sh's childless anchor), then the ratio.
+#
+#   bench/ike_bench.sh [BUILD_DIR]
+#   env: SIZES="1000 10000"  WINDOW=100  IKE=aes128gcm16-prfsha256-x25519
+#        CHARON_N=1000 (charon IKE+CHILD count)  ANCHOR=1 (also run strongswan-bench.sh)
+# charon needs root; without it only ipsecd is measured.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+BUILD=${1:-$HERE/../build}
+PEERS=${PEERS_DIR:-$HERE/../../shared/peers}
+SIZES=${SIZES:-"1000 10000"}
+WINDOW=${WINDOW:-100}
+IKE=${IKE:-aes128gcm16-prfsha256-x25519}
+case $IKE in *gcm*) ESP=aes128gcm16 ;; *) ESP=aes128-sha256 ;; esac
+CHARON_N=${CHARON_N:-1000}
+
+echo "== ipsecd engine <-> engine (ike=$IKE esp=$ESP, window $WINDOW)"
+declare -A RATE
+for n in $SIZES; do
+    out=$("$BUILD/bench/ike_bench" --count "$n" --window "$WINDOW" --ike "$IKE" --esp "$ESP")
+    echo "$out"
+    RATE[$n]=$(sed -n 's/.*: \([0-9]*\) \/s;.*/\1/p' <<<"$out")
+done
+
+if [[ $(id -u) != 0 || ! -x $PEERS/strongswan-peer.sh ]]; then
+    echo "charon <-> charon skipped: needs root and $PEERS"
+    exit 0
+fi
+
+TAG=$(printf "%x" $$)
+L=pa-ib${TAG}l R=pa-ib${TAG}r
+WORK=$(mktemp -d /tmp/pa-ikebench.XXXXXX)
+cleanup() {
+    "$PEERS/strongswan-peer.sh" stop "$WORK/l" >/dev/null 2>&1 || true
+    "$PEERS/strongswan-peer.sh" stop "$WORK/r" >/dev/null 2>&1 || true
+    "$PEERS/netns-pair.sh" down "$L" "$R" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+conf() {  # conf DIR ME PEER MYID PEERID MYNET PEERNET
+    mkdir -p "$1/strongswan.d"
+    cat >"$1/swanctl.conf" <<EOF
+connections {
+    pa {
+        version = 2
+        local_addrs = $2
+        remote_addrs = $3
+        proposals = $IKE
+        unique = never
+        local { auth = psk
+                id = $4 }
+        remote { auth = psk
+                 id = $5 }
+        children {
+            net { local_ts = $6
+                  remote_ts = $7
+                  esp_proposals = $ESP }
+        }
+    }
+}
+secrets {
+    ike-pa { id-a = $4
+             id-b = $5
+             secret = "bench-psk-0123456789abcdef" }
+}
+EOF
+    cat >"$1/strongswan.d/bench.conf" <<EOF
+charon {
+    reuse_ikesa = no
+    cookie_threshold = 1000000
+    cookie_threshold_ip = 1000000
+    block_threshold = 1000000
+    ikesa_table_size = 4096
+    ikesa_table_segments = 16
+    filelog { main { default = 0
+                     ike = 0
+                     knl = 0
+                     cfg = 0
+                     net = 0
+                     esp = 0
+                     chd = 0 } }
+}
+EOF
+}
+
+echo "== strongSwan charon <-> charon, kernel-libipsec both sides (IKE+CHILD, N=$CHARON_N, window $WINDOW)"
+"$PEERS/netns-pair.sh" up "$L" "$R" >/dev/null
+conf "$WORK/l" 192.0.2.1 192.0.2.2 left.example.org right.example.org 198.51.100.1/32 203.0.113.1/32
+conf "$WORK/r" 192.0.2.2 192.0.2.1 right.example.org left.example.org 203.0.113.1/32 198.51.100.1/32
+SS_KERNEL=libipsec "$PEERS/strongswan-peer.sh" start "$L" "$WORK/l" >/dev/null
+SS_KERNEL=libipsec "$PEERS/strongswan-peer.sh" start "$R" "$WORK/r" >/dev/null
+charon=$(python3 "$PEERS/vici_burst.py" "$WORK/l/charon.vici" pa "$CHARON_N" --child net \
+    --window "$WINDOW" --timeout 300 || true)
+echo "charon: $charon"
+crate=$(sed -n 's/.*rate=\([0-9.]*\).*/\1/p' <<<"$charon")
+"$PEERS/strongswan-peer.sh" stop "$WORK/l" >/dev/null
+"$PEERS/strongswan-peer.sh" stop "$WORK/r" >/dev/null
+
+if [[ ${ANCHOR:-1} == 1 ]]; then
+    echo "== strongswan-bench.sh (childless IKE_SAs on kernel-netlink charons, the recorded anchor)"
+    WINDOW=$WINDOW "$PEERS/strongswan-bench.sh" "$CHARON_N" "$IKE" || true
+fi
+
+echo "== summary"
+for n in $SIZES; do
+    if [[ -n $crate && -n ${RATE[$n]} ]]; then
+        awk -v n="$n" -v a="${RATE[$n]}" -v b="$crate" \
+            'BEGIN { printf "ipsecd %s SAs: %d /s; charon (IKE+CHILD): %.0f /s; ratio %.1fx\n", n, a, b, a / b }'
+    fi
+done
