@@ -89,15 +89,20 @@ model::Result<wire::Message> IkeSa::open(std::span<uint8_t> datagram) {
     return R::failure(decoded.error().message);
   }
   wire::Message message = std::move(decoded).value();
-  if (message.payloads.empty()) {
-    return message;
+  if (message.header.exchange == wire::ExchangeType::kIkeSaInit) {
+    return message;  // the only exchange that is not protected
   }
-  if (std::holds_alternative<wire::EncryptedFragmentPayload>(message.payloads.back())) {
+  if (!message.payloads.empty() &&
+      std::holds_alternative<wire::EncryptedFragmentPayload>(message.payloads.back())) {
     return R::failure("fragmented messages (SKF, RFC 7383) are not supported yet");
   }
-  auto* sk = std::get_if<wire::EncryptedPayload>(&message.payloads.back());
+  auto* sk = message.payloads.empty()
+                 ? nullptr
+                 : std::get_if<wire::EncryptedPayload>(&message.payloads.back());
   if (sk == nullptr) {
-    return message;
+    // RFC 7296 3.14: after IKE_SA_INIT every message is SK-protected; an
+    // unprotected one is ignored, or anyone could delete the SA.
+    return R::failure("an unprotected message after IKE_SA_INIT is ignored");
   }
   if (!sk_in) {
     return R::failure("an SK payload before keys exist");

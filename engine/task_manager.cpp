@@ -131,10 +131,7 @@ void TaskManager::on_message(wire::Message& message, const Endpoint& local, cons
     on_response(message, raw);
     return;
   }
-  // Answers go where the request came from (a NAT may have moved the peer).
-  sa_.local = local;
-  sa_.remote = remote;
-  on_request(message, raw);
+  on_request(message, local, remote, raw);
 }
 
 void TaskManager::on_response(wire::Message& response, std::span<const uint8_t> raw) {
@@ -185,15 +182,22 @@ void TaskManager::exchange_done() {
   }
 }
 
-void TaskManager::on_request(wire::Message& request, std::span<const uint8_t> raw) {
+void TaskManager::on_request(wire::Message& request, const Endpoint& local, const Endpoint& remote,
+                             std::span<const uint8_t> raw) {
   const uint32_t id = request.header.message_id;
   if (have_response_ && id + 1 == next_peer_id_) {
-    ctx_.transport.send(sa_.local, sa_.remote, last_response_);  // a retransmitted request
+    // A retransmitted request: answered where it came from, but a replayed
+    // copy must not move the SA to another address.
+    ctx_.transport.send(local, remote, last_response_);
     return;
   }
   if (id != next_peer_id_) {
     return;
   }
+  // A new request, decrypted and authenticated: answers go where it came from
+  // (a NAT may have moved the peer).
+  sa_.local = local;
+  sa_.remote = remote;
   const auto exchange = request.header.exchange;
   std::vector<std::unique_ptr<tasks::Task>> passive;
   switch (exchange) {

@@ -41,7 +41,8 @@ class TaskManager {
   uint32_t next_request_id() const { return next_request_id_; }
 
  private:
-  void on_request(wire::Message& request, std::span<const uint8_t> raw);
+  void on_request(wire::Message& request, const Endpoint& local, const Endpoint& remote,
+                  std::span<const uint8_t> raw);
   void on_response(wire::Message& response, std::span<const uint8_t> raw);
   bool send_request();
   void retransmit();

@@ -801,5 +801,39 @@ TEST_F(EngineHarness, InitiateAfterTheIkeSaWasDeletedNegotiatesANewOne) {
   EXPECT_EQ(la[0].children.size(), 2u);  // net1 joined net2's new IKE SA
 }
 
+// RFC 7296 3.14: after IKE_SA_INIT only SK-protected messages count; a forged
+// plaintext DELETE with the right SPIs, from anywhere, changes nothing.
+TEST_F(EngineHarness, UnprotectedDeleteIsIgnored) {
+  start();
+  load_both(connection("west-east", {}));
+  ASSERT_TRUE(up(*a, "west-east").ok);
+  auto sas = a->engine->list();
+  ASSERT_EQ(sas.size(), 1u);
+  auto attacker = net.attach({Address::literal("198.51.100.9")});
+  wire::Message m;
+  m.header.spi_i = sas[0].spi_i;
+  m.header.spi_r = sas[0].spi_r;
+  m.header.exchange = wire::ExchangeType::kInformational;
+  m.header.initiator = false;
+  m.header.response = false;
+  m.header.message_id = 0;
+  m.payloads.emplace_back(wire::DeletePayload{wire::ProtocolId::kIke, {}});
+  auto bytes = wire::encode(m);
+  ASSERT_TRUE(bytes.ok());
+  for (const char* source : {"198.51.100.9", "192.0.2.2"}) {
+    attacker->send(Endpoint{Address::literal(source), 500},
+                   Endpoint{Address::literal("192.0.2.1"), 500}, *bytes);
+    loop.advance(1s);
+  }
+  EXPECT_EQ(a->engine->list().size(), 1u);
+  for (const auto& e : a->events) {
+    EXPECT_NE(e.type, EventType::kIkeDown) << e.reason;
+  }
+  // The SA still works: a real DELETE from the peer is honoured.
+  b->engine->terminate("west-east");
+  loop.advance(1s);
+  EXPECT_TRUE(a->engine->list().empty());
+}
+
 }  // namespace
 }  // namespace ipsecd::engine
