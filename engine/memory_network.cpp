@@ -32,6 +32,9 @@ class MemoryNetwork::Port final : public Transport {
     wire.insert(wire.end(), message.begin(), message.end());
     net_.send(local, remote, std::move(wire));
   }
+  void send_keepalive(const Endpoint& local, const Endpoint& remote) override {
+    net_.send(local, remote, std::vector<uint8_t>{kNatKeepalive});
+  }
   std::vector<Endpoint> local_endpoints() const override { return endpoints_; }
   uint16_t natt_port() const override { return natt_port_; }
 
