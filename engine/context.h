@@ -30,6 +30,9 @@ struct EngineOptions {
   std::size_t cookie_threshold = 1000;
   // A responder forgets an IKE SA whose IKE_AUTH has not come by then.
   std::chrono::milliseconds half_open_timeout{30000};
+  // Behind a NAT, an established IKE SA sends a NAT-keepalive (RFC 3948 2.3)
+  // when nothing else went to the peer for this long; 0 turns them off.
+  std::chrono::milliseconds nat_keepalive_interval{20000};
   // Nonce size in octets (RFC 7296 2.10: at least half the PRF key size).
   std::size_t nonce_size = 32;
   std::function<void(std::string_view)> log;  // one line per call; never a secret

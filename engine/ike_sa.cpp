@@ -53,6 +53,14 @@ IkeSa::~IkeSa() {
   if (half_open_timer != 0) {
     ctx_.loop.cancel(half_open_timer);
   }
+  if (keepalive_timer != 0) {
+    ctx_.loop.cancel(keepalive_timer);
+  }
+}
+
+void IkeSa::send(std::span<const uint8_t> datagram) {
+  last_sent = ctx_.loop.now();
+  ctx_.transport.send(local, remote, datagram);
 }
 
 model::Result<std::vector<uint8_t>> IkeSa::seal(wire::Message& message) {

@@ -82,6 +82,9 @@ class IkeSa {
   // Keys from IKE_SA_INIT; sets sk_d, the SK ciphers and handshake SK_pi/pr.
   model::Result<bool> derive_keys(std::span<const uint8_t> g_ir);
 
+  // Sends an encoded IKE message from local to remote and notes when.
+  void send(std::span<const uint8_t> datagram);
+
   ChildSa* child_by_spi_in(uint32_t spi);
   ChildSa* child_by_spi_out(uint32_t spi);
   void remove_child(uint32_t spi_in);
@@ -106,6 +109,8 @@ class IkeSa {
   std::vector<ChildSa> children;
   Clock::WallTime established_at{};
   EventLoop::TimerId half_open_timer = 0;
+  EventLoop::TimerId keepalive_timer = 0;
+  Clock::SteadyTime last_sent{};  // the last IKE message or keepalive to the peer
   Endpoint first_remote;  // responder: where IKE_SA_INIT came from (the half-open index key)
   TaskManager tasks;
 

@@ -295,7 +295,35 @@ void IkeSaManager::established(IkeSa& sa) {
     ctx_.loop.cancel(sa.half_open_timer);
     sa.half_open_timer = 0;
   }
+  // RFC 3948 2.3: keep our NAT's mapping alive; only the side behind it can.
+  if (sa.nat_local && sa.conn->spec.nat_keepalive &&
+      ctx_.options.nat_keepalive_interval.count() > 0 && sa.keepalive_timer == 0) {
+    schedule_keepalive(sa, sa.last_sent + ctx_.options.nat_keepalive_interval);
+  }
   ctx_.emit(Event{EventType::kIkeUp, sa.conn->name(), sa.spi_i, sa.spi_r, 0, 0, {}});
+}
+
+void IkeSaManager::schedule_keepalive(IkeSa& sa, Clock::SteadyTime when) {
+  const uint64_t spi = sa.our_spi();
+  sa.keepalive_timer = ctx_.loop.schedule_at(when, [this, spi] { keepalive(spi); });
+}
+
+void IkeSaManager::keepalive(uint64_t spi) {
+  IkeSa* sa = find(spi);
+  if (sa == nullptr || sa->state == IkeState::kDead) {
+    return;
+  }
+  sa->keepalive_timer = 0;
+  const auto now = ctx_.loop.now();
+  const auto due = sa->last_sent + ctx_.options.nat_keepalive_interval;
+  if (now >= due) {
+    // Nothing went to the peer for a whole interval: the NAT may forget us.
+    sa->last_sent = now;
+    ctx_.transport.send_keepalive(sa->local, sa->remote);
+    schedule_keepalive(*sa, now + ctx_.options.nat_keepalive_interval);
+    return;
+  }
+  schedule_keepalive(*sa, due);  // an IKE message refreshed the mapping meanwhile
 }
 
 void IkeSaManager::child_down(IkeSa& sa, uint32_t spi_in, const std::string& reason) {
@@ -324,6 +352,10 @@ void IkeSaManager::finish(IkeSa& sa, std::string reason, bool failed, bool notif
   if (sa.half_open_timer != 0) {
     ctx_.loop.cancel(sa.half_open_timer);
     sa.half_open_timer = 0;
+  }
+  if (sa.keepalive_timer != 0) {
+    ctx_.loop.cancel(sa.keepalive_timer);
+    sa.keepalive_timer = 0;
   }
   if (notify) {
     ctx_.emit(Event{failed ? EventType::kIkeFailed : EventType::kIkeDown, sa.conn->name(), sa.spi_i,

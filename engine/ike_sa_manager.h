@@ -77,6 +77,9 @@ class IkeSaManager {
   void index_peer(IkeSa& sa);
   uint64_t new_spi();
   void reap(uint64_t spi);
+  // Arms the SA's NAT-keepalive timer to fire at `when`.
+  void schedule_keepalive(IkeSa& sa, Clock::SteadyTime when);
+  void keepalive(uint64_t spi);
 
   EngineContext& ctx_;
   std::unordered_map<uint64_t, std::unique_ptr<IkeSa>> sas_;

@@ -32,6 +32,9 @@ class MemoryNetwork::Port final : public Transport {
     wire.insert(wire.end(), message.begin(), message.end());
     net_.send(local, remote, std::move(wire));
   }
+  void send_keepalive(const Endpoint& local, const Endpoint& remote) override {
+    net_.send(local, remote, std::vector<uint8_t>{kNatKeepalive});
+  }
   std::vector<Endpoint> local_endpoints() const override { return endpoints_; }
   uint16_t natt_port() const override { return natt_port_; }
 
@@ -76,8 +79,29 @@ bool MemoryNetwork::chance(double p) {
   return std::uniform_real_distribution<double>(0, 1)(rng_) < p;
 }
 
-void MemoryNetwork::send(const Endpoint& from, const Endpoint& to, std::vector<uint8_t> wire) {
+void MemoryNetwork::add_nat(const kernel::Address& inside, const kernel::Address& outside) {
+  nats_.emplace_back(inside, outside);
+}
+
+void MemoryNetwork::send(const Endpoint& inner_from, const Endpoint& inner_to,
+                         std::vector<uint8_t> wire) {
   ++counters_.sent;
+  Endpoint from = inner_from;
+  Endpoint to = inner_to;
+  for (const auto& [inside, outside] : nats_) {
+    if (from.address == inside) {
+      // A new inside endpoint gets the next public port; it keeps it after.
+      auto [it, added] = nat_out_.try_emplace(from, Endpoint{outside, next_nat_port_});
+      if (added) {
+        nat_in_[it->second] = from;
+        ++next_nat_port_;
+      }
+      from = it->second;
+    }
+  }
+  if (auto it = nat_in_.find(to); it != nat_in_.end()) {
+    to = it->second;
+  }
   if (filter_ && !filter_(from, to, wire)) {
     ++counters_.lost;
     return;

@@ -47,6 +47,11 @@ class MemoryNetwork {
                                     std::span<const uint8_t> message)>;
   void set_filter(Filter filter) { filter_ = std::move(filter); }
   const NetworkCounters& counters() const { return counters_; }
+  // Puts `inside` behind a NAT whose public address is `outside`: datagrams
+  // from inside leave from outside on a port picked per inside endpoint, and
+  // only answers to such a mapping come back in. The filter sees the
+  // translated addresses.
+  void add_nat(const kernel::Address& inside, const kernel::Address& outside);
 
  private:
   class Port;
@@ -61,6 +66,10 @@ class MemoryNetwork {
   Filter filter_;
   NetworkCounters counters_;
   std::unordered_map<Endpoint, Port*, EndpointHash> ports_;
+  std::vector<std::pair<kernel::Address, kernel::Address>> nats_;  // inside, outside
+  std::unordered_map<Endpoint, Endpoint, EndpointHash> nat_out_;   // inside -> public
+  std::unordered_map<Endpoint, Endpoint, EndpointHash> nat_in_;    // public -> inside
+  uint16_t next_nat_port_ = 40000;
 };
 
 }  // namespace ipsecd::engine

@@ -91,7 +91,7 @@ bool TaskManager::send_request() {
   }
   retransmits_ = 0;
   first_sent_ = ctx_.loop.now();
-  ctx_.transport.send(sa_.local, sa_.remote, last_request_);
+  sa_.send(last_request_);
   if (retransmit_timer_ != 0) {
     ctx_.loop.cancel(retransmit_timer_);
   }
@@ -118,7 +118,7 @@ void TaskManager::retransmit() {
     return;
   }
   ++retransmits_;
-  ctx_.transport.send(sa_.local, sa_.remote, last_request_);
+  sa_.send(last_request_);
   // Exponential backoff, the last wait cut so the give-up comes at the timeout.
   Clock::Duration next = interval() * (1LL << std::min(retransmits_, 30u));
   next = std::min<Clock::Duration>(next, timeout - elapsed);
@@ -285,7 +285,7 @@ void TaskManager::on_request(wire::Message& request, const Endpoint& local, cons
   if (exchange == wire::ExchangeType::kIkeSaInit && sa_.handshake) {
     sa_.handshake->init_response = last_response_;
   }
-  ctx_.transport.send(sa_.local, sa_.remote, last_response_);
+  sa_.send(last_response_);
   if (fatal != nullptr) {
     // An IKE_SA_INIT refusal (COOKIE-less, INVALID_KE, NO_PROPOSAL) is routine: no event.
     ctx_.sas->finish(sa_, reason, true, exchange != wire::ExchangeType::kIkeSaInit);

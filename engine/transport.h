@@ -26,6 +26,7 @@ struct EndpointHash {
 };
 
 inline constexpr std::size_t kNonEspMarkerSize = 4;
+inline constexpr uint8_t kNatKeepalive = 0xFF;
 
 class Transport {
  public:
@@ -40,6 +41,9 @@ class Transport {
   // Delivery is best effort, as UDP's: IKE retransmits.
   virtual void send(const Endpoint& local, const Endpoint& remote,
                     std::span<const uint8_t> message) = 0;
+  // Sends a NAT-keepalive (RFC 3948 2.3): one octet 0xFF from `local`, a
+  // NAT-T endpoint, without the non-ESP marker. Receivers drop it silently.
+  virtual void send_keepalive(const Endpoint& local, const Endpoint& remote) = 0;
   virtual std::vector<Endpoint> local_endpoints() const = 0;
   // The port that carries the non-ESP marker.
   virtual uint16_t natt_port() const = 0;

@@ -143,6 +143,16 @@ void UdpTransport::readable(const Socket& socket) {
 
 void UdpTransport::send(const Endpoint& local, const Endpoint& remote,
                         std::span<const uint8_t> message) {
+  send_wire(local, remote, message, true);
+}
+
+void UdpTransport::send_keepalive(const Endpoint& local, const Endpoint& remote) {
+  static const uint8_t kOctet[1] = {kNatKeepalive};
+  send_wire(local, remote, kOctet, false);
+}
+
+void UdpTransport::send_wire(const Endpoint& local, const Endpoint& remote,
+                             std::span<const uint8_t> message, bool marker) {
   auto it = std::find_if(sockets_.begin(), sockets_.end(),
                          [&](const Socket& s) { return s.local == local; });
   if (it == sockets_.end()) {
@@ -154,7 +164,7 @@ void UdpTransport::send(const Endpoint& local, const Endpoint& remote,
   static const uint8_t kMarker[kNonEspMarkerSize] = {0, 0, 0, 0};
   iovec iov[2];
   int n = 0;
-  if (it->natt) {
+  if (it->natt && marker) {
     iov[n++] = iovec{const_cast<uint8_t*>(kMarker), kNonEspMarkerSize};
   }
   iov[n++] = iovec{const_cast<uint8_t*>(message.data()), message.size()};

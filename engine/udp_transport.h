@@ -32,6 +32,7 @@ class UdpTransport final : public Transport {
   void set_receiver(Receiver receiver) override { receiver_ = std::move(receiver); }
   void send(const Endpoint& local, const Endpoint& remote,
             std::span<const uint8_t> message) override;
+  void send_keepalive(const Endpoint& local, const Endpoint& remote) override;
   std::vector<Endpoint> local_endpoints() const override;
   // With port 0 this is the port bound for the first address.
   uint16_t natt_port() const override { return natt_port_; }
@@ -45,6 +46,8 @@ class UdpTransport final : public Transport {
     bool natt = false;
   };
   void readable(const Socket& socket);
+  void send_wire(const Endpoint& local, const Endpoint& remote, std::span<const uint8_t> message,
+                 bool marker);
 
   EventLoop& loop_;
   std::vector<Socket> sockets_;

@@ -1,5 +1,6 @@
 // Two engines over an in-memory network with in-memory kernels and a manual
-// clock: establishment, further CHILD SAs, deletes, loss, retries, refusals.
+// clock: establishment, further CHILD SAs, deletes, loss, retries, refusals,
+// NAT traversal and its keepalives.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -833,6 +834,125 @@ TEST_F(EngineHarness, UnprotectedDeleteIsIgnored) {
   b->engine->terminate("west-east");
   loop.advance(1s);
   EXPECT_TRUE(a->engine->list().empty());
+}
+
+// a (192.0.2.1) sits behind a NAT whose public address is 198.51.100.1;
+// b sees a there, so b's connection names that address with a's id.
+class NatHarness : public EngineHarness {
+ protected:
+  void SetUp() override {
+    net.add_nat(Address::literal("192.0.2.1"), Address::literal("198.51.100.1"));
+    net.set_filter([this](const Endpoint& from, const Endpoint&, std::span<const uint8_t> m) {
+      if (m.size() == 1 && m[0] == 0xFF) {
+        keepalives[from.address.str()].push_back(loop.now());
+      } else if (from.address == Address::literal("192.0.2.2")) {
+        from_b.push_back(loop.now());
+      }
+      return true;
+    });
+    EngineOptions b_options;
+    b_options.log = [this](std::string_view line) { b_log.emplace_back(line); };
+    start({}, std::move(b_options));
+  }
+  void load_nat(const std::string& name, const Ends& ends, bool nat_keepalive = true) {
+    model::Connection at_a = connection(name, ends);
+    at_a.nat_keepalive = nat_keepalive;
+    ASSERT_TRUE(a->engine->load(at_a).ok());
+    Ends public_ends = ends;
+    public_ends.left = "198.51.100.1";
+    model::Connection at_b = connection(name, public_ends);
+    at_b.left.id = model::Identity::parse("192.0.2.1").value();
+    auto sb = b->engine->load(at_b);
+    ASSERT_TRUE(sb.ok()) << sb.error;
+  }
+  std::size_t keepalives_from(const std::string& address) { return keepalives[address].size(); }
+
+  std::map<std::string, std::vector<Clock::SteadyTime>> keepalives;  // by public source
+  std::vector<Clock::SteadyTime> from_b;
+  std::vector<std::string> b_log;
+};
+
+TEST_F(NatHarness, NatedInitiatorFloatsToTheNattPortAndSendsKeepalivesEveryTwentySeconds) {
+  load_nat("nat", {});
+  auto r = up(*a, "nat");
+  ASSERT_TRUE(r.ok) << r.reason;
+  auto la = a->engine->list();
+  auto lb = b->engine->list();
+  ASSERT_EQ(la.size(), 1u);
+  ASSERT_EQ(lb.size(), 1u);
+  ASSERT_EQ(la[0].children.size(), 1u);
+  ASSERT_EQ(lb[0].children.size(), 1u);
+  // ESP in UDP: a from its NAT-T port to b's; b back to the NAT's mapping of a's 4500.
+  const auto& a_out = a->backend.specs.at({"192.0.2.2", la[0].children[0].spi_out});
+  const auto& b_out = b->backend.specs.at({"198.51.100.1", lb[0].children[0].spi_out});
+  ASSERT_TRUE(a_out.encap.has_value());
+  EXPECT_EQ(*a_out.encap, (kernel::UdpEncap{4500, 4500}));
+  ASSERT_TRUE(b_out.encap.has_value());
+  EXPECT_EQ(b_out.encap->sport, 4500);
+  EXPECT_EQ(b_out.encap->dport, 40001);  // the NAT's port for 192.0.2.1:4500
+  const std::size_t b_sent = from_b.size();
+
+  loop.advance(61s);
+  const auto& ka = keepalives["198.51.100.1"];
+  ASSERT_EQ(ka.size(), 3u);
+  EXPECT_EQ(ka[1] - ka[0], 20s);
+  EXPECT_EQ(ka[2] - ka[1], 20s);
+  EXPECT_EQ(keepalives_from("192.0.2.2"), 0u);  // b is not behind a NAT
+  // b drops them quietly: no answer, no complaint, the SA stays up.
+  EXPECT_EQ(from_b.size(), b_sent);
+  for (const auto& line : b_log) {
+    EXPECT_EQ(line.find("dropped"), std::string::npos) << line;
+  }
+  EXPECT_EQ(b->engine->list().at(0).state, "established");
+}
+
+TEST_F(NatHarness, AnIkeMessageSentWithinTheIntervalPutsTheKeepaliveOff) {
+  Ends second;
+  second.left_subnets = {"10.1.5.0/24"};
+  second.right_subnets = {"10.2.5.0/24"};
+  load_nat("net1", {});
+  load_nat("net2", second);
+  ASSERT_TRUE(up(*a, "net1").ok);
+  loop.advance(25s);  // one keepalive
+  ASSERT_EQ(keepalives_from("198.51.100.1"), 1u);
+  const auto created = loop.now();
+  ASSERT_TRUE(up(*a, "net2").ok);  // CREATE_CHILD_SA on the same IKE SA
+  ASSERT_EQ(a->engine->list().size(), 1u);
+  loop.advance(19s);
+  EXPECT_EQ(keepalives_from("198.51.100.1"), 1u);  // the one due at 40 s was not needed
+  loop.advance(2s);
+  ASSERT_EQ(keepalives_from("198.51.100.1"), 2u);
+  const auto gap = keepalives["198.51.100.1"][1] - created;
+  EXPECT_GE(gap, 20s);
+  EXPECT_LT(gap, 21s);
+}
+
+TEST_F(NatHarness, NoKeepalivesWhenTheConnectionSaysNo) {
+  load_nat("nat", {}, false);
+  ASSERT_TRUE(up(*a, "nat").ok);
+  loop.advance(100s);
+  EXPECT_EQ(keepalives_from("198.51.100.1"), 0u);
+  EXPECT_EQ(a->engine->list().at(0).state, "established");
+}
+
+TEST_F(NatHarness, KeepalivesStopWhenTheIkeSaIsDeleted) {
+  load_nat("nat", {});
+  ASSERT_TRUE(up(*a, "nat").ok);
+  loop.advance(30s);
+  ASSERT_EQ(keepalives_from("198.51.100.1"), 1u);
+  b->engine->terminate("nat");
+  loop.advance(2s);
+  ASSERT_EQ(a->engine->ike_sa_count(), 0u);
+  loop.advance(100s);
+  EXPECT_EQ(keepalives_from("198.51.100.1"), 1u);
+  // Deleting from the NATed side stops them too.
+  ASSERT_TRUE(up(*a, "nat").ok);
+  loop.advance(21s);
+  ASSERT_EQ(keepalives_from("198.51.100.1"), 2u);
+  a->engine->terminate("nat");
+  loop.advance(100s);
+  EXPECT_EQ(a->engine->ike_sa_count(), 0u);
+  EXPECT_EQ(keepalives_from("198.51.100.1"), 2u);
 }
 
 }  // namespace

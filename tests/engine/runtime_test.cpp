@@ -178,6 +178,93 @@ TEST(UdpTransport, PutsTheNonEspMarkerOnTheWireOfTheNattPort) {
   EXPECT_EQ(std::vector<uint8_t>(buf, buf + 6), (std::vector<uint8_t>{0, 0, 0, 0, 0x42, 0x43}));
 }
 
+TEST(MemoryNetwork, NatRewritesTheSourceOutAndTheDestinationOfAnswersBack) {
+  ManualClock clock;
+  SimulatedLoop loop(clock);
+  MemoryNetwork net(loop, 1);
+  net.add_nat(Address::literal("192.0.2.1"), Address::literal("198.51.100.1"));
+  auto a = net.attach({Address::literal("192.0.2.1")});
+  auto b = net.attach({Address::literal("192.0.2.2")});
+  std::vector<Endpoint> at_b;
+  std::vector<Endpoint> at_a;
+  b->set_receiver(
+      [&](const Endpoint&, const Endpoint& remote, std::span<uint8_t>) { at_b.push_back(remote); });
+  a->set_receiver(
+      [&](const Endpoint&, const Endpoint& remote, std::span<uint8_t>) { at_a.push_back(remote); });
+  const uint8_t msg[1] = {7};
+  a->send({Address::literal("192.0.2.1"), 500}, {Address::literal("192.0.2.2"), 500}, msg);
+  a->send({Address::literal("192.0.2.1"), 4500}, {Address::literal("192.0.2.2"), 4500}, msg);
+  loop.advance(10ms);
+  ASSERT_EQ(at_b.size(), 2u);
+  EXPECT_EQ(at_b[0].str(), "198.51.100.1:40000");
+  EXPECT_EQ(at_b[1].str(), "198.51.100.1:40001");
+  // The answer to the mapping reaches the inside; an unmapped port does not.
+  b->send({Address::literal("192.0.2.2"), 4500}, at_b[1], msg);
+  b->send({Address::literal("192.0.2.2"), 500}, {Address::literal("198.51.100.1"), 500}, msg);
+  loop.advance(10ms);
+  ASSERT_EQ(at_a.size(), 1u);
+  EXPECT_EQ(at_a[0].str(), "192.0.2.2:4500");
+  EXPECT_EQ(net.counters().unreachable, 1u);
+}
+
+TEST(MemoryNetwork, KeepaliveIsOneOctetOnTheWireAndNeverReachesTheReceiver) {
+  ManualClock clock;
+  SimulatedLoop loop(clock);
+  MemoryNetwork net(loop, 1);
+  auto a = net.attach({Address::literal("192.0.2.1")});
+  auto b = net.attach({Address::literal("192.0.2.2")});
+  std::vector<std::vector<uint8_t>> wire;
+  net.set_filter([&](const Endpoint&, const Endpoint&, std::span<const uint8_t> m) {
+    wire.emplace_back(m.begin(), m.end());
+    return true;
+  });
+  int received = 0;
+  b->set_receiver([&](const Endpoint&, const Endpoint&, std::span<uint8_t>) { ++received; });
+  a->send_keepalive({Address::literal("192.0.2.1"), 4500}, {Address::literal("192.0.2.2"), 4500});
+  loop.advance(10ms);
+  ASSERT_EQ(wire.size(), 1u);
+  EXPECT_EQ(wire[0], (std::vector<uint8_t>{0xFF}));
+  EXPECT_EQ(net.counters().delivered, 1u);
+  EXPECT_EQ(received, 0);
+}
+
+TEST(UdpTransport, KeepaliveIsOneOctetWithoutMarkerAndIsNotDeliveredAsIke) {
+  RealClock clock;
+  EpollLoop loop(clock);
+  std::string error;
+  auto a = UdpTransport::open(loop, {{Address::literal("127.0.0.1")}, 0, 0}, error);
+  ASSERT_TRUE(a) << error;
+  auto b = UdpTransport::open(loop, {{Address::literal("127.0.0.1")}, 0, 0}, error);
+  ASSERT_TRUE(b) << error;
+  // On the wire: exactly 0xFF, no non-ESP marker.
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+  socklen_t len = sizeof sin;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len);
+  a->send_keepalive(a->local_endpoints()[1], {Address::literal("127.0.0.1"), ntohs(sin.sin_port)});
+  uint8_t buf[16];
+  ssize_t n = recv(fd, buf, sizeof buf, 0);
+  close(fd);
+  ASSERT_EQ(n, 1);
+  EXPECT_EQ(buf[0], 0xFF);
+  // At a NAT-T port it is dropped; the IKE message after it gets through.
+  std::vector<std::vector<uint8_t>> got;
+  b->set_receiver([&](const Endpoint&, const Endpoint&, std::span<uint8_t> m) {
+    got.emplace_back(m.begin(), m.end());
+    loop.stop();
+  });
+  const uint8_t ike[3] = {5, 6, 7};
+  a->send_keepalive(a->local_endpoints()[1], b->local_endpoints()[1]);
+  a->send(a->local_endpoints()[1], b->local_endpoints()[1], ike);
+  loop.schedule(2s, [&] { loop.stop(); });
+  loop.run();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], (std::vector<uint8_t>{5, 6, 7}));
+}
+
 TEST(UdpTransport, Ipv6LoopbackWhenTheHostHasIt) {
   RealClock clock;
   EpollLoop loop(clock);
