@@ -18,6 +18,7 @@ namespace ipsecd::model {
 namespace {
 
 constexpr std::string_view kDefaultConn = "%default";
+constexpr size_t kMaxFiles = 1000;  // files read for one configuration, includes counted
 
 struct RawConn {
   std::string name;
@@ -303,6 +304,14 @@ class Parser {
       return;
     }
     for (size_t i = 0; i < g.gl_pathc; ++i) {
+      // Files that include each other by glob could otherwise be read a
+      // factorial number of times within the depth limit.
+      if (config_.files.size() >= kMaxFiles) {
+        error(
+            file, line_no,
+            "more than " + std::to_string(kMaxFiles) + " files read through include at " + pattern);
+        return;
+      }
       parse_file(g.gl_pathv[i], file, line_no, depth + 1);
     }
   }
@@ -442,6 +451,7 @@ class Resolver {
       spec.line = raw.line;
       set_.reset();
       stack_.clear();
+      merged_.clear();
       merge(raw, spec, false);
       for (const RawConn& def : defaults_) {
         merge(def, spec, false);
@@ -502,6 +512,14 @@ class Resolver {
       if (std::find(into.also.begin(), into.also.end(), ref.name) == into.also.end()) {
         into.also.push_back(ref.name);
       }
+      // Reached again through another path (a diamond): it has nothing left to
+      // give, since the first definition wins. Skipping it keeps resolution
+      // linear instead of exponential in the depth of such graphs.
+      std::pair<const RawConn*, bool> key{&target, flip != ref.flip};
+      if (std::find(merged_.begin(), merged_.end(), key) != merged_.end()) {
+        continue;
+      }
+      merged_.push_back(key);
       merge(target, into, flip != ref.flip);
     }
     stack_.pop_back();
@@ -523,6 +541,7 @@ class Resolver {
   std::unordered_map<std::string, bool> reported_;
   std::bitset<1024> set_;
   std::vector<const RawConn*> stack_;
+  std::vector<std::pair<const RawConn*, bool>> merged_;  // also= targets merged into this conn
 };
 
 Config finish(Config config, Parser& parser, const ParseOptions& options) {

@@ -336,3 +336,37 @@ TEST(Connection, MovingBuildEqualsCopyingBuild) {
 
 }  // namespace
 }  // namespace ipsecd::model
+
+namespace ipsecd::model {
+namespace {
+
+// A lattice of also= references (each level names both conns of the next)
+// resolves in linear time; every value still arrives once.
+TEST(Config, AlsoDiamondsResolveOnce) {
+  std::string text = "conn top\n\talso=\"a1 b1\"\n";
+  for (int i = 1; i <= 30; ++i) {
+    std::string next = std::to_string(i + 1);
+    text += "conn a" + std::to_string(i) + "\n\talso=\"a" + next + " b" + next + "\"\n";
+    text += "conn b" + std::to_string(i) + "\n\talso=\"a" + next + " b" + next + "\"\n";
+  }
+  text += "conn a31\n\tconnalias=deep\nconn b31\n\tleft=192.0.2.1\n";
+  Config c = parse(text);
+  ASSERT_FALSE(c.diagnostics.has_errors()) << messages(c)[0];
+  const ConnSpec* top = c.find_conn("top");
+  ASSERT_NE(top, nullptr);
+  EXPECT_EQ(top->get("connalias"), "deep");  // appended once, not once per path
+  EXPECT_EQ(top->get("", Side::kLeft), "192.0.2.1");
+}
+
+TEST_F(IncludeTest, GlobIncludesThatIncludeEachOtherAreBounded) {
+  for (int i = 0; i < 8; ++i) {
+    write("conf.d/f" + std::to_string(i) + ".conf", "include *.conf\n");
+  }
+  write("ipsec.conf", "include conf.d/*.conf\n");
+  Config c = parse_config_file((dir_ / "ipsec.conf").string());
+  ASSERT_TRUE(c.diagnostics.has_errors());
+  EXPECT_LE(c.files.size(), 1000u);
+}
+
+}  // namespace
+}  // namespace ipsecd::model
