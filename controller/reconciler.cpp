@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <future>
 
+#include "engine/child_install.h"
 #include "engine/identities.h"
 #include "engine/traffic_selectors.h"
 
@@ -10,21 +11,8 @@ namespace ipsecd::controller {
 
 namespace {
 
-kernel::Mark mark_of(const std::optional<model::Mark>& m) {
-  if (!m || m->unique) {
-    return {};
-  }
-  return kernel::Mark{m->value, m->mask};
-}
-
-kernel::Selector reversed(const kernel::Selector& s) {
-  kernel::Selector r = s;
-  r.src = s.dst;
-  r.dst = s.src;
-  r.sport = s.dport;
-  r.dport = s.sport;
-  return r;
-}
+using engine::mark_of;
+using engine::reversed;
 
 bool is_shunt(model::Mode mode) {
   return mode == model::Mode::kPassthrough || mode == model::Mode::kDrop ||

@@ -10,22 +10,6 @@ kernel::Address any_of(kernel::Family family) {
   return kernel::Address::from_bytes(family, zero);
 }
 
-kernel::Mark mark_of(const std::optional<model::Mark>& m) {
-  if (!m || m->unique) {
-    return {};
-  }
-  return kernel::Mark{m->value, m->mask};
-}
-
-kernel::Selector reversed(const kernel::Selector& s) {
-  kernel::Selector r = s;
-  r.src = s.dst;
-  r.dst = s.src;
-  r.sport = s.dport;
-  r.dport = s.sport;
-  return r;
-}
-
 kernel::SecretBytes bytes_of(const crypto::Secret& s) {
   auto span = s.span();
   return kernel::SecretBytes(std::vector<uint8_t>(span.begin(), span.end()));
@@ -124,6 +108,22 @@ wire::NotifyType notify_for(const kernel::Error& error) {
   // An algorithm the kernel lacks is a proposal it cannot take; the rest is transient.
   return error.code == kernel::ErrorCode::kUnsupported ? wire::NotifyType::kNoProposalChosen
                                                        : wire::NotifyType::kTemporaryFailure;
+}
+
+kernel::Mark mark_of(const std::optional<model::Mark>& m) {
+  if (!m || m->unique) {
+    return {};
+  }
+  return kernel::Mark{m->value, m->mask};
+}
+
+kernel::Selector reversed(const kernel::Selector& s) {
+  kernel::Selector r = s;
+  r.src = s.dst;
+  r.dst = s.src;
+  r.sport = s.dport;
+  r.dport = s.sport;
+  return r;
 }
 
 }  // namespace ipsecd::engine

@@ -3,6 +3,8 @@
 // policies (fwd in tunnel mode only). Policies replace what was there (a trap
 // from auto=route) with update_policy.
 
+#include <optional>
+
 #include "engine/crypto/secret.h"
 #include "engine/ike_sa.h"
 #include "kernel/backend.h"
@@ -17,5 +19,11 @@ kernel::Status install_policies(kernel::Backend& kernel, const IkeSa& sa, const 
 void uninstall(kernel::Backend& kernel, const IkeSa& sa, const ChildSa& child);
 // The notify RFC 7296 has for a CHILD SA the kernel refused.
 wire::NotifyType notify_for(const kernel::Error& error);
+
+// The kernel's form of a connection's mark= (none for a unique mark, which is
+// allocated per SA).
+kernel::Mark mark_of(const std::optional<model::Mark>& mark);
+// The selector of the opposite direction: addresses and ports swapped.
+kernel::Selector reversed(const kernel::Selector& selector);
 
 }  // namespace ipsecd::engine
