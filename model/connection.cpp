@@ -448,16 +448,6 @@ std::string_view Connection::value(std::string_view keyword_name, Side side) con
   return {};
 }
 
-Result<Connection> build_connection(const ConnSpec& spec, const std::vector<std::string>& files) {
-  Diagnostic error;
-  ProposalCache cache;
-  std::optional<Connection> c = build(spec, nullptr, files, cache, error);
-  if (!c) {
-    return Result<Connection>::failure(error.str());
-  }
-  return std::move(*c);
-}
-
 namespace {
 
 // `owned` is the same config when its settings may be moved out, else null.

@@ -117,6 +117,5 @@ struct ConnectionSet {
 ConnectionSet build_connections(const Config& config);
 // The same, moving the settings out of `config` instead of copying them.
 ConnectionSet build_connections(Config&& config);
-Result<Connection> build_connection(const ConnSpec& spec, const std::vector<std::string>& files);
 
 }  // namespace ipsecd::model

@@ -1,8 +1,9 @@
 #include "model/keywords.h"
 
+#include "model/detail/text.h"
+
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <deque>
 #include <string>
 #include <unordered_map>
@@ -140,8 +141,7 @@ std::optional<KeywordMatch> find_keyword(std::string_view spelled, Section secti
     return std::nullopt;
   }
   for (size_t i = 0; i < spelled.size(); ++i) {
-    char c = spelled[i];
-    buf[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    buf[i] = detail::to_lower(spelled[i]);
   }
   return index().find(std::string_view(buf.data(), spelled.size()), section);
 }
@@ -169,10 +169,7 @@ std::string nearest_keyword(std::string_view spelled, Section section) {
   if (spelled.size() > 40) {
     return {};
   }
-  std::string lower(spelled);
-  for (char& c : lower) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
+  std::string lower = detail::lower(spelled);
   // Beyond a third of the word, a suggestion is noise.
   size_t limit = std::max<size_t>(2, lower.size() / 3);
   std::string best;
