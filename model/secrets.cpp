@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <unordered_map>
 #include <utility>
 
 namespace ipsecd::model {
@@ -909,6 +910,31 @@ bool same_id(const Identity& sel, const Identity& id) {
   }
 }
 
+// Two ids are the same_id() exactly when their keys are equal (neither a wildcard).
+std::string id_key(const Identity& id) {
+  std::string key(1, static_cast<char>('A' + static_cast<int>(id.kind)));
+  switch (id.kind) {
+    case IdKind::kIpv4:
+    case IdKind::kIpv6: {
+      auto a = IpAddress::parse(id.value);
+      key += a.ok() ? a->str() : id.value;
+      break;
+    }
+    case IdKind::kFqdn:
+    case IdKind::kUserFqdn:
+      key += lower(strip_dot(id.value));
+      break;
+    case IdKind::kDn:
+      key += normalise_dn(id.value);
+      break;
+    case IdKind::kNull:
+      break;
+    default:
+      key += id.value;
+  }
+  return key;
+}
+
 }  // namespace
 
 // libreswan's lsw_find_secret_by_id() for a symmetric secret. Per entry: a
@@ -921,10 +947,59 @@ bool same_id(const Identity& sel, const Identity& id) {
 // bare wildcard for pairs that involve neither @a, and we only let entries whose
 // selectors are all wildcards match any pair. Equally good entries: libreswan
 // keeps the one it read first, so the earliest entry in file order wins.
+struct Secrets::PskIndex {
+  size_t entries = 0;  // entries.size() when built: a changed vector is not indexed
+  std::unordered_map<std::string, std::vector<uint32_t>> by_id;
+  std::vector<uint32_t> wildcard_only;  // PSK entries without a specific selector
+};
+
+void Secrets::index_psks() {
+  auto index = std::make_shared<PskIndex>();
+  index->entries = entries.size();
+  for (uint32_t i = 0; i < entries.size(); ++i) {
+    const SecretEntry& e = entries[i];
+    if (e.kind != SecretKind::kPsk) {
+      continue;
+    }
+    bool specific = false;
+    for (const Identity& sel : e.selectors) {
+      if (!is_any(sel)) {
+        specific = true;
+        auto& list = index->by_id[id_key(sel)];
+        if (list.empty() || list.back() != i) {
+          list.push_back(i);
+        }
+      }
+    }
+    if (!specific) {
+      index->wildcard_only.push_back(i);
+    }
+  }
+  index_ = std::move(index);
+}
+
 const SecretEntry* Secrets::find_psk(const Identity& local, const Identity& remote) const {
+  const bool wildcard_query = local.kind == IdKind::kAny || local.kind == IdKind::kNone ||
+                              remote.kind == IdKind::kAny || remote.kind == IdKind::kNone;
+  std::vector<uint32_t> candidates;
+  const bool indexed = index_ && index_->entries == entries.size() && !wildcard_query;
+  if (indexed) {
+    // Only entries naming one of the ids, or naming none, can rank at all.
+    for (const Identity* id : {&local, &remote}) {
+      if (auto it = index_->by_id.find(id_key(*id)); it != index_->by_id.end()) {
+        candidates.insert(candidates.end(), it->second.begin(), it->second.end());
+      }
+    }
+    candidates.insert(candidates.end(), index_->wildcard_only.begin(), index_->wildcard_only.end());
+    // File order decides between equally good entries, as in the full scan.
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  }
   const SecretEntry* best = nullptr;
   int best_rank = 0;
-  for (const SecretEntry& e : entries) {
+  const size_t n = indexed ? candidates.size() : entries.size();
+  for (size_t k = 0; k < n; ++k) {
+    const SecretEntry& e = entries[indexed ? candidates[k] : k];
     if (e.kind != SecretKind::kPsk) {
       continue;
     }
@@ -964,6 +1039,7 @@ const SecretEntry* Secrets::find_psk(const Identity& local, const Identity& remo
 SecretsParseResult parse_secrets_file(const std::string& path) {
   SecretsParseResult result;
   SecretsReader(result).read_top_file(path);
+  result.secrets.index_psks();
   return result;
 }
 
@@ -971,6 +1047,7 @@ SecretsParseResult parse_secrets_text(std::string_view text, const std::string& 
                                       const std::string& base_dir) {
   SecretsParseResult result;
   SecretsReader(result).read_top_text(text, name, base_dir);
+  result.secrets.index_psks();
   return result;
 }
 

@@ -63,6 +63,14 @@ struct Secrets {
   // libreswan's rule: the entry whose selectors match both ids best (exact id
   // beats %any; more matching selectors win); nullptr when none matches.
   const SecretEntry* find_psk(const Identity& local, const Identity& remote) const;
+  // Indexes the PSK entries by id, so find_psk() looks at the entries naming
+  // one of its ids (and the wildcard ones) instead of all. The parsers call
+  // it; entries changed afterwards make find_psk() scan them all again.
+  void index_psks();
+
+ private:
+  struct PskIndex;
+  std::shared_ptr<const PskIndex> index_;
 };
 
 struct SecretsParseResult {

@@ -741,5 +741,31 @@ TEST(SecretsCorpus, EveryLibreswanSecretsFileParses) {
             << " warnings, 0 errors expected\n";
 }
 
+TEST(FindPsk, IndexAgreesWithTheFullScan) {
+  const std::string text =
+      "@west @east : PSK \"a\"\n"
+      "@EAST. %any : PSK \"b\"\n"
+      "192.0.2.1 198.51.100.1 : PSK \"c\"\n"
+      "2001:db8::1 %any : PSK \"d\"\n"
+      "\"CN=a, O=b\" @east : PSK \"e\"\n"
+      "user@example.com : PSK \"f\"\n"
+      ": PSK \"g\"\n"
+      "0.0.0.0 @north : PSK \"h\"\n";
+  auto r = parse(text);
+  ASSERT_FALSE(r.diagnostics.has_errors()) << all_messages(r.diagnostics);
+  Secrets unindexed;  // the same entries, never indexed: find_psk scans them all
+  unindexed.entries = std::move(parse(text).secrets.entries);
+  const std::vector<std::string> ids = {
+      "@west",        "@east",         "@east.",   "@EAST",      "192.0.2.1",
+      "198.51.100.1", "2001:db8:0::1", "CN=a,O=b", "CN=a, O=b",  "user@example.com",
+      "@north",       "@south",        "%any",     "203.0.113.9"};
+  for (const auto& local : ids) {
+    for (const auto& remote : ids) {
+      EXPECT_EQ(found(find(r.secrets, local, remote)), found(find(unindexed, local, remote)))
+          << local << " " << remote;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ipsecd::model
