@@ -33,6 +33,9 @@ struct EngineOptions {
   // Behind a NAT, an established IKE SA sends a NAT-keepalive (RFC 3948 2.3)
   // when nothing else went to the peer for this long; 0 turns them off.
   std::chrono::milliseconds nat_keepalive_interval{20000};
+  // IKE SAs we initiate that may be in IKE_SA_INIT/IKE_AUTH at once; more
+  // initiations wait their turn (first come, first served).
+  std::size_t max_initiations = 128;
   // Nonce size in octets (RFC 7296 2.10: at least half the PRF key size).
   std::size_t nonce_size = 32;
   std::function<void(std::string_view)> log;  // one line per call; never a secret

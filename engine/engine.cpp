@@ -249,12 +249,51 @@ void Engine::initiate(const std::string& conn_name, Completion done) {
     sa->tasks.initiate();
     return;
   }
+  if (initiating() >= ctx_.options.max_initiations) {
+    deferred_.push_back(conn_name);  // started when an initiation in flight ends
+    return;
+  }
+  start_ike(conn);
+}
+
+void Engine::start_ike(const ConnectionRef& conn) {
   IkeSa& sa = sas_->create_initiator(conn);
+  initiating_.insert(sa.our_spi());
   sa.tasks.queue(std::make_unique<tasks::IkeInit>(sa, ctx_));
   sa.tasks.queue(std::make_unique<tasks::IkeNatd>(sa, ctx_));
   sa.tasks.queue(std::make_unique<tasks::IkeAuth>(sa, ctx_));
   sa.tasks.queue(std::make_unique<tasks::ChildCreate>(sa, ctx_, conn, true));
   sa.tasks.initiate();
+}
+
+std::size_t Engine::initiating() {
+  std::erase_if(initiating_, [this](uint64_t spi) {
+    IkeSa* sa = sas_->find(spi);
+    return sa == nullptr || sa->state != IkeState::kConnecting;
+  });
+  return initiating_.size();
+}
+
+void Engine::start_deferred() {
+  while (!deferred_.empty() && initiating() < ctx_.options.max_initiations) {
+    const std::string name = std::move(deferred_.front());
+    deferred_.pop_front();
+    auto it = ctx_.connections.find(name);
+    // Terminated or unloaded while it waited: its callbacks were answered then.
+    if (it == ctx_.connections.end() || !pending_.contains(name)) {
+      continue;
+    }
+    if (sas_->child_up(name)) {
+      complete(name, InitiateResult{true, {}});
+      continue;
+    }
+    if (IkeSa* sa = sas_->reusable_for(*it->second)) {
+      sa->tasks.queue(std::make_unique<tasks::ChildCreate>(*sa, ctx_, it->second, false));
+      sa->tasks.initiate();
+      continue;
+    }
+    start_ike(it->second);
+  }
 }
 
 void Engine::terminate(const std::string& conn_name) {
@@ -364,6 +403,11 @@ void Engine::unsubscribe(uint64_t id) {
 }
 
 void Engine::dispatch(const Event& event) {
+  if (!deferred_.empty() &&
+      (event.type == EventType::kIkeUp || event.type == EventType::kIkeFailed ||
+       event.type == EventType::kIkeDown)) {
+    start_deferred();
+  }
   if (event.type == EventType::kChildUp) {
     complete(event.connection, InitiateResult{true, {}});
   } else if (event.type == EventType::kChildFailed) {

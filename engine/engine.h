@@ -4,10 +4,12 @@
 // loop thread (post() to it from elsewhere); callbacks and events arrive on it.
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/context.h"
@@ -71,12 +73,20 @@ class Engine {
 
  private:
   IkeSaInfo info(IkeSa& sa);
+  void start_ike(const ConnectionRef& conn);
+  // Our IKE SAs still in IKE_SA_INIT/IKE_AUTH (pruned as they finish).
+  std::size_t initiating();
+  void start_deferred();
   void dispatch(const Event& event);
   void complete(const std::string& name, const InitiateResult& result);
 
   EngineContext ctx_;
   std::unique_ptr<IkeSaManager> sas_;
   std::unordered_map<std::string, std::vector<Completion>> pending_;
+  // New IKE SAs wait here while options.max_initiations are in flight: a
+  // burst of thousands would otherwise overrun socket buffers and the peer.
+  std::deque<std::string> deferred_;
+  std::unordered_set<uint64_t> initiating_;
   std::vector<std::pair<uint64_t, Subscriber>> subscribers_;
   uint64_t next_subscriber_ = 1;
   std::unordered_map<std::string, uint32_t> reqids_;  // stable across reloads
