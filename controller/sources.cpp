@@ -1,5 +1,9 @@
 #include "controller/sources.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -63,8 +67,9 @@ void add_definitions(const model::Config& config, Snapshot& out) {
     specs.emplace(spec.name, &spec);
   }
   for (model::Connection& conn : set.connections) {
-    Definition def{std::move(conn), config.files.empty() ? "" : config.files.front(), 0};
-    if (auto it = specs.find(def.connection.name); it != specs.end()) {
+    Definition def{std::make_shared<const model::Connection>(std::move(conn)),
+                   config.files.empty() ? "" : config.files.front(), 0};
+    if (auto it = specs.find(def.connection->name); it != specs.end()) {
       def.file = config.files.at(it->second->file);
       def.line = static_cast<int>(it->second->line);
     }
@@ -194,38 +199,69 @@ Snapshot WatchDirSource::load() {
 
 Snapshot WatchDirSource::load_once() {
   Snapshot snapshot;
-  std::error_code ec;
-  std::vector<std::string> names;
-  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
-    names.push_back(it->path().filename().string());
-  }
-  if (ec) {
+  // One descriptor for the directory: every stat below is relative to it, a
+  // one-component lookup instead of a walk of the whole path.
+  DIR* listing = ::opendir(dir_.c_str());
+  if (listing == nullptr) {
     snapshot.diagnostics.push_back(
-        {model::Severity::kError, dir_, 0, "cannot read the watched directory: " + ec.message()});
+        {model::Severity::kError, dir_, 0,
+         std::string("cannot read the watched directory: ") + std::strerror(errno)});
     return snapshot;
+  }
+  std::unique_ptr<DIR, int (*)(DIR*)> closer(listing, ::closedir);
+  const int dir_fd = ::dirfd(listing);
+  std::vector<std::string> names;
+  while (const dirent* entry = ::readdir(listing)) {
+    std::string_view name(entry->d_name);
+    if (is_fragment_name(name)) {
+      names.emplace_back(name);
+    }
   }
   std::sort(names.begin(), names.end());
   model::ParseOptions options;
   options.keep_ignored = false;
+  std::map<std::string, Cached> fresh;  // what stays cached: files seen in this read
   for (const std::string& name : names) {
-    if (!is_fragment_name(name)) {
-      continue;
-    }
     std::string path = dir_ + "/" + name;
     // Follows ConfigMap symlinks; a dangling one is a key being removed.
-    if (!fs::is_regular_file(path, ec)) {
+    struct stat st {};
+    if (::fstatat(dir_fd, name.c_str(), &st, 0) != 0 || !S_ISREG(st.st_mode)) {
+      continue;
+    }
+    const FileStamp stamp{st.st_dev, st.st_ino, st.st_size,
+                          st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
+                          st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec};
+    // An unchanged file (same inode, size and times) is not parsed again: an
+    // edit to one drop among thousands costs one parse.
+    if (auto it = cache_.find(path); it != cache_.end() && it->second.stamp == stamp) {
+      fresh.insert(*it);
+      const Snapshot& part = it->second.part;
+      snapshot.connections.insert(snapshot.connections.end(), part.connections.begin(),
+                                  part.connections.end());
+      snapshot.diagnostics.insert(snapshot.diagnostics.end(), part.diagnostics.begin(),
+                                  part.diagnostics.end());
       continue;
     }
     model::Config config = ends_with(name, ".conf") ? model::parse_config_file(path, options)
                                                     : model::parse_yaml_file(path);
+    Snapshot part;
     if (!config.setup.empty()) {
       const model::Setting& first = config.setup.front();
-      snapshot.diagnostics.push_back(
+      part.diagnostics.push_back(
           {model::Severity::kWarning, config.files.at(first.file), static_cast<int>(first.line),
            "'config setup' in a watched directory has no effect: set it in the --config file"});
     }
-    add_definitions(config, snapshot);
+    add_definitions(config, part);
+    snapshot.connections.insert(snapshot.connections.end(), part.connections.begin(),
+                                part.connections.end());
+    snapshot.diagnostics.insert(snapshot.diagnostics.end(), part.diagnostics.begin(),
+                                part.diagnostics.end());
+    // A file that includes others may change through them: never cached.
+    if (config.files.size() == 1) {
+      fresh.emplace(path, Cached{stamp, std::move(part)});
+    }
   }
+  cache_ = std::move(fresh);
   return finish(std::move(snapshot));
 }
 

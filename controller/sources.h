@@ -76,8 +76,22 @@ class WatchDirSource {
 
  private:
   Snapshot load_once();
+  // What one read of a file gave, and the stat fields that say it is unchanged.
+  struct FileStamp {
+    uint64_t dev = 0;
+    uint64_t ino = 0;
+    int64_t size = 0;
+    int64_t mtime_ns = 0;
+    int64_t ctime_ns = 0;
+    bool operator==(const FileStamp&) const = default;
+  };
+  struct Cached {
+    FileStamp stamp;
+    Snapshot part;
+  };
   std::string dir_;
   std::string origin_;
+  std::map<std::string, Cached> cache_;  // by path; load() runs one at a time
 };
 
 struct WatcherOptions {

@@ -283,23 +283,22 @@ Changes Store::apply(const std::string& origin_name, Snapshot snapshot) {
   std::vector<model::Diagnostic> diagnostics = std::move(snapshot.diagnostics);
   if (ok) {
     for (Definition& def : snapshot.connections) {
-      if (is_ignored(def.connection)) {
+      if (!def.connection || is_ignored(*def.connection)) {
         continue;
       }
-      auto it = incoming.find(def.connection.name);
+      auto it = incoming.find(def.connection->name);
       if (it != incoming.end()) {
         std::string first = where(it->second.file, it->second.line);
         diagnostics.push_back({model::Severity::kError, def.file, def.line,
-                               "connection \"" + def.connection.name + "\" is defined twice in " +
+                               "connection \"" + def.connection->name + "\" is defined twice in " +
                                    origin_name + (first.empty() ? "" : ", first at " + first) +
                                    ": each name must be unique"});
         ok = false;
         continue;
       }
-      std::string name = def.connection.name;
+      std::string name = def.connection->name;
       incoming.emplace(std::move(name),
-                       Defined{std::make_shared<const model::Connection>(std::move(def.connection)),
-                               std::move(def.file), def.line});
+                       Defined{std::move(def.connection), std::move(def.file), def.line});
     }
   }
 
@@ -443,6 +442,15 @@ std::vector<Entry> Store::entries() const {
 size_t Store::size() const {
   std::lock_guard lock(mu_);
   return entries_.size();
+}
+
+std::map<std::string, size_t> Store::origin_sizes() const {
+  std::lock_guard lock(mu_);
+  std::map<std::string, size_t> out;
+  for (const auto& [name, stored] : entries_) {
+    ++out[stored.origin];
+  }
+  return out;
 }
 
 std::vector<std::string> Store::origins() const {

@@ -44,7 +44,10 @@ std::optional<Intent> parse_intent(std::string_view text);
 
 // One connection as a source defines it, with where (for messages).
 struct Definition {
-  model::Connection connection;
+  // Shared, never modified: a source's cache, its snapshots and the Store
+  // hold the same object, so a reload of thousands of unchanged connections
+  // copies pointers, not connections.
+  std::shared_ptr<const model::Connection> connection;
   std::string file;  // empty when not from a file (API)
   int line = 0;
 };
@@ -98,6 +101,8 @@ class Store {
   size_t size() const;
 
   std::vector<std::string> origins() const;  // in the order they first applied
+  // How many stored connections each origin owns.
+  std::map<std::string, size_t> origin_sizes() const;
   // The current diagnostics of an origin: those of its last snapshot (the
   // rejected one, if it was rejected) and its conflicts.
   std::vector<model::Diagnostic> diagnostics(const std::string& origin) const;

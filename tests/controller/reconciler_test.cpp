@@ -42,7 +42,8 @@ Definition conn(const std::string& name, const std::string& settings) {
   model::ConnectionSet set = model::build_connections(config);
   EXPECT_FALSE(config.diagnostics.has_errors() || set.diagnostics.has_errors()) << text;
   EXPECT_EQ(set.connections.size(), 1u) << text;
-  return {std::move(set.connections.at(0)), "test.conf", 1};
+  return {std::make_shared<const model::Connection>(std::move(set.connections.at(0))), "test.conf",
+          1};
 }
 
 Snapshot snap(std::vector<Definition> defs) {

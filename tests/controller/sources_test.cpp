@@ -59,7 +59,7 @@ std::string yaml_conn(const std::string& name) {
 Names names_of(const Snapshot& s) {
   Names out;
   for (const Definition& d : s.connections) {
-    out.push_back(d.connection.name);
+    out.push_back(d.connection->name);
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -235,7 +235,8 @@ TEST(WatchDirSource, ReadsConfAndYamlFragmentsAndSkipsTheRest) {
   EXPECT_EQ(names_of(s), (Names{"a", "b", "c", "d"}));
   // %default reaches only the conns of its own file.
   for (const Definition& d : s.connections) {
-    EXPECT_EQ(d.connection.ike_lifetime, d.connection.name == "a" ? 2h : 8h) << d.connection.name;
+    EXPECT_EQ(d.connection->ike_lifetime, d.connection->name == "a" ? 2h : 8h)
+        << d.connection->name;
   }
   EXPECT_EQ(s.connections[2].file, dir / "c.yaml");
 }

@@ -27,7 +27,14 @@ Definition def(const std::string& name, const std::string& extra = "", int line 
   model::ConnectionSet set = model::build_connections(config);
   EXPECT_FALSE(config.diagnostics.has_errors() || set.diagnostics.has_errors()) << text;
   EXPECT_EQ(set.connections.size(), 1u);
-  return {std::move(set.connections.at(0)), "/etc/ipsec.conf", line};
+  return {std::make_shared<const model::Connection>(std::move(set.connections.at(0))),
+          "/etc/ipsec.conf", line};
+}
+
+std::shared_ptr<const model::Connection> renamed(const model::Connection& c, std::string name) {
+  auto copy = std::make_shared<model::Connection>(c);
+  copy->name = std::move(name);
+  return copy;
 }
 
 Snapshot snap(std::vector<Definition> defs) {
@@ -300,7 +307,8 @@ TEST(Store, IntentsSurviveARestartThroughTheJournal) {
     Store store(dir.path());
     EXPECT_TRUE(store.load_intents().empty());
     Definition spaced = def("bc");
-    spaced.connection.name = "b c";  // API names are not limited to conf tokens
+    spaced.connection =
+        renamed(*spaced.connection, "b c");  // API names are not limited to conf tokens
     store.apply("file:f", snap({def("a"), std::move(spaced), def("d")}));
     ASSERT_TRUE(store.set_intent("a", Intent::kUp).ok());
     ASSERT_TRUE(store.set_intent("b c", Intent::kUnroute).ok());
@@ -322,7 +330,7 @@ TEST(Store, IntentsSurviveARestartThroughTheJournal) {
   // Loaded before any source: pending until the connections appear.
   EXPECT_EQ(restarted.pending_intents().size(), 2u);
   Definition spaced = def("bc");
-  spaced.connection.name = "b c";
+  spaced.connection = renamed(*spaced.connection, "b c");
   restarted.apply("file:f", snap({def("a"), std::move(spaced)}));
   EXPECT_EQ(restarted.get("a")->intent, Intent::kUp);
   EXPECT_EQ(restarted.get("b c")->intent, Intent::kUnroute);
