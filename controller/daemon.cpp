@@ -514,24 +514,10 @@ void Daemon::housekeeping() {
 }
 
 void Daemon::update_metrics() {
-  size_t by_state[5] = {};
-  for (const auto& st : controller_->reconciler().statuses()) {
-    const Condition* est = st.conditions.find(kConditionEstablished);
-    ConnectionState state = ConnectionState::kLoaded;
-    if (st.conditions.is_true(kConditionEstablished)) {
-      state = ConnectionState::kEstablished;
-    } else if (!st.last_error.empty()) {
-      state = ConnectionState::kFailing;
-    } else if (est != nullptr && est->reason == "Connecting") {
-      state = ConnectionState::kConnecting;
-    } else if (st.conditions.is_true(kConditionRouted)) {
-      state = ConnectionState::kRouted;
-    }
-    ++by_state[static_cast<size_t>(state)];
-  }
+  const Reconciler::Summary sum = controller_->reconciler().summary();
   for (auto s : {ConnectionState::kLoaded, ConnectionState::kRouted, ConnectionState::kConnecting,
                  ConnectionState::kEstablished, ConnectionState::kFailing}) {
-    metrics_->set_connections(s, by_state[static_cast<size_t>(s)]);
+    metrics_->set_connections(s, sum.by_state[static_cast<size_t>(s)]);
   }
   size_t ike[4] = {};
   size_t children = 0;
@@ -763,7 +749,7 @@ ControlResult<ConnectionStatus> Daemon::get(const std::string& name) {
 Changes Daemon::apply_api_locked() {
   Snapshot snapshot;
   for (const auto& [name, c] : api_conns_) {
-    snapshot.connections.push_back(Definition{c, "", 0});
+    snapshot.connections.push_back(Definition{c, "", 0});  // shared, not copied
   }
   return controller_->apply("api", std::move(snapshot));
 }
@@ -779,7 +765,7 @@ ControlResult<ConnectionStatus> Daemon::add(ConnectionSpec spec) {
       return Error{ErrorCode::kConflict,
                    "connection " + name + " already exists (from " + existing->origin + ")"};
     }
-    api_conns_[name] = std::move(spec.connection);
+    api_conns_[name] = std::make_shared<const model::Connection>(std::move(spec.connection));
     apply_api_locked();
   }
   log_.info("api", "added " + name);
@@ -800,7 +786,7 @@ ControlResult<ConnectionStatus> Daemon::replace(const std::string& name, Connect
       return Error{ErrorCode::kConflict, "connection " + name + " is defined by " +
                                              existing->origin + "; edit that file instead"};
     }
-    api_conns_[name] = std::move(spec.connection);
+    api_conns_[name] = std::make_shared<const model::Connection>(std::move(spec.connection));
     apply_api_locked();
   }
   log_.info("api", "replaced " + name);
@@ -908,24 +894,15 @@ ControlResult<DaemonStatus> Daemon::status() {
   out.version = IPSECD_VERSION;
   out.started_at = started_at_;
   out.ready = synced_.load();
-  const auto statuses = controller_->reconciler().statuses();
+  const Reconciler::Summary sum = controller_->reconciler().summary();
   out.connections = store_->size();
-  for (const auto& st : statuses) {
-    out.established += st.conditions.is_true(kConditionEstablished) ? 1 : 0;
-    out.routed += st.conditions.is_true(kConditionRouted) ? 1 : 0;
-    out.failing += st.last_error.empty() ? 0 : 1;
-    for (const auto& sa : st.sas) {
-      out.ike_sas += st.name == sa.connection ? 1 : 0;
-      for (const auto& c : sa.children) {
-        out.child_sas += c.connection == st.name ? 1 : 0;
-      }
-    }
-  }
+  out.established = sum.established;
+  out.routed = sum.routed;
+  out.failing = sum.failing;
+  out.ike_sas = sum.ike_sas;
+  out.child_sas = sum.child_sas;
   out.work_queue_depth = controller_->queue().depth();
-  std::map<std::string, size_t> per_origin;
-  for (const auto& e : store_->entries()) {
-    ++per_origin[e.origin];
-  }
+  auto per_origin = store_->origin_sizes();
   for (const auto& origin : store_->origins()) {
     SourceStatus s;
     s.origin = origin;

@@ -129,7 +129,7 @@ class Daemon final : public Control {
   std::unique_ptr<ApiServer> health_;
 
   std::mutex api_mu_;  // API adds, replaces and removes, one at a time
-  std::map<std::string, model::Connection> api_conns_;
+  std::map<std::string, std::shared_ptr<const model::Connection>> api_conns_;
 
   std::atomic<bool> synced_{false};
   std::atomic<bool> intents_settled_{false};

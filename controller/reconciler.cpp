@@ -1,5 +1,7 @@
 #include "controller/reconciler.h"
 
+#include "controller/metrics.h"
+
 #include <algorithm>
 #include <future>
 
@@ -248,13 +250,50 @@ void Reconciler::set(ReconcileStatus& st, std::string_view type, ConditionStatus
   st.conditions.set_condition(std::move(c), clock_.wall_now());
 }
 
+void Reconciler::count_locked(const ReconcileStatus& st, int sign) {
+  auto add = [sign](size_t& n, size_t k) { n = sign > 0 ? n + k : n - k; };
+  const bool established = st.conditions.is_true(kConditionEstablished);
+  const bool routed = st.conditions.is_true(kConditionRouted);
+  const Condition* est = st.conditions.find(kConditionEstablished);
+  ConnectionState state = ConnectionState::kLoaded;
+  if (established) {
+    state = ConnectionState::kEstablished;
+  } else if (!st.last_error.empty()) {
+    state = ConnectionState::kFailing;
+  } else if (est != nullptr && est->reason == "Connecting") {
+    state = ConnectionState::kConnecting;
+  } else if (routed) {
+    state = ConnectionState::kRouted;
+  }
+  add(summary_.by_state[static_cast<size_t>(state)], 1);
+  add(summary_.established, established ? 1 : 0);
+  add(summary_.routed, routed ? 1 : 0);
+  add(summary_.failing, st.last_error.empty() ? 0 : 1);
+  for (const auto& sa : st.sas) {
+    add(summary_.ike_sas, sa.connection == st.name ? 1 : 0);
+    for (const auto& c : sa.children) {
+      add(summary_.child_sas, c.connection == st.name ? 1 : 0);
+    }
+  }
+}
+
+Reconciler::Summary Reconciler::summary() const {
+  std::lock_guard lock(status_mu_);
+  return summary_;
+}
+
 ReconcileResult Reconciler::finish(ReconcileStatus st, ReconcileResult result) {
   if (auto it = failures_seen_.find(st.name); it != failures_seen_.end()) {
     st.failures = it->second;
   }
   {
     std::lock_guard lock(status_mu_);
-    statuses_[st.name] = std::move(st);
+    auto [it, added] = statuses_.try_emplace(st.name);
+    if (!added) {
+      count_locked(it->second, -1);
+    }
+    it->second = std::move(st);
+    count_locked(it->second, 1);
   }
   status_changed_.notify_all();
   return result;
@@ -295,7 +334,10 @@ ReconcileResult Reconciler::reconcile(const std::string& name) {
     failures_seen_.erase(name);
     {
       std::lock_guard lock(status_mu_);
-      statuses_.erase(name);
+      if (auto it = statuses_.find(name); it != statuses_.end()) {
+        count_locked(it->second, -1);
+        statuses_.erase(it);
+      }
     }
     status_changed_.notify_all();
     return ReconcileResult::done();

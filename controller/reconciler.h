@@ -94,6 +94,16 @@ class Reconciler {
   // Any thread: copies of the last computed status.
   std::optional<ReconcileStatus> status(const std::string& name) const;
   std::vector<ReconcileStatus> statuses() const;  // sorted by name
+  // Any thread: totals over every status, kept as statuses change (no copy).
+  struct Summary {
+    size_t by_state[5] = {};  // indexed by ConnectionState
+    size_t established = 0;
+    size_t routed = 0;
+    size_t failing = 0;
+    size_t ike_sas = 0;  // IKE SAs a connection owns
+    size_t child_sas = 0;
+  };
+  Summary summary() const;
   // Any thread: blocks until `done` holds for the name's status (nullopt: no
   // status, e.g. removed) or `timeout` passes; returns the last status seen
   // and whether `done` held. For the API's waiting intents.
@@ -142,8 +152,11 @@ class Reconciler {
   std::set<uint64_t> closing_;
 
   mutable std::condition_variable status_changed_;
-  mutable std::mutex status_mu_;  // guards statuses_ (readers are API threads)
+  mutable std::mutex status_mu_;  // guards statuses_ and summary_ (readers are API threads)
   std::map<std::string, ReconcileStatus> statuses_;
+  Summary summary_;
+  // Adds (sign 1) or takes away (-1) one status's share of summary_.
+  void count_locked(const ReconcileStatus& st, int sign);
 };
 
 struct ControllerOptions {
