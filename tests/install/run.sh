@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `cmake --install` into a temporary prefix puts every file where the install
+# rules promise, and the installed programs run:
+#   bin/ipsec, sbin/ipsecd, lib/systemd/system/ipsecd.service (ExecStart naming
+#   the installed daemon), share/doc/ipsecd/{README.md,deploy.md,...},
+#   share/doc/ipsecd/examples/ipsec.conf (and it passes `ipsec checkconfig`).
+# Usage: tests/install/run.sh BUILD_DIR      Leaves nothing behind.
+set -euo pipefail
+
+build=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+prefix=$(mktemp -d /tmp/ipsecd-install-test.XXXXXX)
+trap 'rm -rf "$prefix"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+cmake --install "$build" --prefix "$prefix" >"$prefix.log" 2>&1 || { cat "$prefix.log"; rm -f "$prefix.log"; fail "cmake --install failed"; }
+rm -f "$prefix.log"
+
+for f in bin/ipsec sbin/ipsecd lib/systemd/system/ipsecd.service \
+  share/doc/ipsecd/README.md share/doc/ipsecd/deploy.md share/doc/ipsecd/api.md \
+  share/doc/ipsecd/examples/ipsec.conf share/doc/ipsecd/examples/ipsec.secrets; do
+  [ -e "$prefix/$f" ] || fail "$f not installed under $prefix"
+  echo "ok   $f"
+done
+for f in bin/ipsec sbin/ipsecd; do
+  [ -x "$prefix/$f" ] || fail "$f is not executable"
+  out=$("$prefix/$f" --version) || fail "$f --version failed"
+  echo "ok   $f --version: $out"
+done
+unit=$prefix/lib/systemd/system/ipsecd.service
+grep -qx "ExecStart=$prefix/sbin/ipsecd --config /etc/ipsec.conf --secrets /etc/ipsec.secrets --state-dir /run/ipsecd" "$unit" ||
+  fail "the installed unit's ExecStart does not name $prefix/sbin/ipsecd: $(grep ExecStart= "$unit")"
+echo "ok   the unit's ExecStart names the installed daemon"
+"$prefix/bin/ipsec" checkconfig --config "$prefix/share/doc/ipsecd/examples/ipsec.conf" ||
+  fail "the installed example ipsec.conf does not pass ipsec checkconfig"
+echo "ok   ipsec checkconfig on the installed example"
+# Nothing else ends up in the tree: tests, benchmarks and libraries stay out.
+extra=$(cd "$prefix" && find . -type f ! -path './share/doc/ipsecd/*' ! -path ./bin/ipsec ! -path ./sbin/ipsecd ! -path ./lib/systemd/system/ipsecd.service)
+[ -z "$extra" ] || fail "unexpected files installed: $extra"
+echo "PASS"
