@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Builds the ipsecd image (scripts/image.sh) into a private podman store and runs it:
+#  1. --network none, --kernel memory: the daemon starts and keeps running,
+#     writes its API address, stops with exit 0 on SIGTERM; `ipsecd --version`
+#     and `ipsec --version` work in the image;
+#  2. in a network namespace made here, as the DaemonSet runs it (only
+#     NET_ADMIN and NET_BIND_SERVICE, read-only root), --kernel xfrm with a
+#     conf.d drop holding an auto=route connection and a secrets file:
+#     /healthz answers 200 on the --health listener, the trap policy is in the
+#     namespace's XFRM policy table, and `podman stop` (SIGTERM) ends the
+#     container with exit 0 and the policy removed.
+# Usage: tests/image/run.sh BUILD_DIR
+# Exit 0 when all holds, 1 on a failure, 77 (skip, with the reason) when not
+# root, when the image tools are missing, when the Debian mirror cannot be
+# reached, or when podman cannot start a container on this machine.
+# Everything it makes (store, containers, namespace, files) is removed at exit.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*"; exit 1; }
+ok() { echo "ok   $*"; }
+
+[ "$(id -u)" -eq 0 ] || skip "not root: building and running the image needs root (mmdebstrap, rootful podman, ip netns)"
+for tool in podman mmdebstrap ip curl; do
+  command -v "$tool" >/dev/null || skip "$tool not installed (scripts/deps.sh test installs it)"
+done
+
+export CONTAINERS_CONF=$root/packaging/image/containers.conf
+work=$(mktemp -d /tmp/ipsecd-image-test.XXXXXX)
+ns=ipsecd-img-$$
+mem_name=ipsecd-test-mem-$$
+xfrm_name=ipsecd-test-xfrm-$$
+image=localhost/ipsecd:test-$$
+# A store of its own: nothing of the machine's podman images or containers is
+# seen or touched, and removing the directory removes everything.
+cat >"$work/storage.conf" <<CONF
+[storage]
+driver = "overlay"
+graphroot = "$work/storage"
+runroot = "$work/run"
+CONF
+export CONTAINERS_STORAGE_CONF=$work/storage.conf
+
+cleanup() {
+  podman rm --force --time 0 "$mem_name" "$xfrm_name" >/dev/null 2>&1 || true
+  podman rmi --all --force >/dev/null 2>&1 || true
+  if ip netns list | grep -qw "$ns"; then ip netns delete "$ns"; fi
+  # Overlay mounts of removed containers are gone; unmount any leftover before deleting.
+  grep -o " $work/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Prints a container's log when a check fails.
+show_logs() { echo "--- podman logs $1"; podman logs "$1" 2>&1 | tail -40 || true; echo "---"; }
+
+# --- build -------------------------------------------------------------------
+mirror=${IPSECD_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+if ! IPSECD_IMAGE=$image "$root/scripts/image.sh" "$build" "$work/ipsecd.tar" >"$work/build.log" 2>&1; then
+  cat "$work/build.log"
+  if ! curl -sf -o /dev/null --max-time 10 "$mirror/dists/bookworm/Release"; then
+    skip "Debian mirror $mirror unreachable: cannot build the base image"
+  fi
+  fail "scripts/image.sh failed"
+fi
+cat "$work/build.log"
+size=$(podman image inspect --format '{{.Size}}' "$image")
+[ "$size" -lt 40000000 ] || fail "image is $size bytes unpacked, over the 40 MB budget"
+ok "image built, $size bytes unpacked (< 40 MB)"
+[ -s "$work/ipsecd.tar" ] && tar -tf "$work/ipsecd.tar" | grep -qx 'index.json' || fail "$work/ipsecd.tar is not an OCI archive (no index.json)"
+ok "OCI archive written"
+for label in title version source licenses; do
+  v=$(podman image inspect --format "{{index .Labels \"org.opencontainers.image.$label\"}}" "$image")
+  [ -n "$v" ] || fail "label org.opencontainers.image.$label missing"
+done
+ok "OCI labels title, version, source, licenses set"
+
+# Can this machine run a container at all? The base's own `ip` answers that,
+# apart from anything of ipsecd's.
+if ! podman run --rm --network none --entrypoint /usr/bin/ip "$image" -V >"$work/probe.log" 2>&1; then
+  cat "$work/probe.log"
+  skip "podman cannot start a container here (runtime runc, see packaging/image/containers.conf)"
+fi
+
+# --- binaries in the image ---------------------------------------------------
+version=$(sed -n 's/^CMAKE_PROJECT_VERSION:[A-Z]*=//p' "$build/CMakeCache.txt")
+out=$(podman run --rm --network none "$image" --version 2>&1) || fail "ipsecd --version failed: $out"
+grep -q "$version" <<<"$out" || fail "ipsecd --version printed '$out', expected version $version"
+ok "ipsecd --version: $out"
+out=$(podman run --rm --network none --entrypoint /usr/bin/ipsec "$image" --version 2>&1) || fail "ipsec --version failed: $out"
+grep -q "$version" <<<"$out" || fail "ipsec --version printed '$out', expected version $version"
+ok "ipsec --version: $out"
+
+# --- 1. memory kernel, no network ---------------------------------------------
+podman run -d --name "$mem_name" --network none "$image" \
+  --kernel memory --state-dir /run/ipsecd --log-format json >/dev/null
+api=""
+for _ in $(seq 100); do
+  # podman cp reads the container's filesystem: the image has no shell or cat.
+  api=$(podman cp "$mem_name:/run/ipsecd/api" - 2>/dev/null | tar -xO 2>/dev/null || true)
+  [ -n "$api" ] && break
+  [ "$(podman inspect --format '{{.State.Running}}' "$mem_name")" = true ] || break
+  sleep 0.1
+done
+[ -n "$api" ] || { show_logs "$mem_name"; fail "ipsecd --kernel memory wrote no /run/ipsecd/api"; }
+grep -Eq '^http://127\.0\.0\.1:[0-9]+' <<<"$api" || { show_logs "$mem_name"; fail "/run/ipsecd/api holds '$api', expected http://127.0.0.1:PORT"; }
+sleep 1
+[ "$(podman inspect --format '{{.State.Running}}' "$mem_name")" = true ] || { show_logs "$mem_name"; fail "ipsecd --kernel memory exited"; }
+ok "ipsecd --kernel memory --network none runs, API at $api"
+podman stop --time 20 "$mem_name" >/dev/null
+code=$(podman inspect --format '{{.State.ExitCode}}' "$mem_name")
+[ "$code" = 0 ] || { show_logs "$mem_name"; fail "ipsecd --kernel memory exited $code on SIGTERM, expected 0"; }
+ok "podman stop: exit 0"
+podman rm "$mem_name" >/dev/null
+
+# --- 2. XFRM in a namespace, as in the DaemonSet ------------------------------
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+ip -n "$ns" link add gw0 type dummy
+ip -n "$ns" addr add 192.0.2.1/24 dev gw0
+ip -n "$ns" link set gw0 up
+mkdir -p "$work/conf.d" "$work/secrets"
+cat >"$work/conf.d/route.conf" <<'CONF'
+# Trap policies only: traffic from 198.51.100.0/24 to 203.0.113.0/24 would
+# start the negotiation with 192.0.2.2.
+conn image-route
+    keyexchange=ikev2
+    authby=secret
+    left=192.0.2.1
+    leftsubnet=198.51.100.0/24
+    right=192.0.2.2
+    rightsubnet=203.0.113.0/24
+    auto=route
+CONF
+printf '192.0.2.1 192.0.2.2 : PSK "image-test-psk-0123456789abcdef"\n' >"$work/secrets/ipsec.secrets"
+chmod 0400 "$work/secrets/ipsec.secrets"
+port=9766
+podman run -d --name "$xfrm_name" --network "ns:/run/netns/$ns" \
+  --cap-drop ALL --cap-add NET_ADMIN --cap-add NET_BIND_SERVICE --read-only \
+  -v "$work/conf.d:/etc/ipsecd/conf.d:ro" -v "$work/secrets:/etc/ipsecd/secrets:ro" \
+  "$image" --kernel xfrm --watch-dir /etc/ipsecd/conf.d \
+  --secrets /etc/ipsecd/secrets/ipsec.secrets --state-dir /run/ipsecd \
+  --health "127.0.0.1:$port" --metrics 127.0.0.1:9765 --log-format json >/dev/null
+
+status=""
+for _ in $(seq 100); do
+  status=$(ip netns exec "$ns" curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/healthz" || true)
+  [ "$status" = 200 ] && break
+  [ "$(podman inspect --format '{{.State.Running}}' "$xfrm_name")" = true ] || break
+  sleep 0.2
+done
+[ "$status" = 200 ] || { show_logs "$xfrm_name"; fail "/healthz on 127.0.0.1:$port answered '$status', expected 200"; }
+ok "/healthz 200 on the --health listener"
+
+trap_policy() { ip -n "$ns" xfrm policy | grep -A1 'src 198.51.100.0/24 dst 203.0.113.0/24' | grep -q 'dir out'; }
+found=no
+for _ in $(seq 100); do
+  if trap_policy; then found=yes; break; fi
+  sleep 0.2
+done
+[ "$found" = yes ] || { ip -n "$ns" xfrm policy; show_logs "$xfrm_name"; fail "no trap policy 198.51.100.0/24 -> 203.0.113.0/24 in namespace $ns"; }
+ok "trap policy installed: $(ip -n "$ns" xfrm policy | grep -c '^src') policies in $ns"
+
+podman stop --time 20 "$xfrm_name" >/dev/null
+code=$(podman inspect --format '{{.State.ExitCode}}' "$xfrm_name")
+[ "$code" = 0 ] || { show_logs "$xfrm_name"; fail "ipsecd exited $code on SIGTERM, expected 0"; }
+ok "podman stop: exit 0"
+if trap_policy; then ip -n "$ns" xfrm policy; fail "the trap policy is still installed after SIGTERM"; fi
+ok "trap policy removed on SIGTERM"
+echo "PASS"
