@@ -115,7 +115,7 @@ check "helm template (values-minimal.yaml)" sh -c '"$0" template ipsecd "$1" --n
 
 renders=("$out/base.yaml" "$out/overlay.yaml" "$out/chart.yaml" "$out/chart-all.yaml" "$out/chart-minimal.yaml" "$out/chart-setfile.yaml")
 check "schemas + unknown fields, 6 renders (and bad objects rejected)" node "$here/validate.mjs" --self-test "${renders[@]}"
-check "DaemonSet properties: base, overlay, default chart" node "$here/policy.mjs" "$out/base.yaml" "$out/overlay.yaml" "$out/chart.yaml"
+check "DaemonSet properties: base, overlay, default and minimal chart" node "$here/policy.mjs" "$out/base.yaml" "$out/overlay.yaml" "$out/chart.yaml" "$out/chart-minimal.yaml"
 check_rejects "DaemonSet properties: values-all.yaml deviations are caught" node "$here/policy.mjs" "$out/chart-all.yaml"
 check "chart (defaults) equals kustomize base" node "$here/compare-chart-kustomize.mjs" "$out/base.yaml" "$out/chart.yaml"
 check_rejects "chart with one changed value differs from the base" sh -c '"$0" template ipsecd "$1" --namespace ipsecd --set resources.limits.memory=1Gi >"$2/chart-changed.yaml" && node "$3/compare-chart-kustomize.mjs" "$2/base.yaml" "$2/chart-changed.yaml"' "$helm" "$chart" "$out" "$here"
