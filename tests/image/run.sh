@@ -25,7 +25,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 ok() { echo "ok   $*"; }
 
 [ "$(id -u)" -eq 0 ] || skip "not root: building and running the image needs root (mmdebstrap, rootful podman, ip netns)"
-for tool in podman mmdebstrap ip curl; do
+for tool in podman skopeo mmdebstrap ip curl; do
   command -v "$tool" >/dev/null || skip "$tool not installed (scripts/deps.sh test installs it)"
 done
 
@@ -73,11 +73,20 @@ size=$(podman image inspect --format '{{.Size}}' "$image")
 ok "image built, $size bytes unpacked (< 40 MB)"
 [ -s "$work/ipsecd.tar" ] && tar -tf "$work/ipsecd.tar" | grep -qx 'index.json' || fail "$work/ipsecd.tar is not an OCI archive (no index.json)"
 ok "OCI archive written"
-for label in title version source licenses; do
-  v=$(podman image inspect --format "{{index .Labels \"org.opencontainers.image.$label\"}}" "$image")
-  [ -n "$v" ] || fail "label org.opencontainers.image.$label missing"
-done
-ok "OCI labels title, version, source, licenses set"
+# From here on everything runs from the archive, as a node or registry gets it.
+podman rmi --all --force >/dev/null
+podman load --quiet -i "$work/ipsecd.tar" >/dev/null || fail "podman load -i ipsecd.tar failed"
+podman image exists "$image" || fail "podman load did not restore $image from the archive"
+ok "podman load -i: $image"
+skopeo inspect "oci-archive:$work/ipsecd.tar" >"$work/inspect.json" || fail "skopeo inspect oci-archive: failed"
+python3 - "$work/inspect.json" <<'PY' || fail "OCI labels missing"
+import json, sys
+labels = json.load(open(sys.argv[1])).get("Labels") or {}
+missing = [k for k in ("title", "version", "source", "licenses") if not labels.get(f"org.opencontainers.image.{k}")]
+if missing:
+    sys.exit(f"labels missing or empty: {missing}; present: {labels}")
+PY
+ok "skopeo inspect: OCI labels title, version, source, licenses set"
 
 # Can this machine run a container at all? The base's own `ip` answers that,
 # apart from anything of ipsecd's.
