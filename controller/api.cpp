@@ -356,24 +356,27 @@ model::Result<ListenAddress> ApiServer::Impl::start() {
   if (listener_) {
     return bound_;
   }
-  model::Result<ListenAddress> wanted = parse_listen_address(options_.listen, "--api");
+  const std::string flag = options_.probes_only ? "--health" : "--api";
+  model::Result<ListenAddress> wanted = parse_listen_address(options_.listen, flag);
   if (!wanted) {
     return wanted;
   }
   if (wanted->host.find(':') != std::string::npos) {
     // cpprestsdk 2.10's listener splits HOST:PORT at the first ':'.
-    return R::failure("--api " + wanted->str() +
+    return R::failure(flag + " " + wanted->str() +
                       ": the HTTP server cannot listen on an IPv6 address; use an IPv4 address "
                       "such as 127.0.0.1 (the CLI on the node reaches it through loopback)");
   }
-  if (model::Result<bool> dir = prepare_state_dir(options_.state_dir); !dir) {
-    return R::failure(dir.error());
+  if (!options_.probes_only) {
+    if (model::Result<bool> dir = prepare_state_dir(options_.state_dir); !dir) {
+      return R::failure(dir.error());
+    }
+    model::Result<std::string> token = make_api_token();
+    if (!token) {
+      return R::failure(token.error());
+    }
+    token_ = token.value();
   }
-  model::Result<std::string> token = make_api_token();
-  if (!token) {
-    return R::failure(token.error());
-  }
-  token_ = token.value();
 
   ListenAddress address = *wanted;
   std::string last_error;
@@ -384,7 +387,7 @@ model::Result<ListenAddress> ApiServer::Impl::start() {
     if (wanted->port == 0) {
       auto reserved = reserve_port(wanted->host);
       if (!reserved) {
-        return R::failure("--api " + wanted->str() + ": " + reserved.error());
+        return R::failure(flag + " " + wanted->str() + ": " + reserved.error());
       }
       std::pair<Fd, uint16_t> held = std::move(reserved).value();
       probe = std::move(held.first);
@@ -400,9 +403,12 @@ model::Result<ListenAddress> ApiServer::Impl::start() {
     }
   }
   if (!listener_) {
-    return R::failure("--api " + address.str() + ": cannot listen: " + last_error);
+    return R::failure(flag + " " + address.str() + ": cannot listen: " + last_error);
   }
   bound_ = address;
+  if (options_.probes_only) {
+    return bound_;
+  }
 
   std::string dir = options_.state_dir;
   token_file_ = dir + "/token";
@@ -435,8 +441,10 @@ void ApiServer::Impl::stop() {
   } catch (const std::exception&) {
     // Closing a listener whose connections already failed: nothing left to release.
   }
-  ::unlink(api_file_.c_str());
-  ::unlink(token_file_.c_str());
+  if (!options_.probes_only) {
+    ::unlink(api_file_.c_str());
+    ::unlink(token_file_.c_str());
+  }
 }
 
 bool ApiServer::Impl::authorized(const http::http_request& request) const {
@@ -656,7 +664,11 @@ Reply ApiServer::Impl::route(http::http_request& request) {
   const std::string method = request.method();
   const std::string path = request.relative_uri().path();
   const bool probe = path == "/healthz" || path == "/readyz";
-  if (!(probe && options_.open_health_probes) && !authorized(request)) {
+  if (options_.probes_only && !probe) {
+    return error_reply(http::status_codes::NotFound, "not_found",
+                       "this listener serves only /healthz and /readyz");
+  }
+  if (!(probe && (options_.open_health_probes || options_.probes_only)) && !authorized(request)) {
     Reply r = error_reply(http::status_codes::Unauthorized, "unauthenticated",
                           "missing or wrong bearer token; send 'Authorization: Bearer TOKEN' "
                           "with the token from the daemon's state directory (file 'token')");

@@ -31,6 +31,9 @@ struct ApiOptions {
   // Lets /healthz and /readyz answer without the token (for kubelet probes);
   // they reveal nothing but "ok" or what readiness waits for.
   bool open_health_probes = false;
+  // Serves /healthz and /readyz only, without a token, and writes nothing to
+  // the state dir: the --health listener kubelet probes.
+  bool probes_only = false;
 };
 
 class ApiServer {

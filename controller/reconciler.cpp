@@ -163,7 +163,9 @@ kernel::Status Reconciler::ensure_policies(const std::vector<kernel::PolicySpec>
       // A protect policy in a trap's place is the engine's SA at work.
       const bool sa_up =
           spec.kind == kernel::PolicyKind::kTrap && have->kind == kernel::PolicyKind::kProtect;
-      if (have->kind == spec.kind || sa_up) {
+      // Same kind and templates: nothing to do. A trap adopted from an earlier
+      // run carries that run's reqid and is updated in place, never removed.
+      if ((have->kind == spec.kind && have->templates == spec.templates) || sa_up) {
         continue;
       }
     }
@@ -206,7 +208,7 @@ void Reconciler::teardown(const std::string& name, const Applied& applied) {
 }
 
 void Reconciler::close(const std::string& name, bool unload) {
-  for (const auto& ike : engine_.list()) {
+  for (const auto& ike : engine_.list(name)) {
     bool carries = ike.connection == name;
     for (const auto& child : ike.children) {
       carries = carries || child.connection == name;
@@ -229,6 +231,7 @@ void Reconciler::start_initiate(const std::string& name) {
     if (!r.ok) {
       failure_[name] = r.reason;
       last_failure_[name] = r.reason;
+      ++failures_seen_[name];
     }
     wake_(name);
   });
@@ -246,6 +249,9 @@ void Reconciler::set(ReconcileStatus& st, std::string_view type, ConditionStatus
 }
 
 ReconcileResult Reconciler::finish(ReconcileStatus st, ReconcileResult result) {
+  if (auto it = failures_seen_.find(st.name); it != failures_seen_.end()) {
+    st.failures = it->second;
+  }
   {
     std::lock_guard lock(status_mu_);
     statuses_[st.name] = std::move(st);
@@ -286,6 +292,7 @@ ReconcileResult Reconciler::reconcile(const std::string& name) {
     } else if (engine_.loaded(name)) {
       close(name, true);
     }
+    failures_seen_.erase(name);
     {
       std::lock_guard lock(status_mu_);
       statuses_.erase(name);
@@ -377,7 +384,7 @@ ReconcileResult Reconciler::reconcile(const std::string& name) {
   bool established = false;
   bool connecting = initiating_.contains(name);
   bool any_live = false;
-  for (auto& ike : engine_.list()) {
+  for (auto& ike : engine_.list(name)) {
     bool ours = ike.connection == name;
     for (const auto& child : ike.children) {
       if (child.connection == name) {
@@ -505,6 +512,7 @@ void Reconciler::on_engine_event(const engine::Event& event) {
        event.type == engine::EventType::kChildFailed) &&
       !event.reason.empty()) {
     last_failure_[event.connection] = event.reason;
+    ++failures_seen_[event.connection];
   }
   const bool expected = closing_.contains(event.spi_i);
   if (event.type == engine::EventType::kIkeDown || event.type == engine::EventType::kIkeFailed) {
@@ -518,6 +526,7 @@ void Reconciler::on_engine_event(const engine::Event& event) {
       const std::string why = "CHILD SA went down: " + event.reason;
       failure_[event.connection] = why;
       last_failure_[event.connection] = why;
+      ++failures_seen_[event.connection];
     }
   }
   wake_(event.connection);
@@ -549,6 +558,46 @@ void Reconciler::on_kernel_event(const kernel::Event& event) {
       }
     }
   }
+}
+
+size_t Reconciler::prune_policies() {
+  std::set<std::string> wanted;
+  for (const auto& [key, owner] : trap_owner_) {
+    wanted.insert(key);
+  }
+  for (const auto& [name, applied] : applied_) {
+    if (applied.loaded || !applied.connection) {
+      continue;
+    }
+    if (auto shunts = shunt_policies(*applied.connection); shunts.ok()) {
+      for (const auto& p : shunts.value()) {
+        wanted.insert(policy_key(p.id));
+      }
+    }
+  }
+  auto listed = kernel_.list_policies();
+  if (!listed.ok()) {
+    return 0;
+  }
+  size_t removed = 0;
+  for (const auto& p : listed.value()) {
+    // A protect policy belongs to an SA the engine installed: never ours to prune.
+    if (!p.own || p.kind == kernel::PolicyKind::kProtect || wanted.contains(policy_key(p.id))) {
+      continue;
+    }
+    if (kernel_.delete_policy(p.id).ok()) {
+      ++removed;
+    }
+  }
+  return removed;
+}
+
+void Reconciler::teardown_all() {
+  for (const auto& [name, applied] : applied_) {
+    teardown(name, applied);
+  }
+  applied_.clear();
+  trap_owner_.clear();
 }
 
 std::vector<std::string> Reconciler::applied_names() const {
@@ -664,8 +713,14 @@ void Controller::dispatch_loop() {
 }
 
 void Controller::run_one(const std::string& name) {
+  const auto started = std::chrono::steady_clock::now();
   const ReconcileResult result = reconciler_->reconcile(name);
   reconciles_.fetch_add(1);
+  if (options_.on_reconcile) {
+    options_.on_reconcile(
+        std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started),
+        result.kind == ReconcileResult::Kind::kError);
+  }
   switch (result.kind) {
     case ReconcileResult::Kind::kDone:
       queue_.forget(name);

@@ -61,6 +61,9 @@ struct ReconcileStatus {
   Conditions conditions;
   std::vector<engine::IkeSaInfo> sas;  // the IKE SAs carrying this connection's CHILD SAs
   std::string last_error;              // "" when none since the last success
+  // Negotiation failures seen for this name so far; only grows, so a waiter
+  // can tell a failure that came after its request from an older one.
+  uint64_t failures = 0;
 };
 
 class Reconciler {
@@ -81,6 +84,12 @@ class Reconciler {
   void on_kernel_event(const kernel::Event& event);
   // Names with something applied (a resync must also visit removed ones).
   std::vector<std::string> applied_names() const;
+  // Removes our trap and shunt policies that no applied connection wants
+  // (left by an earlier run, adopted at start-up); returns how many went.
+  size_t prune_policies();
+  // Shutdown: every applied connection torn down (DELETEs to peers, its
+  // policies removed) and unloaded.
+  void teardown_all();
 
   // Any thread: copies of the last computed status.
   std::optional<ReconcileStatus> status(const std::string& name) const;
@@ -127,7 +136,8 @@ class Reconciler {
   std::set<std::string> initiating_;                 // initiate() called, result not in yet
   std::map<std::string, std::string> failure_;       // a failed negotiation not yet acted on
   std::map<std::string, std::string> last_failure_;  // shown until established
-  std::map<std::string, std::string> trap_owner_;    // trap PolicyId::str() -> connection
+  std::map<std::string, uint64_t> failures_seen_;
+  std::map<std::string, std::string> trap_owner_;  // trap PolicyId::str() -> connection
   // IKE SAs (by SPIi) we asked the engine to delete: their down events are expected.
   std::set<uint64_t> closing_;
 
@@ -140,6 +150,8 @@ struct ControllerOptions {
   WorkQueueOptions queue;
   // Every name is queued again this often (level-based safety net).
   std::chrono::milliseconds resync_period{std::chrono::seconds(30)};
+  // Called on the loop after every reconcile with its duration and whether it failed.
+  std::function<void(Duration, bool)> on_reconcile;
 };
 
 // Store + WorkQueue + dispatcher thread + Reconciler on the engine's loop,
@@ -166,6 +178,8 @@ class Controller {
   void resync();
 
   const Reconciler& reconciler() const { return *reconciler_; }
+  // The Reconciler's loop-only calls (prune_policies, teardown_all): on the loop thread only.
+  Reconciler& reconciler_for_loop() { return *reconciler_; }
   WorkQueue& queue() { return queue_; }
   Store& store() { return store_; }
   uint64_t reconciles() const;

@@ -261,24 +261,24 @@ void Engine::terminate(const std::string& conn_name) {
   complete(conn_name, InitiateResult{false, "terminated"});
   std::vector<IkeSa*> whole;
   std::vector<std::pair<IkeSa*, std::vector<uint32_t>>> partial;
-  sas_->for_each([&](IkeSa& sa) {
-    if (sa.state == IkeState::kDead || sa.state == IkeState::kDeleting) {
-      return;
+  for (IkeSa* sa : sas_->for_connection(conn_name)) {
+    if (sa->state == IkeState::kDeleting) {
+      continue;
     }
-    if (sa.conn->name() == conn_name) {
-      whole.push_back(&sa);
-      return;
+    if (sa->conn->name() == conn_name) {
+      whole.push_back(sa);
+      continue;
     }
     std::vector<uint32_t> spis;
-    for (auto& child : sa.children) {
+    for (auto& child : sa->children) {
       if (child.conn->name() == conn_name && !child.deleting) {
         spis.push_back(child.spi_in);
       }
     }
     if (!spis.empty()) {
-      partial.emplace_back(&sa, std::move(spis));
+      partial.emplace_back(sa, std::move(spis));
     }
-  });
+  }
   for (IkeSa* sa : whole) {
     if (sa->established() && !sa->tasks.has_task("IkeDelete")) {
       sa->tasks.queue(std::make_unique<tasks::IkeDelete>(*sa, ctx_));
@@ -293,53 +293,64 @@ void Engine::terminate(const std::string& conn_name) {
   }
 }
 
+IkeSaInfo Engine::info(IkeSa& sa) {
+  IkeSaInfo info;
+  info.connection = sa.conn->name();
+  info.state = std::string(name(sa.state));
+  info.initiator = sa.initiator;
+  info.spi_i = sa.spi_i;
+  info.spi_r = sa.spi_r;
+  info.local = sa.local.str();
+  info.remote = sa.remote.str();
+  info.local_id = sa.conn->local_id.str();
+  info.remote_id = sa.established() ? sa.peer_id.str() : sa.conn->remote_id.str();
+  if (sa.prf) {
+    info.algorithms = sa.algorithms.str();
+  }
+  if (sa.established()) {
+    info.established = sa.established_at;
+  }
+  for (const auto& child : sa.children) {
+    ChildSaInfo c;
+    c.connection = child.conn->name();
+    c.state = child.deleting ? "deleting" : "installed";
+    c.spi_in = child.spi_in;
+    c.spi_out = child.spi_out;
+    c.reqid = child.reqid;
+    c.algorithms = child.algorithms.str();
+    c.mode = child.mode == kernel::Mode::kTunnel ? "tunnel" : "transport";
+    c.local_ts = str(child.ts_local);
+    c.remote_ts = str(child.ts_remote);
+    c.established = child.established;
+    if (auto in = ctx_.kernel.get_sa(kernel::SaId{sa.local.address, child.spi_in}); in.ok()) {
+      c.in = in->counters;
+    }
+    if (auto o = ctx_.kernel.get_sa(kernel::SaId{sa.remote.address, child.spi_out}); o.ok()) {
+      c.out = o->counters;
+    }
+    info.children.push_back(std::move(c));
+  }
+  return info;
+}
+
 std::vector<IkeSaInfo> Engine::list() {
   std::vector<IkeSaInfo> out;
   sas_->for_each([&](IkeSa& sa) {
-    if (sa.state == IkeState::kDead) {
-      return;
+    if (sa.state != IkeState::kDead) {
+      out.push_back(info(sa));
     }
-    IkeSaInfo info;
-    info.connection = sa.conn->name();
-    info.state = std::string(name(sa.state));
-    info.initiator = sa.initiator;
-    info.spi_i = sa.spi_i;
-    info.spi_r = sa.spi_r;
-    info.local = sa.local.str();
-    info.remote = sa.remote.str();
-    info.local_id = sa.conn->local_id.str();
-    info.remote_id = sa.established() ? sa.peer_id.str() : sa.conn->remote_id.str();
-    if (sa.prf) {
-      info.algorithms = sa.algorithms.str();
-    }
-    if (sa.established()) {
-      info.established = sa.established_at;
-    }
-    for (const auto& child : sa.children) {
-      ChildSaInfo c;
-      c.connection = child.conn->name();
-      c.state = child.deleting ? "deleting" : "installed";
-      c.spi_in = child.spi_in;
-      c.spi_out = child.spi_out;
-      c.reqid = child.reqid;
-      c.algorithms = child.algorithms.str();
-      c.mode = child.mode == kernel::Mode::kTunnel ? "tunnel" : "transport";
-      c.local_ts = str(child.ts_local);
-      c.remote_ts = str(child.ts_remote);
-      c.established = child.established;
-      if (auto in = ctx_.kernel.get_sa(kernel::SaId{sa.local.address, child.spi_in}); in.ok()) {
-        c.in = in->counters;
-      }
-      if (auto o = ctx_.kernel.get_sa(kernel::SaId{sa.remote.address, child.spi_out}); o.ok()) {
-        c.out = o->counters;
-      }
-      info.children.push_back(std::move(c));
-    }
-    out.push_back(std::move(info));
   });
   std::sort(out.begin(), out.end(), [](const IkeSaInfo& a, const IkeSaInfo& b) {
     return a.connection != b.connection ? a.connection < b.connection : a.spi_i < b.spi_i;
   });
+  return out;
+}
+
+std::vector<IkeSaInfo> Engine::list(const std::string& conn_name) {
+  std::vector<IkeSaInfo> out;
+  for (IkeSa* sa : sas_->for_connection(conn_name)) {
+    out.push_back(info(*sa));
+  }
   return out;
 }
 

@@ -16,6 +16,7 @@
 namespace ipsecd::engine {
 
 class IkeSaManager;
+class IkeSa;
 
 struct [[nodiscard]] Status {
   std::string error;  // empty: it worked
@@ -50,6 +51,9 @@ class Engine {
   // Deletes the connection's SAs, telling the peer.
   void terminate(const std::string& name);
   std::vector<IkeSaInfo> list();
+  // The IKE SAs of one connection or carrying one of its CHILD SAs; costs
+  // what that connection has, not what the engine holds.
+  std::vector<IkeSaInfo> list(const std::string& name);
   // Events for every IKE and CHILD SA; returns an id for unsubscribe().
   uint64_t subscribe(Subscriber subscriber);
   void unsubscribe(uint64_t id);
@@ -66,6 +70,7 @@ class Engine {
   std::size_t half_open_count() const;
 
  private:
+  IkeSaInfo info(IkeSa& sa);
   void dispatch(const Event& event);
   void complete(const std::string& name, const InitiateResult& result);
 

@@ -21,7 +21,8 @@ struct Event {
   uint64_t spi_r = 0;
   uint32_t child_spi_in = 0;  // CHILD events: our inbound and outbound ESP SPIs
   uint32_t child_spi_out = 0;
-  std::string reason;  // why it failed or went down; empty for up
+  std::string reason;                    // why it failed or went down; empty for up
+  std::chrono::nanoseconds handshake{};  // kIkeUp: from the SA's creation to established
 };
 
 struct ChildSaInfo {

@@ -47,6 +47,7 @@ IkeSa::IkeSa(EngineContext& ctx, bool is_initiator, uint64_t spi, ConnectionRef 
       tasks(*this, ctx),
       ctx_(ctx) {
   (initiator ? spi_i : spi_r) = spi;
+  created = ctx.loop.now();
 }
 
 IkeSa::~IkeSa() {

@@ -108,6 +108,7 @@ class IkeSa {
   std::unique_ptr<Handshake> handshake;
   std::vector<ChildSa> children;
   Clock::WallTime established_at{};
+  Clock::SteadyTime created{};  // when this SA was made: the handshake's start
   EventLoop::TimerId half_open_timer = 0;
   EventLoop::TimerId keepalive_timer = 0;
   Clock::SteadyTime last_sent{};  // the last IKE message or keepalive to the peer

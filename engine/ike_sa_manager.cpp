@@ -35,6 +35,7 @@ IkeSa& IkeSaManager::create_initiator(const ConnectionRef& conn) {
   IkeSa& ref = *sa;
   sas_.emplace(spi, std::move(sa));
   index_peer(ref);
+  note_connection(ref);
   return ref;
 }
 
@@ -53,6 +54,46 @@ void IkeSaManager::child_added(IkeSa& sa, const std::string& conn) {
   if (std::find(spis.begin(), spis.end(), sa.our_spi()) == spis.end()) {
     spis.push_back(sa.our_spi());
   }
+}
+
+void IkeSaManager::note_connection(IkeSa& sa) {
+  auto& spis = by_conn_[sa.conn->name()];
+  if (std::find(spis.begin(), spis.end(), sa.our_spi()) == spis.end()) {
+    spis.push_back(sa.our_spi());
+  }
+}
+
+std::vector<IkeSa*> IkeSaManager::for_connection(const std::string& conn) {
+  std::vector<IkeSa*> out;
+  auto collect = [&](std::unordered_map<std::string, std::vector<uint64_t>>& index, bool own) {
+    auto it = index.find(conn);
+    if (it == index.end()) {
+      return;
+    }
+    // Entries go stale when an SA dies or moves to another connection: prune them here.
+    std::erase_if(it->second, [&](uint64_t spi) {
+      IkeSa* sa = find(spi);
+      if (sa == nullptr || sa->state == IkeState::kDead) {
+        return true;
+      }
+      bool related = own && sa->conn->name() == conn;
+      for (const auto& child : sa->children) {
+        related = related || (!own && child.conn->name() == conn);
+      }
+      if (related && std::find(out.begin(), out.end(), sa) == out.end()) {
+        out.push_back(sa);
+      }
+      return !related;
+    });
+    if (it->second.empty()) {
+      index.erase(it);
+    }
+  };
+  collect(by_conn_, true);
+  collect(by_child_, false);
+  std::sort(out.begin(), out.end(),
+            [](const IkeSa* a, const IkeSa* b) { return a->our_spi() < b->our_spi(); });
+  return out;
 }
 
 bool IkeSaManager::child_up(const std::string& conn) {
@@ -300,7 +341,9 @@ void IkeSaManager::established(IkeSa& sa) {
       ctx_.options.nat_keepalive_interval.count() > 0 && sa.keepalive_timer == 0) {
     schedule_keepalive(sa, sa.last_sent + ctx_.options.nat_keepalive_interval);
   }
-  ctx_.emit(Event{EventType::kIkeUp, sa.conn->name(), sa.spi_i, sa.spi_r, 0, 0, {}});
+  Event up{EventType::kIkeUp, sa.conn->name(), sa.spi_i, sa.spi_r, 0, 0, {}};
+  up.handshake = ctx_.loop.now() - sa.created;
+  ctx_.emit(std::move(up));
 }
 
 void IkeSaManager::schedule_keepalive(IkeSa& sa, Clock::SteadyTime when) {

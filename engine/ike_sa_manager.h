@@ -48,6 +48,11 @@ class IkeSaManager {
   void child_added(IkeSa& sa, const std::string& conn);
   // Whether an established IKE SA carries a CHILD SA of `conn` not being deleted.
   bool child_up(const std::string& conn);
+  // `sa` now negotiates for sa.conn (set at creation, IKE_SA_INIT and IKE_AUTH).
+  void note_connection(IkeSa& sa);
+  // The live IKE SAs that belong to `conn` or carry one of its CHILD SAs, by
+  // our SPI; as fast as the connection has SAs, whatever the total.
+  std::vector<IkeSa*> for_connection(const std::string& conn);
 
   std::size_t half_open() const { return half_open_; }
   std::size_t size() const { return sas_.size(); }
@@ -93,6 +98,7 @@ class IkeSaManager {
   uint64_t candidates_generation_ = 0;
   std::unordered_map<std::string, std::vector<uint64_t>> by_peer_;   // peer_key -> SPIs
   std::unordered_map<std::string, std::vector<uint64_t>> by_child_;  // connection -> SPIs
+  std::unordered_map<std::string, std::vector<uint64_t>> by_conn_;   // sa.conn's name -> SPIs
 };
 
 }  // namespace ipsecd::engine

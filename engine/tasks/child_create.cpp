@@ -262,29 +262,37 @@ ConnectionRef ChildCreate::pick_connection(const wire::TsPayload& tsi,
     return sa_.conn;
   }
   // A further CHILD SA: a connection between the same addresses and ids
-  // whose selectors overlap the request; one without a CHILD SA here first.
-  ConnectionRef fallback;
+  // whose selectors overlap the request. Best: one without a CHILD SA here
+  // whose selectors take the request unchanged; then one that narrows it;
+  // then one that already has a CHILD SA.
+  ConnectionRef best;
+  int best_rank = -1;
   for (const auto& [name, c] : ctx_.connections) {
     if (!(c->local.address == sa_.local.address) ||
         (c->remote && !(*c->remote == sa_.remote.address)) ||
         !id_matches(c->remote_id, sa_.peer_id) || !(c->local_id == sa_.conn->local_id)) {
       continue;
     }
-    if (narrow(tsi.selectors, c->remote_selectors(sa_.remote.address)).empty() ||
-        narrow(tsr.selectors, c->ts_local).empty()) {
+    auto narrowed_i = narrow(tsi.selectors, c->remote_selectors(sa_.remote.address));
+    auto narrowed_r = narrow(tsr.selectors, c->ts_local);
+    if (narrowed_i.empty() || narrowed_r.empty()) {
       continue;
     }
     const ConnectionRef& candidate = c;  // clang 14 cannot capture a structured binding
-    bool has_child = std::any_of(sa_.children.begin(), sa_.children.end(),
-                                 [&candidate](const ChildSa& ch) { return ch.conn == candidate; });
-    if (!has_child) {
-      return c;
-    }
-    if (!fallback) {
-      fallback = c;
+    const bool has_child =
+        std::any_of(sa_.children.begin(), sa_.children.end(),
+                    [&candidate](const ChildSa& ch) { return ch.conn == candidate; });
+    const bool exact = narrowed_i == tsi.selectors && narrowed_r == tsr.selectors;
+    const int rank = has_child ? 0 : exact ? 2 : 1;
+    if (rank > best_rank) {
+      best = c;
+      best_rank = rank;
+      if (rank == 2) {
+        break;
+      }
     }
   }
-  return fallback;
+  return best;
 }
 
 Result ChildCreate::process_request(const wire::Message& message) {

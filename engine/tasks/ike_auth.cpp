@@ -127,11 +127,13 @@ Result IkeAuth::process(const wire::Message& message) {
       wanted = std::move(w).value();
     }
   }
-  // Among the connections the addresses allow: the ids must fit, and one
-  // whose selectors fit the peer's is preferred.
+  // Among the connections the addresses allow: the ids must fit; one whose
+  // selectors take the peer's unchanged is preferred, then one that can
+  // narrow them, then any (its CHILD SA then fails with TS_UNACCEPTABLE).
   const auto* tsi = find_ts(message, false);
   const auto* tsr = find_ts(message, true);
   ConnectionRef best;
+  int best_fit = -1;
   for (uint32_t position : hs.candidates->for_peer(*peer)) {
     const ConnectionRef& c = hs.candidates->all[position];
     if (!id_matches(c->remote_id, *peer) || (wanted && !id_matches(*wanted, c->local_id))) {
@@ -143,12 +145,18 @@ Result IkeAuth::process(const wire::Message& message) {
                 wire::ProtocolId::kIke, static_cast<uint16_t>(sa_.algorithms.dh))) {
       continue;
     }
-    bool ts_fit = tsi != nullptr && tsr != nullptr &&
-                  !narrow(tsi->selectors, c->remote_selectors(sa_.remote.address)).empty() &&
-                  !narrow(tsr->selectors, c->ts_local).empty();
-    if (!best || ts_fit) {
+    int fit = 0;
+    if (tsi != nullptr && tsr != nullptr) {
+      auto narrowed_i = narrow(tsi->selectors, c->remote_selectors(sa_.remote.address));
+      auto narrowed_r = narrow(tsr->selectors, c->ts_local);
+      if (!narrowed_i.empty() && !narrowed_r.empty()) {
+        fit = narrowed_i == tsi->selectors && narrowed_r == tsr->selectors ? 2 : 1;
+      }
+    }
+    if (fit > best_fit) {
       best = c;
-      if (ts_fit) {
+      best_fit = fit;
+      if (fit == 2) {
         break;
       }
     }
@@ -160,6 +168,7 @@ Result IkeAuth::process(const wire::Message& message) {
     return Result::failed(failure_);
   }
   sa_.conn = best;
+  ctx_.sas->note_connection(sa_);
   const auto* secret = psk(best->local_id, *peer);
   if (secret == nullptr) {
     failure_ = "no PSK in ipsec.secrets for " + best->local_id.str() + " and " + peer->str();

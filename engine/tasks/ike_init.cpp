@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/ike_sa.h"
+#include "engine/ike_sa_manager.h"
 
 namespace ipsecd::engine::tasks {
 namespace {
@@ -166,6 +167,7 @@ Result IkeInit::process_request(const wire::Message& message) {
     auto chosen = choose(*sa, candidate->ike_offer, wire::ProtocolId::kIke, ke->group);
     if (chosen) {
       sa_.conn = candidate;
+      ctx_.sas->note_connection(sa_);
       chosen_ = std::move(chosen);
       break;
     }
