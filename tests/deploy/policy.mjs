@@ -6,7 +6,7 @@ import { describe, readObjects } from "./objects.mjs";
 // The daemon's flags (its --help; docs/deploy.md lists the ones the manifests use).
 const daemonFlags = ["config", "watch-dir", "secrets", "ipsecdir", "kernel", "listen", "ike-port", "natt-port",
   "api", "metrics", "health", "state-dir", "log-format", "log-level", "keep-dataplane-on-exit",
-  "no-per-connection-metrics"];
+  "no-per-connection-metrics", "resync", "debounce"];
 
 function checkDaemonSet(ds, all) {
   const problems = [];
