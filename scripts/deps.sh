@@ -10,7 +10,7 @@ set -euo pipefail
 build_pkgs=(cmake ninja-build g++ pkg-config libssl-dev libcpprest-dev
   libyaml-cpp-dev libnl-3-dev libnl-xfrm-3-dev prometheus-cpp-dev libgtest-dev
   libgmock-dev)
-test_pkgs=(clang libclang-rt-14-dev clang-format iproute2 python3 prometheus
+test_pkgs=(clang libclang-rt-14-dev clang-format iproute2 python3 python3-yaml prometheus
   systemd curl)
 # The image is built from Debian packages by mmdebstrap and run by podman (runc:
 # crun refuses hybrid cgroup hierarchies); umoci/skopeo handle OCI archives.

@@ -4,8 +4,9 @@
 #     writes its API address, stops with exit 0 on SIGTERM; `ipsecd --version`
 #     and `ipsec --version` work in the image;
 #  2. in a network namespace made here, as the DaemonSet runs it (only
-#     NET_ADMIN and NET_BIND_SERVICE, read-only root), --kernel xfrm with a
-#     conf.d drop holding an auto=route connection and a secrets file:
+#     NET_ADMIN and NET_BIND_SERVICE, read-only root, the base DaemonSet's
+#     arguments: --kernel=xfrm, --health=0.0.0.0:9766, ...) with a conf.d drop
+#     holding an auto=route connection and a secrets file:
 #     /healthz and /readyz answer 200 on the --health listener, the trap policy is in the
 #     namespace's XFRM policy table, and `podman stop` (SIGTERM) ends the
 #     container with exit 0 and the policy removed.
@@ -150,13 +151,28 @@ conn image-route
 CONF
 printf '192.0.2.1 192.0.2.2 : PSK "image-test-psk-0123456789abcdef"\n' >"$work/secrets/ipsec.secrets"
 chmod 0400 "$work/secrets/ipsec.secrets"
-port=9766
+# The container gets exactly the base DaemonSet's arguments, so the manifests
+# and the daemon cannot drift apart; the drop and the secrets go where the
+# DaemonSet mounts its ConfigMap and Secret.
+mapfile -t ds_args < <(python3 - "$root/manifests/base/daemonset.yaml" <<'PY'
+import sys, yaml
+ds = yaml.safe_load(open(sys.argv[1]))
+for arg in ds["spec"]["template"]["spec"]["containers"][0]["args"]:
+    print(arg)
+PY
+)
+ds_arg() { printf '%s\n' "${ds_args[@]}" | sed -n "s/^--$1=//p"; }
+watch_dir=$(ds_arg watch-dir)
+secrets_file=$(ds_arg secrets)
+health=$(ds_arg health)
+port=${health##*:}
+[ -n "$watch_dir" ] && [ -n "$secrets_file" ] && [ -n "$port" ] ||
+  fail "the base DaemonSet lacks --watch-dir, --secrets or --health: ${ds_args[*]}"
+echo "     DaemonSet arguments: ${ds_args[*]}"
 podman run -d --name "$xfrm_name" --network "ns:/run/netns/$ns" \
   --cap-drop ALL --cap-add NET_ADMIN --cap-add NET_BIND_SERVICE --read-only \
-  -v "$work/conf.d:/etc/ipsecd/conf.d:ro" -v "$work/secrets:/etc/ipsecd/secrets:ro" \
-  "$image" --kernel xfrm --watch-dir /etc/ipsecd/conf.d \
-  --secrets /etc/ipsecd/secrets/ipsec.secrets --state-dir /run/ipsecd \
-  --health "127.0.0.1:$port" --metrics 127.0.0.1:9765 --log-format json >/dev/null
+  -v "$work/conf.d:$watch_dir:ro" -v "$work/secrets:$(dirname "$secrets_file"):ro" \
+  "$image" "${ds_args[@]}" >/dev/null
 
 status=""
 for _ in $(seq 100); do
@@ -184,6 +200,17 @@ for _ in $(seq 100); do
 done
 [ "$found" = yes ] || { ip -n "$ns" xfrm policy; show_logs "$xfrm_name"; fail "no trap policy 198.51.100.0/24 -> 203.0.113.0/24 in namespace $ns"; }
 ok "trap policy 198.51.100.0/24 -> 203.0.113.0/24 installed in $ns"
+
+# The series the example alerts use, on the DaemonSet's metrics port, as the
+# ServiceMonitor scrapes them.
+metrics=$(ds_arg metrics)
+ip netns exec "$ns" curl -sf --max-time 5 "http://127.0.0.1:${metrics##*:}/metrics" >"$work/metrics.txt" ||
+  { show_logs "$xfrm_name"; fail "GET /metrics on port ${metrics##*:} failed"; }
+for series in 'ipsec_connections{state="routed"} 1' 'ipsec_connections{state="failing"} 0' \
+  'ipsec_config_reloads_total{result="failure"} 0'; do
+  grep -qxF "$series" "$work/metrics.txt" || { grep '^ipsec_' "$work/metrics.txt"; fail "/metrics lacks '$series'"; }
+done
+ok "/metrics: the connection routed, the alerts' series present"
 
 podman stop --time 20 "$xfrm_name" >/dev/null
 code=$(podman inspect --format '{{.State.ExitCode}}' "$xfrm_name")

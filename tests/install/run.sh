@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `cmake --install` into a temporary prefix puts every file where the install
+# `cmake --install --strip` into a temporary prefix puts every file where the install
 # rules promise, and the installed programs run:
 #   bin/ipsec, sbin/ipsecd, lib/systemd/system/ipsecd.service (ExecStart naming
 #   the installed daemon), share/doc/ipsecd/{README.md,deploy.md,...},
@@ -12,7 +12,7 @@ prefix=$(mktemp -d /tmp/ipsecd-install-test.XXXXXX)
 trap 'rm -rf "$prefix"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-cmake --install "$build" --prefix "$prefix" >"$prefix.log" 2>&1 || { cat "$prefix.log"; rm -f "$prefix.log"; fail "cmake --install failed"; }
+cmake --install "$build" --prefix "$prefix" --strip >"$prefix.log" 2>&1 || { cat "$prefix.log"; rm -f "$prefix.log"; fail "cmake --install failed"; }
 rm -f "$prefix.log"
 
 for f in bin/ipsec sbin/ipsecd lib/systemd/system/ipsecd.service \
