@@ -55,6 +55,9 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$root" log -1 --format=%
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+# What a rebuild replaces, removed at the end rather than left dangling.
+old_ids=$(podman image inspect --format '{{.Id}}' "$image" "$base" 2>/dev/null || true)
+
 echo "==> base: mmdebstrap bookworm (runtime libraries) -> $base"
 "$root/packaging/image/rootfs.sh" "$work/rootfs.tar" >"$work/mmdebstrap.log" 2>&1 || {
   tail -20 "$work/mmdebstrap.log" >&2
@@ -67,10 +70,16 @@ echo "==> image: $image"
 mkdir "$work/context"
 strip --strip-unneeded -o "$work/context/ipsecd" "$build/controller/ipsecd"
 strip --strip-unneeded -o "$work/context/ipsec" "$build/cli/ipsec"
-podman build --quiet --pull=never --timestamp "$SOURCE_DATE_EPOCH" \
+# --layers=false: no cached intermediate image per instruction.
+podman build --quiet --pull=never --layers=false --timestamp "$SOURCE_DATE_EPOCH" \
   --build-arg VERSION="$version" --build-arg SOURCE="$source_url" \
   --build-arg REVISION="$revision" --build-arg LICENSES="$licenses" \
   -f "$root/packaging/image/Containerfile" -t "$image" "$work/context" >/dev/null
+
+for id in $old_ids; do
+  podman image exists "$id" && [ -z "$(podman image inspect --format '{{.RepoTags}}' "$id" | tr -d '[]')" ] &&
+    podman rmi "$id" >/dev/null 2>&1 || true
+done
 
 echo "==> OCI archive: $out"
 rm -f "$out"
