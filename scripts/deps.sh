@@ -13,7 +13,8 @@ build_pkgs=(cmake ninja-build g++ pkg-config libssl-dev libcpprest-dev
 test_pkgs=(clang libclang-rt-14-dev clang-format iproute2 python3 python3-yaml prometheus
   systemd curl)
 # The image is built from Debian packages by mmdebstrap and run by podman (runc:
-# crun refuses hybrid cgroup hierarchies); umoci/skopeo handle OCI archives;
+# crun refuses hybrid cgroup hierarchies); skopeo reads OCI archives, buildah and
+# umoci work on images and archives by hand;
 # openssl rehashes the image's CA directory.
 image_pkgs=(mmdebstrap podman buildah skopeo umoci runc openssl)
 

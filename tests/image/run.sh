@@ -90,6 +90,22 @@ if missing:
 PY
 ok "skopeo inspect: OCI labels title, version, source, licenses set"
 
+# The root file system: what the extract hooks promise, and nothing of the host's.
+rootfs=$(podman image mount "$image") || fail "podman image mount $image failed"
+for f in etc/ssl/certs/ca-certificates.crt etc/ld.so.cache etc/passwd etc/group usr/sbin/ipsecd usr/bin/ipsec usr/bin/ip; do
+  [ -s "$rootfs/$f" ] || { podman image unmount "$image" >/dev/null; fail "/$f missing or empty in the image"; }
+done
+for d in bin sbin lib lib64; do
+  [ "$(readlink "$rootfs/$d")" = "usr/$d" ] || { podman image unmount "$image" >/dev/null; fail "/$d is not a merged-/usr link"; }
+done
+for f in etc/resolv.conf etc/hostname; do
+  [ ! -e "$rootfs/$f" ] || { podman image unmount "$image" >/dev/null; fail "/$f from the build host is in the image"; }
+done
+[ -L "$rootfs/etc/ssl/certs/$(openssl x509 -hash -noout -in "$rootfs/etc/ssl/certs/ca-certificates.crt").0" ] ||
+  { podman image unmount "$image" >/dev/null; fail "no hash links in /etc/ssl/certs"; }
+podman image unmount "$image" >/dev/null
+ok "root file system: merged /usr, ld.so.cache, CA bundle and hash links, passwd/group; no resolv.conf or hostname"
+
 # Can this machine run a container at all? The base's own `ip` answers that,
 # apart from anything of ipsecd's.
 if ! podman run --rm --network none --entrypoint /usr/bin/ip "$image" -V >"$work/probe.log" 2>&1; then
