@@ -3,8 +3,9 @@
 // Usage: node policy.mjs FILE...
 import { describe, readObjects } from "./objects.mjs";
 
-// The daemon's flags (its --help; docs/deploy.md lists the ones the manifests use).
-const daemonFlags = ["config", "watch-dir", "secrets", "ipsecdir", "kernel", "listen", "ike-port", "natt-port",
+// The daemon's flags: from its --help when run.sh has the binary
+// (IPSECD_DAEMON_FLAGS), else this copy of them.
+const daemonFlags = process.env.IPSECD_DAEMON_FLAGS ? process.env.IPSECD_DAEMON_FLAGS.trim().split(/\s+/) : ["config", "watch-dir", "secrets", "ipsecdir", "kernel", "listen", "ike-port", "natt-port",
   "api", "metrics", "health", "state-dir", "log-format", "log-level", "keep-dataplane-on-exit",
   "no-per-connection-metrics", "resync", "debounce"];
 
