@@ -547,7 +547,8 @@ void Daemon::update_metrics() {
       auto& last = bytes_seen_[c.connection][c.spi_in];
       const uint64_t din = c.in.bytes >= last.first ? c.in.bytes - last.first : c.in.bytes;
       const uint64_t dout = c.out.bytes >= last.second ? c.out.bytes - last.second : c.out.bytes;
-      if (din != 0 || dout != 0) {
+      // A new SA is reported even with nothing moved yet, so its series exists from the start.
+      if (din != 0 || dout != 0 || (last.first == 0 && last.second == 0)) {
         metrics_->child_sa_bytes(c.connection, din, dout);
       }
       seen[c.connection][c.spi_in] = {c.in.bytes, c.out.bytes};

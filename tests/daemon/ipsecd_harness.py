@@ -1,0 +1,191 @@
+"""Runs ipsecd processes on loopback for tests and benchmarks: two daemons
+(memory kernel) on 127.0.0.1 and 127.0.0.2 sharing an IKE port, each with its
+own state dir, spoken to through the REST API with the token it wrote."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+
+def free_udp_port(addresses):
+    """A port free for UDP on every address, and the next one too (NAT-T)."""
+    for _ in range(200):
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        probe.bind((addresses[0], 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        if port > 65000:
+            continue
+        ok = True
+        for addr in addresses:
+            for p in (port, port + 1):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                try:
+                    s.bind((addr, p))
+                except OSError:
+                    ok = False
+                finally:
+                    s.close()
+        if ok:
+            return port
+    raise RuntimeError("no free UDP port pair on " + ", ".join(addresses))
+
+
+class ApiError(Exception):
+    def __init__(self, status, body):
+        super().__init__(f"HTTP {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+class Ipsecd:
+    def __init__(self, binary, workdir, name, address, ike_port, args, env=None):
+        self.binary = binary
+        self.name = name
+        self.address = address
+        self.ike_port = ike_port
+        self.state_dir = os.path.join(workdir, name + "-state")
+        self.log_path = os.path.join(workdir, name + ".log")
+        self.args = args
+        self.env = env
+        self.proc = None
+
+    def start(self, extra=(), wait=True):
+        cmd = [self.binary, "--kernel", "memory", "--listen", self.address,
+               "--ike-port", str(self.ike_port), "--natt-port", str(self.ike_port + 1),
+               "--state-dir", self.state_dir, "--metrics", "127.0.0.1:0",
+               "--health", "127.0.0.1:0"] + list(self.args) + list(extra)
+        self.log = open(self.log_path, "ab")
+        # A stale api file from a killed run must not be mistaken for this one's.
+        for f in ("api", "token"):
+            try:
+                os.unlink(os.path.join(self.state_dir, f))
+            except FileNotFoundError:
+                pass
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+        if wait:
+            self.wait_api()
+        return self
+
+    def wait_api(self, timeout=20):
+        deadline = time.monotonic() + timeout
+        api = os.path.join(self.state_dir, "api")
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n" + self.log_text())
+            if os.path.exists(api):
+                with open(api) as f:
+                    self.url = f.read().strip()
+                with open(os.path.join(self.state_dir, "token")) as f:
+                    self.token = f.read().strip()
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"{self.name}: no API address after {timeout} s:\n" + self.log_text())
+
+    def log_text(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def request(self, method, path, body=None, token=None, content_type="text/plain"):
+        data = None
+        headers = {"Authorization": "Bearer " + (self.token if token is None else token)}
+        if body is not None:
+            data = body.encode() if isinstance(body, str) else body
+            headers["Content-Type"] = content_type
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=120) as r:
+                text = r.read().decode()
+                return r.status, (json.loads(text) if text else None)
+        except urllib.error.HTTPError as e:
+            text = e.read().decode()
+            raise ApiError(e.code, json.loads(text) if text.startswith("{") else text) from None
+
+    def get(self, path):
+        return self.request("GET", path)[1]
+
+    def connection(self, name):
+        return self.get("/v1/connections/" + name)
+
+    def connections(self):
+        return {c["name"]: c for c in self.get("/v1/connections")["connections"]}
+
+    def condition(self, name, ctype):
+        try:
+            c = self.connection(name)
+        except ApiError:
+            return None
+        for cond in c["conditions"]:
+            if cond["type"] == ctype:
+                return cond
+        return None
+
+    def wait_for(self, predicate, timeout=20, what="condition"):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = predicate()
+            if last:
+                return last
+            time.sleep(0.02)
+        raise AssertionError(f"{self.name}: timed out waiting for {what} (last: {last})\n"
+                             + self.log_text()[-4000:])
+
+    def wait_established(self, name, timeout=20):
+        return self.wait_for(lambda: (self.condition(name, "Established") or {}).get("status") == "True",
+                             timeout, f"{name} Established")
+
+    def metrics_url(self):
+        for line in self.log_text().splitlines():
+            if "serving /metrics on " in line:
+                url = line.split("serving /metrics on ")[1].strip()
+        return url + "/metrics"
+
+    def health_url(self):
+        for line in self.log_text().splitlines():
+            if "/healthz and /readyz on " in line:
+                url = line.split("/healthz and /readyz on ")[1].strip()
+        return url
+
+    def metrics(self):
+        with urllib.request.urlopen(self.metrics_url(), timeout=10) as r:
+            return r.read().decode()
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=20):
+        if self.proc is None or self.proc.poll() is not None:
+            self.close_log()
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        finally:
+            self.close_log()
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.close_log()
+
+    def close_log(self):
+        if getattr(self, "log", None) is not None:
+            self.log.close()
+            self.log = None
+
+
+def child_spis(status):
+    return sorted((c["spiIn"], c["spiOut"]) for c in status["childSas"])
