@@ -5,11 +5,14 @@
 #     and `ipsec --version` work in the image;
 #  2. in a network namespace made here, as the DaemonSet runs it (only
 #     NET_ADMIN and NET_BIND_SERVICE, read-only root, the base DaemonSet's
-#     arguments: --kernel=xfrm, --health=0.0.0.0:9766, ...) with a conf.d drop
-#     holding an auto=route connection and a secrets file:
-#     /healthz and /readyz answer 200 on the --health listener, the trap policy is in the
-#     namespace's XFRM policy table, and `podman stop` (SIGTERM) ends the
-#     container with exit 0 and the policy removed.
+#     arguments: --kernel=xfrm, --health=0.0.0.0:9766, ...) with a conf.d laid
+#     out as the kubelet writes a ConfigMap volume, holding an auto=route drop,
+#     and a secrets file: /healthz and /readyz answer 200, the trap policy is in
+#     the namespace's XFRM policy table, /metrics counts it routed; ConfigMap
+#     updates (a drop added, a drop with an error, a drop removed) reconcile
+#     without a restart and a bad drop changes nothing; SIGHUP rereads; and
+#     `podman stop` (SIGTERM) ends the container with exit 0 and every policy
+#     removed.
 # Usage: tests/image/run.sh BUILD_DIR
 # Exit 0 when all holds, 1 on a failure, 77 (skip, with the reason) when not
 # root, when the image tools are missing, when the Debian mirror cannot be
@@ -152,20 +155,37 @@ ip -n "$ns" link add gw0 type veth peer name gw1
 ip -n "$ns" link set gw1 up
 ip -n "$ns" addr add 192.0.2.1/24 dev gw0
 ip -n "$ns" link set gw0 up
-mkdir -p "$work/conf.d" "$work/secrets"
-cat >"$work/conf.d/route.conf" <<'CONF'
-# Trap policies only: traffic from 198.51.100.0/24 to 203.0.113.0/24 would
-# start the negotiation with 192.0.2.2.
-conn image-route
-    keyexchange=ikev2
-    authby=secret
-    left=192.0.2.1
-    leftsubnet=198.51.100.0/24
-    right=192.0.2.2
-    rightsubnet=203.0.113.0/24
-    auto=route
-CONF
-printf '192.0.2.1 192.0.2.2 : PSK "image-test-psk-0123456789abcdef"\n' >"$work/secrets/ipsec.secrets"
+mkdir -p "$work/conf.d" "$work/secrets" "$work/drops"
+# Trap policies only: traffic between the subnets would start a negotiation
+# with 192.0.2.2 (or .3); nothing answers there, nothing needs to.
+route_conf() {  # NAME RIGHT LEFTSUBNET RIGHTSUBNET
+  printf 'conn %s\n    keyexchange=ikev2\n    authby=secret\n    left=192.0.2.1\n    leftsubnet=%s\n    right=%s\n    rightsubnet=%s\n    auto=route\n' \
+    "$1" "$3" "$2" "$4"
+}
+route_conf image-route 192.0.2.2 198.51.100.0/25 203.0.113.0/25 >"$work/drops/route.conf"
+route_conf image-route-2 192.0.2.3 198.51.100.128/25 203.0.113.128/25 >"$work/drops/route2.conf"
+# A drop with an error: a prefix length out of range.
+route_conf image-route-2 192.0.2.3 198.51.100.128/25 203.0.113.128/33 >"$work/drops/bad.conf"
+
+# A ConfigMap volume as the kubelet writes it: the keys are links into ..data,
+# which links to a timestamped directory; an update writes a new directory and
+# renames a new ..data link over the old one, atomically.
+configmap_version=0
+publish_configmap() {  # KEY=FILE...
+  local dir=$work/conf.d v old key
+  configmap_version=$((configmap_version + 1))
+  v=..v$configmap_version
+  old=$(readlink "$dir/..data" || true)
+  mkdir "$dir/$v"
+  for kv in "$@"; do cp "${kv#*=}" "$dir/$v/${kv%%=*}"; done
+  ln -s "$v" "$dir/..data_tmp"
+  mv -T "$dir/..data_tmp" "$dir/..data"
+  for kv in "$@"; do key=${kv%%=*}; [ -L "$dir/$key" ] || ln -s "..data/$key" "$dir/$key"; done
+  for key in "$dir"/*; do [ -e "$key" ] || rm -f "$key"; done
+  if [ -n "$old" ]; then rm -rf "${dir:?}/$old"; fi
+}
+publish_configmap route.conf="$work/drops/route.conf"
+printf '192.0.2.1 192.0.2.2 : PSK "image-test-psk-0123456789abcdef"\n192.0.2.1 192.0.2.3 : PSK "image-test-psk-fedcba9876543210"\n' >"$work/secrets/ipsec.secrets"
 chmod 0400 "$work/secrets/ipsec.secrets"
 # The container gets exactly the base DaemonSet's arguments, so the manifests
 # and the daemon cannot drift apart; the drop and the secrets go where the
@@ -208,30 +228,74 @@ done
 [ "$status" = 200 ] || { show_logs "$xfrm_name"; fail "/readyz on 127.0.0.1:$port answered '$status', expected 200"; }
 ok "/readyz 200"
 
-trap_policy() { ip -n "$ns" xfrm policy | grep -A1 'src 198.51.100.0/24 dst 203.0.113.0/24' | grep -q 'dir out'; }
-found=no
-for _ in $(seq 100); do
-  if trap_policy; then found=yes; break; fi
-  sleep 0.2
-done
-[ "$found" = yes ] || { ip -n "$ns" xfrm policy; show_logs "$xfrm_name"; fail "no trap policy 198.51.100.0/24 -> 203.0.113.0/24 in namespace $ns"; }
-ok "trap policy 198.51.100.0/24 -> 203.0.113.0/24 installed in $ns"
-
-# The series the example alerts use, on the DaemonSet's metrics port, as the
-# ServiceMonitor scrapes them.
+# policy_out SRC DST: the namespace has an outbound policy for that pair.
+policy_out() { ip -n "$ns" xfrm policy | grep -A1 "src $1 dst $2" | grep -q 'dir out'; }
+# wait_for WHAT COMMAND...: up to 20 s for COMMAND to succeed.
+wait_for() {
+  local what=$1; shift
+  for _ in $(seq 100); do
+    if "$@"; then return 0; fi
+    sleep 0.2
+  done
+  ip -n "$ns" xfrm policy
+  show_logs "$xfrm_name"
+  fail "timed out waiting for $what"
+}
+not() { ! "$@"; }
+# The daemon's metrics on the DaemonSet's metrics port, as the ServiceMonitor scrapes them.
 metrics=$(ds_arg metrics)
-ip netns exec "$ns" curl -sf --max-time 5 "http://127.0.0.1:${metrics##*:}/metrics" >"$work/metrics.txt" ||
-  { show_logs "$xfrm_name"; fail "GET /metrics on port ${metrics##*:} failed"; }
+metric() {  # SERIES -> its value
+  ip netns exec "$ns" curl -sf --max-time 5 "http://127.0.0.1:${metrics##*:}/metrics" |
+    awk -v s="$1" '$1 == s { print $2 }'
+}
+metric_is() { [ "$(metric "$1")" = "$2" ]; }
+metric_over() { awk -v v="$(metric "$1")" -v n="$2" 'BEGIN { exit !(v != "" && v + 0 > n + 0) }'; }
+started_at=$(podman inspect --format '{{.State.StartedAt}}' "$xfrm_name")
+not_restarted() {
+  [ "$(podman inspect --format '{{.State.StartedAt}} {{.State.Running}}' "$xfrm_name")" = "$started_at true" ] ||
+    { show_logs "$xfrm_name"; fail "the container restarted or stopped"; }
+}
+
+wait_for "the trap policy of image-route" policy_out 198.51.100.0/25 203.0.113.0/25
+ok "trap policy 198.51.100.0/25 -> 203.0.113.0/25 installed in $ns"
 for series in 'ipsec_connections{state="routed"} 1' 'ipsec_connections{state="failing"} 0' \
   'ipsec_config_reloads_total{result="failure"} 0'; do
-  grep -qxF "$series" "$work/metrics.txt" || { grep '^ipsec_' "$work/metrics.txt"; fail "/metrics lacks '$series'"; }
+  metric_is ${series% *} ${series##* } || fail "/metrics: expected $series, got $(metric "${series% *}")"
 done
 ok "/metrics: the connection routed, the alerts' series present"
+
+# GitOps: the ConfigMap changes under the running pod; no restart.
+publish_configmap route.conf="$work/drops/route.conf" route2.conf="$work/drops/route2.conf"
+wait_for "the trap policy of an added drop" policy_out 198.51.100.128/25 203.0.113.128/25
+policy_out 198.51.100.0/25 203.0.113.0/25 || fail "the first connection's policy went away when a drop was added"
+not_restarted
+ok "ConfigMap update (drop added): its trap policy installed, the other kept, no restart"
+
+publish_configmap route.conf="$work/drops/route.conf" route2.conf="$work/drops/bad.conf"
+wait_for "the rejected drop to be counted" metric_over 'ipsec_config_reloads_total{result="failure"}' 0
+policy_out 198.51.100.0/25 203.0.113.0/25 && policy_out 198.51.100.128/25 203.0.113.128/25 ||
+  fail "a drop with an error changed the installed policies"
+not_restarted
+ok "ConfigMap update with an error: rejected and counted, the last good state stays"
+
+publish_configmap route.conf="$work/drops/route.conf"
+wait_for "the removed drop's policy to go" not policy_out 198.51.100.128/25 203.0.113.128/25
+policy_out 198.51.100.0/25 203.0.113.0/25 || fail "the remaining connection's policy went away"
+not_restarted
+ok "ConfigMap update (drop removed): its policy removed, the other kept, no restart"
+
+# SIGHUP (the unit's ExecReload) rereads everything.
+reloads_ok=$(metric 'ipsec_config_reloads_total{result="success"}')
+podman kill --signal HUP "$xfrm_name" >/dev/null
+wait_for "a reload after SIGHUP" metric_over 'ipsec_config_reloads_total{result="success"}' "$reloads_ok"
+not_restarted
+ok "SIGHUP: configuration reread ($(metric 'ipsec_config_reloads_total{result="success"}') good loads), still running"
 
 podman stop --time 20 "$xfrm_name" >/dev/null
 code=$(podman inspect --format '{{.State.ExitCode}}' "$xfrm_name")
 [ "$code" = 0 ] || { show_logs "$xfrm_name"; fail "ipsecd exited $code on SIGTERM, expected 0"; }
 ok "podman stop: exit 0"
-if trap_policy; then ip -n "$ns" xfrm policy; fail "the trap policy is still installed after SIGTERM"; fi
-ok "trap policy removed on SIGTERM"
+if policy_out 198.51.100.0/25 203.0.113.0/25; then ip -n "$ns" xfrm policy; fail "the trap policy is still installed after SIGTERM"; fi
+[ -z "$(ip -n "$ns" xfrm policy)" ] || { ip -n "$ns" xfrm policy; fail "policies left in $ns after SIGTERM"; }
+ok "every policy removed on SIGTERM"
 echo "PASS"
