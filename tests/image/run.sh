@@ -12,7 +12,8 @@
 #     updates (a drop added, a drop with an error, a drop removed) reconcile
 #     without a restart and a bad drop changes nothing; SIGHUP rereads; and
 #     `podman stop` (SIGTERM) ends the container with exit 0 and every policy
-#     removed.
+#     removed; with --keep-dataplane-on-exit the policy stays, and the next
+#     container on the same state dir adopts it (same kernel index).
 # Usage: tests/image/run.sh BUILD_DIR
 # Exit 0 when all holds, 1 on a failure, 77 (skip, with the reason) when not
 # root, when the image tools are missing, when the Debian mirror cannot be
@@ -38,6 +39,8 @@ work=$(mktemp -d /tmp/ipsecd-image-test.XXXXXX)
 ns=ipsecd-img-$$
 mem_name=ipsecd-test-mem-$$
 xfrm_name=ipsecd-test-xfrm-$$
+keep_name=ipsecd-test-keep-$$
+next_name=ipsecd-test-next-$$
 image=localhost/ipsecd:test-$$
 # A store of its own: nothing of the machine's podman images or containers is
 # seen or touched, and removing the directory removes everything.
@@ -50,7 +53,7 @@ CONF
 export CONTAINERS_STORAGE_CONF=$work/storage.conf
 
 cleanup() {
-  podman rm --force --time 0 "$mem_name" "$xfrm_name" >/dev/null 2>&1 || true
+  podman rm --force --time 0 "$mem_name" "$xfrm_name" "$keep_name" "$next_name" >/dev/null 2>&1 || true
   podman rmi --all --force >/dev/null 2>&1 || true
   if ip netns list | grep -qw "$ns"; then ip netns delete "$ns"; fi
   # Overlay mounts of removed containers are gone; unmount any leftover before deleting.
@@ -205,27 +208,36 @@ port=${health##*:}
 [ -n "$watch_dir" ] && [ -n "$secrets_file" ] && [ -n "$port" ] ||
   fail "the base DaemonSet lacks --watch-dir, --secrets or --health: ${ds_args[*]}"
 echo "     DaemonSet arguments: ${ds_args[*]}"
-podman run -d --name "$xfrm_name" --network "ns:/run/netns/$ns" \
-  --cap-drop ALL --cap-add NET_ADMIN --cap-add NET_BIND_SERVICE --read-only \
-  -v "$work/conf.d:$watch_dir:ro" -v "$work/secrets:$(dirname "$secrets_file"):ro" \
-  "$image" "${ds_args[@]}" >/dev/null
+state_dir=$(ds_arg state-dir)
+mkdir -p "$work/state"
+# run_ds NAME [ARG...]: the container as the DaemonSet's pod, its state dir on
+# the host as the DaemonSet's hostPath.
+run_ds() {
+  local name=$1; shift
+  podman run -d --name "$name" --network "ns:/run/netns/$ns" \
+    --cap-drop ALL --cap-add NET_ADMIN --cap-add NET_BIND_SERVICE --read-only \
+    -v "$work/conf.d:$watch_dir:ro" -v "$work/secrets:$(dirname "$secrets_file"):ro" \
+    -v "$work/state:$state_dir" "$image" "${ds_args[@]}" "$@" >/dev/null
+}
+run_ds "$xfrm_name"
 
-status=""
-for _ in $(seq 100); do
-  status=$(ip netns exec "$ns" curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/healthz" || true)
-  [ "$status" = 200 ] && break
-  [ "$(podman inspect --format '{{.State.Running}}' "$xfrm_name")" = true ] || break
-  sleep 0.2
-done
-[ "$status" = 200 ] || { show_logs "$xfrm_name"; fail "/healthz on 127.0.0.1:$port answered '$status', expected 200"; }
+# wait_probe NAME PATH: up to 20 s for PATH on the health listener to answer 200.
+wait_probe() {
+  local status=""
+  for _ in $(seq 100); do
+    status=$(ip netns exec "$ns" curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port$2" || true)
+    [ "$status" = 200 ] && return 0
+    [ "$(podman inspect --format '{{.State.Running}}' "$1")" = true ] || break
+    sleep 0.2
+  done
+  show_logs "$1"
+  fail "$2 on 127.0.0.1:$port answered '$status' in $1, expected 200"
+}
+current=$xfrm_name
+wait_probe "$current" /healthz
 ok "/healthz 200 on the --health listener"
 # Ready once the drop is loaded and every listener is bound: what a rollout waits for.
-for _ in $(seq 100); do
-  status=$(ip netns exec "$ns" curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/readyz" || true)
-  [ "$status" = 200 ] && break
-  sleep 0.2
-done
-[ "$status" = 200 ] || { show_logs "$xfrm_name"; fail "/readyz on 127.0.0.1:$port answered '$status', expected 200"; }
+wait_probe "$current" /readyz
 ok "/readyz 200"
 
 # policy_out SRC DST: the namespace has an outbound policy for that pair.
@@ -238,7 +250,7 @@ wait_for() {
     sleep 0.2
   done
   ip -n "$ns" xfrm policy
-  show_logs "$xfrm_name"
+  show_logs "$current"
   fail "timed out waiting for $what"
 }
 not() { ! "$@"; }
@@ -298,4 +310,39 @@ ok "podman stop: exit 0"
 if policy_out 198.51.100.0/25 203.0.113.0/25; then ip -n "$ns" xfrm policy; fail "the trap policy is still installed after SIGTERM"; fi
 [ -z "$(ip -n "$ns" xfrm policy)" ] || { ip -n "$ns" xfrm policy; fail "policies left in $ns after SIGTERM"; }
 ok "every policy removed on SIGTERM"
+
+# An upgrade with --keep-dataplane-on-exit (daemon.keepDataplaneOnExit): the old
+# pod leaves its policies, the new one, on the same state dir, takes them over.
+current=$keep_name
+run_ds "$keep_name" --keep-dataplane-on-exit
+wait_probe "$keep_name" /readyz
+wait_for "the trap policy" policy_out 198.51.100.0/25 203.0.113.0/25
+podman stop --time 20 "$keep_name" >/dev/null
+code=$(podman inspect --format '{{.State.ExitCode}}' "$keep_name")
+[ "$code" = 0 ] || { show_logs "$keep_name"; fail "ipsecd --keep-dataplane-on-exit exited $code on SIGTERM, expected 0"; }
+policy_out 198.51.100.0/25 203.0.113.0/25 || fail "--keep-dataplane-on-exit: the trap policy was removed on SIGTERM"
+ok "--keep-dataplane-on-exit: exit 0, the trap policy stays"
+# The kernel's index of a policy changes when it is deleted and added again.
+policy_index() {
+  ip -s -n "$ns" xfrm policy | awk -v sel="src $1 dst $2" '
+    index($0, sel) == 1 { want = 1; next }
+    want && /dir out/ { match($0, /index [0-9]+/); print substr($0, RSTART, RLENGTH); exit }
+    { want = 0 }'
+}
+kept_index=$(policy_index 198.51.100.0/25 203.0.113.0/25)
+[ -n "$kept_index" ] || { ip -s -n "$ns" xfrm policy; fail "no index for the trap policy in ip -s xfrm policy"; }
+current=$next_name
+run_ds "$next_name"
+wait_probe "$next_name" /readyz
+wait_for "the adopted trap policy" policy_out 198.51.100.0/25 203.0.113.0/25
+count=$(ip -n "$ns" xfrm policy | grep -c 'src 198.51.100.0/25 dst 203.0.113.0/25')
+[ "$count" = 1 ] || { ip -n "$ns" xfrm policy; fail "after the takeover $count policies for the selector, expected 1 (adopted, not duplicated)"; }
+[ "$(policy_index 198.51.100.0/25 203.0.113.0/25)" = "$kept_index" ] ||
+  { ip -n "$ns" xfrm policy; fail "the trap policy was replaced ($kept_index before), not adopted"; }
+ok "the next daemon on the same state dir adopts the trap policy ($kept_index unchanged)"
+podman stop --time 20 "$next_name" >/dev/null
+code=$(podman inspect --format '{{.State.ExitCode}}' "$next_name")
+[ "$code" = 0 ] || { show_logs "$next_name"; fail "ipsecd exited $code on SIGTERM, expected 0"; }
+[ -z "$(ip -n "$ns" xfrm policy)" ] || { ip -n "$ns" xfrm policy; fail "policies left in $ns after SIGTERM"; }
+ok "and removes it on SIGTERM"
 echo "PASS"
