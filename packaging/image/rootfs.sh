@@ -35,6 +35,9 @@ merged_usr='for d in bin sbin lib lib64; do mkdir -p "$1/usr/$d"; ln -s "usr/$d"
 #  - ca-certificates.crt and the hash links (update-ca-certificates), with
 #    relative links so that `openssl rehash` on the host resolves them inside $1;
 #  - root and nobody only (base-passwd);
+#  - a dpkg status file listing the unpacked packages as installed, so that
+#    image scanners see the Debian packages and versions (the extract variant
+#    leaves it empty);
 #  - documentation, manuals and translations are dropped, copyright files kept;
 #  - glibc's iconv modules (8 MB) are dropped: nothing in the image converts
 #    character sets beyond the UTF-8/ASCII/Latin-1 glibc has built in.
@@ -60,6 +63,10 @@ rm -rf "$1/usr/share/man" "$1/usr/share/info" "$1/usr/share/locale" "$1/usr/shar
 find "$1/usr/share/doc" -mindepth 1 ! -name copyright ! -type d -delete
 find "$1/usr/share/doc" -mindepth 1 -type d -empty -delete
 rm -rf "$1/usr/lib/x86_64-linux-gnu/gconv"
+for deb in "$1"/var/cache/apt/archives/*.deb; do
+  dpkg-deb -f "$deb" | awk "NR == 1 { print; print \"Status: install ok installed\"; next } { print }"
+  echo
+done >"$1/var/lib/dpkg/status"
 rm -rf "$1/var/cache/apt" "$1/var/lib/apt/lists" "$1/var/log/apt"
 '
 

@@ -109,8 +109,22 @@ for f in etc/resolv.conf etc/hostname; do
 done
 [ -L "$rootfs/etc/ssl/certs/$(openssl x509 -hash -noout -in "$rootfs/etc/ssl/certs/ca-certificates.crt").0" ] ||
   { podman image unmount "$image" >/dev/null; fail "no hash links in /etc/ssl/certs"; }
+# The packages are listed for scanners, and libssl3 has the security updates:
+# never older than the build host's (bookworm-security is in the sources).
+status_version() {  # PACKAGE -> its version in the image's dpkg status
+  awk -v p="$1" '$1 == "Package:" { cur = $2 } cur == p && $1 == "Version:" { print $2; exit }' "$rootfs/var/lib/dpkg/status"
+}
+for pkg in libssl3 libstdc++6 libnl-xfrm-3-200 libcpprest2.10 iproute2 ca-certificates; do
+  [ -n "$(status_version "$pkg")" ] || { podman image unmount "$image" >/dev/null; fail "$pkg not in the image's /var/lib/dpkg/status"; }
+done
+image_ssl=$(status_version libssl3)
+host_ssl=$(dpkg-query -W -f='${Version}' libssl3 2>/dev/null || true)
+if [ -n "$host_ssl" ] && dpkg --compare-versions "$image_ssl" lt "$host_ssl"; then
+  podman image unmount "$image" >/dev/null
+  fail "the image's libssl3 $image_ssl is older than the host's $host_ssl (bookworm-security missing?)"
+fi
 podman image unmount "$image" >/dev/null
-ok "root file system: merged /usr, ld.so.cache, CA bundle and hash links, passwd/group; no resolv.conf or hostname"
+ok "root file system: merged /usr, ld.so.cache, CA bundle and hash links, passwd/group, dpkg status (libssl3 $image_ssl); no resolv.conf or hostname"
 
 # Can this machine run a container at all? The base's own `ip` answers that,
 # apart from anything of ipsecd's.
