@@ -33,6 +33,21 @@ echo "ok   the unit's ExecStart names the installed daemon"
 "$prefix/bin/ipsec" checkconfig --config "$prefix/share/doc/ipsecd/examples/ipsec.conf" ||
   fail "the installed example ipsec.conf does not pass ipsec checkconfig"
 echo "ok   ipsec checkconfig on the installed example"
+# -DIPSECD_INSTALL_CONFIG=ON's step: the example becomes ETC/ipsec.conf, and a
+# second install keeps the operator's file.
+here=$(cd "$(dirname "$0")" && pwd)
+conf_step() {
+  cmake -DIPSECD_EXAMPLE_CONF="$here/../../examples/ipsec.conf" -DIPSECD_SYSCONFDIR=etc \
+    -DCMAKE_INSTALL_PREFIX="$prefix/cfg" -P "$here/../../cmake/InstallConfig.cmake" >/dev/null
+}
+conf_step
+cmp -s "$prefix/cfg/etc/ipsec.conf" "$here/../../examples/ipsec.conf" || fail "IPSECD_INSTALL_CONFIG did not install etc/ipsec.conf"
+echo "# the operator's" >"$prefix/cfg/etc/ipsec.conf"
+conf_step
+grep -qx "# the operator's" "$prefix/cfg/etc/ipsec.conf" || fail "IPSECD_INSTALL_CONFIG overwrote an existing etc/ipsec.conf"
+echo "ok   IPSECD_INSTALL_CONFIG installs etc/ipsec.conf and never overwrites one"
+rm -rf "$prefix/cfg"
+
 # Nothing else ends up in the tree: tests, benchmarks and libraries stay out.
 extra=$(cd "$prefix" && find . -type f ! -path './share/doc/ipsecd/*' ! -path ./bin/ipsec ! -path ./sbin/ipsecd ! -path ./lib/systemd/system/ipsecd.service)
 [ -z "$extra" ] || fail "unexpected files installed: $extra"
