@@ -62,7 +62,7 @@ chmod 0700 "$1/root"
 rm -rf "$1/usr/share/man" "$1/usr/share/info" "$1/usr/share/locale" "$1/usr/share/lintian" "$1/usr/share/bash-completion"
 find "$1/usr/share/doc" -mindepth 1 ! -name copyright ! -type d -delete
 find "$1/usr/share/doc" -mindepth 1 -type d -empty -delete
-rm -rf "$1/usr/lib/x86_64-linux-gnu/gconv"
+rm -rf "$1"/usr/lib/*-linux-gnu*/gconv
 for deb in "$1"/var/cache/apt/archives/*.deb; do
   dpkg-deb -f "$deb" | awk "NR == 1 { print; print \"Status: install ok installed\"; next } { print }"
   echo
