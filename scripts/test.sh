@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs the Debian packages it needs,
 # builds with -Werror, checks formatting, runs every test tier through ctest
-# (root-only tiers skip with their reason when not root), runs the unit tier
+# (root-only tiers skip with their reason when not root; the deploy label builds
+# and runs the OCI image, checks cmake --install, the systemd unit and the alert
+# rules), runs the unit tier
 # again under ASan+UBSan, and runs each libFuzzer target briefly with clang.
 #   IPSECD_FUZZ_SECONDS  seconds per fuzz target (default 20; 0 skips fuzzing)
 set -euo pipefail
@@ -23,12 +25,12 @@ ninja -C build/ci -j"$jobs"
 
 step "tests: every tier"
 if [ "$(id -u)" -ne 0 ]; then
-  echo "note: not root: the netns, interop and vm tiers will report SKIPPED with their reason"
+  echo "note: not root: the netns, interop and vm tiers and the image test will report SKIPPED with their reason"
 fi
 ctest --test-dir build/ci --output-on-failure -j"$jobs" --timeout 1200
 if [ "$(id -u)" -ne 0 ]; then
   # ctest lists skipped tests without their output; print each one's reason.
-  ctest --test-dir build/ci -L 'netns|interop|vm' -V 2>&1 | grep -E '^[0-9]+: SKIP' || true
+  ctest --test-dir build/ci -L 'netns|interop|vm|deploy' -V 2>&1 | grep -E '^[0-9]+: SKIP' || true
 fi
 
 step "unit and integration tests under AddressSanitizer + UndefinedBehaviorSanitizer"

@@ -3,6 +3,12 @@
 // Usage: node policy.mjs FILE...
 import { describe, readObjects } from "./objects.mjs";
 
+// The daemon's flags: from its --help when run.sh has the binary
+// (IPSECD_DAEMON_FLAGS), else this copy of them.
+const daemonFlags = process.env.IPSECD_DAEMON_FLAGS ? process.env.IPSECD_DAEMON_FLAGS.trim().split(/\s+/) : ["config", "watch-dir", "secrets", "ipsecdir", "kernel", "listen", "ike-port", "natt-port",
+  "api", "metrics", "health", "state-dir", "log-format", "log-level", "keep-dataplane-on-exit",
+  "no-per-connection-metrics", "resync", "debounce"];
+
 function checkDaemonSet(ds, all) {
   const problems = [];
   const expect = (ok, what) => {
@@ -29,8 +35,8 @@ function checkDaemonSet(ds, all) {
   expect(c.livenessProbe?.httpGet?.path === "/healthz", "livenessProbe GET /healthz");
   expect(c.readinessProbe?.httpGet?.path === "/readyz", "readinessProbe GET /readyz");
   for (const p of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
-    // The probes go to the metrics listener: the API one needs the bearer token.
-    expect(!p || p.httpGet?.port === "metrics", "probes on the metrics port");
+    // The probes go to the health listener: the API's need the bearer token.
+    expect(!p || p.httpGet?.port === "health", "probes on the health port");
   }
   const res = c.resources || {};
   expect(res.requests?.cpu && res.requests?.memory && res.limits?.memory, "resource requests (cpu, memory) and a memory limit");
@@ -55,9 +61,21 @@ function checkDaemonSet(ds, all) {
   const state = arg("state-dir");
   const hp = state.length === 1 ? volumeAt(state[0])?.hostPath : undefined;
   expect(hp && hp.path && hp.type === "DirectoryOrCreate", "--state-dir on a hostPath (restarts adopt the kernel state)");
+  const unknown = args.filter((a) => !daemonFlags.includes(a.replace(/^--/, "").replace(/=.*/, "")));
+  expect(unknown.length === 0, `only the daemon's flags (not ${unknown.join(", ")})`);
   const metrics = arg("metrics");
-  const metricsPort = metrics.length === 1 ? Number(metrics[0].split(":").pop()) : NaN;
-  expect((c.ports || []).some((p) => p.name === "metrics" && p.containerPort === metricsPort), "a port named metrics equal to --metrics's port");
+  expect(metrics.length === 1, "one --metrics");
+  if (metrics.length === 1 && metrics[0] !== "off") {
+    const metricsPort = Number(metrics[0].split(":").pop());
+    expect((c.ports || []).some((p) => p.name === "metrics" && p.containerPort === metricsPort), "a port named metrics equal to --metrics's port");
+  } else {
+    expect(!(c.ports || []).some((p) => p.name === "metrics"), "no metrics port with --metrics=off");
+  }
+  const health = arg("health");
+  const healthPort = health.length === 1 ? Number(health[0].split(":").pop()) : NaN;
+  expect((c.ports || []).some((p) => p.name === "health" && p.containerPort === healthPort), "a port named health equal to --health's port");
+  // hostNetwork: the kubelet probes the node's address, never its loopback.
+  expect(health.length === 1 && !/^(127\.|\[::1\]|localhost)/.test(health[0]), "--health bound beyond loopback (the kubelet probes the node's address)");
   const api = arg("api");
   expect(api.length === 1 && api[0].startsWith("127.0.0.1:"), "--api on loopback (the node's, with hostNetwork)");
   return problems;

@@ -11,7 +11,8 @@
 #   - checks the example overlay's ipsec.conf drops with `ipsec checkconfig`.
 # Tools come from npm, pinned by package-lock.json here, installed into
 # $IPSECD_TOOLS_DIR (default /tmp/ipsecd-tools), never into the repository.
-# Usage: tests/deploy/run.sh [--ipsec PATH/TO/ipsec]
+# Usage: tests/deploy/run.sh [--ipsec PATH/TO/ipsec] [--ipsecd PATH/TO/ipsecd]
+#   --ipsecd: the DaemonSet arguments are checked against that daemon's --help.
 # Exit 0 when all holds, 1 on a failure, 77 (skip) only when node, npm or the
 # npm registry cannot be had.
 set -euo pipefail
@@ -21,10 +22,12 @@ root=$(cd "$here/../.." && pwd)
 tools=${IPSECD_TOOLS_DIR:-/tmp/ipsecd-tools}
 export IPSECD_TOOLS_DIR=$tools
 ipsec_cli=""
+ipsecd_bin=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --ipsec) ipsec_cli=$2; shift 2 ;;
-    *) echo "usage: $0 [--ipsec PATH/TO/ipsec]" >&2; exit 2 ;;
+    --ipsecd) ipsecd_bin=$2; shift 2 ;;
+    *) echo "usage: $0 [--ipsec PATH/TO/ipsec] [--ipsecd PATH/TO/ipsecd]" >&2; exit 2 ;;
   esac
 done
 
@@ -115,7 +118,13 @@ check "helm template (values-minimal.yaml)" sh -c '"$0" template ipsecd "$1" --n
 
 renders=("$out/base.yaml" "$out/overlay.yaml" "$out/chart.yaml" "$out/chart-all.yaml" "$out/chart-minimal.yaml" "$out/chart-setfile.yaml")
 check "schemas + unknown fields, 6 renders (and bad objects rejected)" node "$here/validate.mjs" --self-test "${renders[@]}"
-check "DaemonSet properties: base, overlay, default chart" node "$here/policy.mjs" "$out/base.yaml" "$out/overlay.yaml" "$out/chart.yaml"
+# The daemon's own flags, when it is at hand; policy.mjs has the list otherwise.
+if [ -n "$ipsecd_bin" ]; then
+  IPSECD_DAEMON_FLAGS=$("$ipsecd_bin" --help 2>&1 | sed -n 's/^ *--\([a-z-]*\).*/\1/p' | tr '\n' ' ')
+  [ -n "$IPSECD_DAEMON_FLAGS" ] || { echo "FAIL: no flags in $ipsecd_bin --help"; exit 1; }
+  export IPSECD_DAEMON_FLAGS
+fi
+check "DaemonSet properties: base, overlay, default and minimal chart" node "$here/policy.mjs" "$out/base.yaml" "$out/overlay.yaml" "$out/chart.yaml" "$out/chart-minimal.yaml"
 check_rejects "DaemonSet properties: values-all.yaml deviations are caught" node "$here/policy.mjs" "$out/chart-all.yaml"
 check "chart (defaults) equals kustomize base" node "$here/compare-chart-kustomize.mjs" "$out/base.yaml" "$out/chart.yaml"
 check_rejects "chart with one changed value differs from the base" sh -c '"$0" template ipsecd "$1" --namespace ipsecd --set resources.limits.memory=1Gi >"$2/chart-changed.yaml" && node "$3/compare-chart-kustomize.mjs" "$2/base.yaml" "$2/chart-changed.yaml"' "$helm" "$chart" "$out" "$here"
