@@ -283,7 +283,7 @@ class Session {
       case Op::kListGroups:
         return simple({"GET", "/v1/groups", "", ""}, format_groups);
       case Op::kRereadGroups:
-        return simple({"POST", "/v1/groups:reload", "", ""}, format_groups);
+        return simple({"POST", "/v1/groups:reload", "", ""}, format_reloaded_groups);
       case Op::kPurgeOcsp:
         return simple({"POST", "/v1/ocsp:purge", "", ""}, format_purged);
     }
@@ -577,9 +577,9 @@ class Session {
         continue;
       }
       model::Result<std::string> text =
-          key == "secrets"
-              ? model::Result<std::string>(secrets_line(answer->body))
-              : (key == "certs" ? format_reloaded(answer->body) : format_groups(answer->body));
+          key == "secrets" ? model::Result<std::string>(secrets_line(answer->body))
+                           : (key == "certs" ? format_reloaded(answer->body)
+                                             : format_reloaded_groups(answer->body));
       if (int code = print(text); code != kExitOk) {
         return code;
       }

@@ -71,7 +71,8 @@ std::string crl_item(const value& item, bool utc) {
   std::string why = text(item, "verifyError");
   field(out, "signature:", why.empty() ? verified : verified + ": " + why);
   std::vector<value> revoked = items(item, "revoked");
-  field(out, "revoked:", std::to_string(revoked.size()) + " certificates");
+  field(out, "revoked:",
+        std::to_string(revoked.size()) + (revoked.size() == 1 ? " certificate" : " certificates"));
   for (const value& r : revoked) {
     out +=
         "      serial " + text(r, "serial", "?") + " at " + time_member(r, "revokedAt", utc) + "\n";
@@ -194,12 +195,20 @@ model::Result<std::string> format_check(const std::string& check_json, bool utc)
 }
 
 model::Result<std::string> format_groups(const std::string& groups_json) {
+  return format_groups(groups_json, "Policy groups:");
+}
+
+model::Result<std::string> format_reloaded_groups(const std::string& groups_json) {
+  return format_groups(groups_json, "reloaded policy groups:");
+}
+
+model::Result<std::string> format_groups(const std::string& groups_json, std::string_view heading) {
   model::Result<value> v = parse_object(groups_json, "/v1/groups", "groups");
   if (!v) {
     return model::Result<std::string>::failure(v.error());
   }
   std::vector<value> groups = items(*v, "groups");
-  std::string out = "Policy groups:\n";
+  std::string out = std::string(heading) + "\n";
   if (groups.empty()) {
     out += "  (none)\n";
   }

@@ -22,6 +22,9 @@ model::Result<std::string> format_reloaded(const std::string& reload_json);
 model::Result<std::string> format_check(const std::string& check_json, bool utc);
 // GET /v1/groups and POST /v1/groups:reload: each group, its file, entries and errors.
 model::Result<std::string> format_groups(const std::string& groups_json);
+// The same under "reloaded policy groups:" (POST /v1/groups:reload).
+model::Result<std::string> format_reloaded_groups(const std::string& groups_json);
+model::Result<std::string> format_groups(const std::string& groups_json, std::string_view heading);
 // POST /v1/ocsp:purge.
 model::Result<std::string> format_purged(const std::string& purge_json);
 
