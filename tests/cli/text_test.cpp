@@ -1,6 +1,10 @@
 // The pieces of the `ipsec` command that need no daemon: exit code mapping,
 // path encoding, time display and tolerance of odd answers.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 
 #include "cli/api_client.h"
 #include "cli/certs_text.h"
@@ -83,6 +87,48 @@ TEST(Text, EmptyListingsSayNone) {
   auto traffic = format_trafficstatus("{\"connections\":[]}");
   ASSERT_TRUE(traffic);
   EXPECT_EQ(*traffic, "");
+}
+
+}  // namespace
+}  // namespace ipsecd::cli
+
+namespace ipsecd::cli {
+namespace {
+
+// Runs the bash completion for the words of a command line; the last word is
+// the one being completed.
+std::string complete(const std::string& words) {
+  const char* src = std::getenv("IPSECD_SOURCE_DIR");
+  std::string script = std::string(src != nullptr ? src : ".") + "/cli/completion/ipsec.bash";
+  std::string cmd = "bash -c 'source " + script + "; COMP_WORDS=(" + words +
+                    "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _ipsec; echo \"${COMPREPLY[*]}\"'";
+  std::string out;
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (pipe == nullptr) {
+    return "";
+  }
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, pipe) != nullptr) {
+    out += buf;
+  }
+  ::pclose(pipe);
+  return out;
+}
+
+TEST(Completion, OperationsOptionsAndConnNames) {
+  char tmpl[] = "/tmp/ipsecd-cli-completion-XXXXXX";
+  int fd = ::mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  std::string conf = "conn %default\n\tikev2=yes\nconn west\n\tleft=192.0.2.1\nconn east\n";
+  ASSERT_EQ(::write(fd, conf.data(), conf.size()), static_cast<ssize_t>(conf.size()));
+  ::close(fd);
+  std::string path = tmpl;
+  EXPECT_EQ(complete("ipsec up --config " + path + " \"\""), "west east\n");
+  EXPECT_EQ(complete("ipsec auto --config=" + path + " --replace w"), "west\n");
+  EXPECT_EQ(complete("ipsec trafficst"), "trafficstatus\n");
+  EXPECT_EQ(complete("ipsec auto --rereadc"), "--rereadcacerts --rereadcrls\n");
+  EXPECT_EQ(complete("ipsec status --ut"), "--utc\n");
+  ::unlink(tmpl);
 }
 
 }  // namespace
