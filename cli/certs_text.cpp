@@ -180,17 +180,22 @@ model::Result<std::string> format_check(const std::string& check_json, bool utc)
     return model::Result<std::string>::failure(v.error());
   }
   uint64_t window = number(*v, "window");
-  std::string out = "certificates and keys checked for expiry within " +
-                    std::to_string(window / 86400) + " days (" + std::to_string(window) + " s):\n";
   std::vector<value> list = items(*v, "items");
-  if (list.empty()) {
-    out += "  (none loaded)\n";
-  }
+  // As libreswan's --checkpubkeys: only what is expiring, expired or invalid.
   std::vector<std::vector<std::string>> rows;
   for (const value& item : list) {
+    if (text(item, "status") == "ok") {
+      continue;
+    }
     rows.push_back({text(item, "status", "?"), text(item, "kind", "?"), text(item, "name", "?"),
                     "notAfter " + time_member(item, "notAfter", utc), text(item, "message")});
   }
+  std::string out = std::to_string(list.size()) + " certificates checked for expiry within " +
+                    std::to_string(window / 86400) + " days (" + std::to_string(window) + " s): ";
+  if (rows.empty()) {
+    return out + "none expiring, expired or invalid\n";
+  }
+  out += std::to_string(rows.size()) + " expiring, expired or invalid\n";
   return out + detail::table(rows, "  ");
 }
 

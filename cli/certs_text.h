@@ -18,7 +18,8 @@ std::string_view kind_title(std::string_view kind);
 model::Result<std::string> format_listing(const std::string& listing_json, bool utc);
 // POST /v1/certs:reload: per kind reloaded, its item and error counts and errors.
 model::Result<std::string> format_reloaded(const std::string& reload_json);
-// POST /v1/certs:check: each item with its status and notAfter.
+// POST /v1/certs:check: the count, then each item not "ok" with its status
+// and notAfter.
 model::Result<std::string> format_check(const std::string& check_json, bool utc);
 // GET /v1/groups and POST /v1/groups:reload: each group, its file, entries and errors.
 model::Result<std::string> format_groups(const std::string& groups_json);

@@ -44,7 +44,9 @@ constexpr const char* kCheck =
     "{\"window\":2592000,\"items\":[{\"kind\":\"certs\",\"name\":\"west.pem\","
     "\"notAfter\":\"2026-01-10T00:00:00Z\",\"status\":\"expiring\","
     "\"message\":\"expires in 9 days\"},{\"kind\":\"cacerts\",\"name\":\"old-ca.pem\","
-    "\"notAfter\":\"2025-01-01T00:00:00Z\",\"status\":\"expired\",\"message\":\"expired\"}]}";
+    "\"notAfter\":\"2025-01-01T00:00:00Z\",\"status\":\"expired\",\"message\":\"expired\"},"
+    "{\"kind\":\"certs\",\"name\":\"fresh.pem\",\"notAfter\":\"2030-01-01T00:00:00Z\","
+    "\"status\":\"ok\",\"message\":\"\"}]}";
 
 class CertsTest : public ::testing::Test {
  protected:
@@ -164,7 +166,11 @@ TEST_F(CertsTest, CrlsPubkeysGroupsCheckAndPurgeRead) {
   EXPECT_NE(groups.out.find("error: /etc/ipsec.d/policies/private:3:"), std::string::npos);
 
   CliRun check = autorun({"--checkpubkeys"});
-  EXPECT_NE(check.out.find("within 30 days"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("3 certificates checked for expiry within 30 days (2592000 s): 2 "
+                           "expiring, expired or invalid\n"),
+            std::string::npos)
+      << check.out;
+  EXPECT_EQ(check.out.find("fresh.pem"), std::string::npos) << "ok ones are not listed";
   EXPECT_NE(check.out.find("expiring  certs    west.pem    notAfter 2026-01-10 00:00:00 UTC"),
             std::string::npos)
       << check.out;
