@@ -212,7 +212,7 @@ std::optional<AutoOptions> parse_auto_args(const std::vector<std::string_view>& 
       return usage("--" + std::string((*named)->name) +
                    " takes one connection and combines with no other operation");
     }
-    if (!o.name) {
+    if (!o.name || o.name->empty()) {
       return usage("--" + std::string((*named)->name) + " needs a connection name");
     }
   } else if (o.name) {

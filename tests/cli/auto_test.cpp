@@ -644,6 +644,7 @@ TEST_F(AutoTest, UsageErrors) {
   for (const std::vector<std::string>& args :
        std::vector<std::vector<std::string>>{{},
                                              {"--up"},
+           {"--up", ""},
                                              {"--status", "west"},
                                              {"--up", "a", "b"},
                                              {"--up", "west", "--down"},
