@@ -690,6 +690,14 @@ std::string format_config_text(const Config& config) {
   return out;
 }
 
+std::string format_conn_text(const ConnSpec& conn) {
+  std::string out = "conn " + conn.name + "\n";
+  for (const Setting& s : conn.settings) {
+    append_text_setting(out, s);
+  }
+  return out;
+}
+
 std::string format_config_json(const Config& config) {
   auto append_settings = [](std::string& out, const std::vector<Setting>& settings) {
     out += '{';

@@ -65,6 +65,9 @@ Config parse_config_text(std::string_view text, const std::string& name,
 // {"config setup": {K: V}, "conns": {NAME: {K: V}}}.
 std::string format_config_text(const Config& config);
 std::string format_config_json(const Config& config);
+// One resolved conn in that text layout ("conn NAME" and its settings, also=
+// already folded in): what `ipsec auto --add` sends to the daemon.
+std::string format_conn_text(const ConnSpec& conn);
 
 // libreswan's spelling of a setting's value (yes/no for booleans, enum
 // aliases folded: auto=route prints as "ondemand").
