@@ -957,7 +957,7 @@ PolicyGroup parse_policy_group(std::string_view name, std::string_view file,
     }
     model::Result<model::Subnet> subnet = model::Subnet::parse(line);
     if (!subnet) {
-      error("'" + std::string(line) + "': " + subnet.error());
+      error(subnet.error());  // it quotes the text it refused
       continue;
     }
     group.entries.push_back(subnet->str());
