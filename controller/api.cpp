@@ -263,6 +263,107 @@ std::optional<Intent> action_intent(std::string_view verb) {
   return std::nullopt;
 }
 
+// The kinds a ?kind= may name, for messages.
+std::string cert_kind_list() {
+  std::string out;
+  for (CertKind kind : kAllCertKinds) {
+    out += (out.empty() ? "" : ", ") + std::string(cert_kind_name(kind));
+  }
+  return out;
+}
+
+// Routes of the certificate store and policy groups (ipsec auto --list*,
+// --reread*, --checkpubkeys, --purgeocsp, --listgroups, --rereadgroups);
+// nullopt when `path` is none of them.
+std::optional<Reply> cert_route(Control& control, const std::string& method,
+                                const std::string& path,
+                                const std::map<std::string, std::string>& params) {
+  const bool certs = path == "/v1/certs";
+  const bool reload = path == "/v1/certs:reload";
+  const bool check = path == "/v1/certs:check";
+  const bool ocsp = path == "/v1/ocsp:purge";
+  const bool groups = path == "/v1/groups";
+  const bool groups_reload = path == "/v1/groups:reload";
+  if (!certs && !reload && !check && !ocsp && !groups && !groups_reload) {
+    if (path.starts_with("/v1/certs:") || path.starts_with("/v1/groups:") ||
+        path.starts_with("/v1/ocsp")) {
+      return error_reply(http::status_codes::NotFound, "not_found",
+                         "no resource at " + path +
+                             "; see /v1/certs, /v1/certs:reload, /v1/certs:check, "
+                             "/v1/ocsp:purge, /v1/groups, /v1/groups:reload");
+    }
+    return std::nullopt;
+  }
+  const std::string allowed = certs || groups ? "GET" : "POST";
+  if (method != allowed) {
+    return method_not_allowed(method, path, allowed);
+  }
+  const std::string takes = certs    ? "kind=" + cert_kind_list()
+                            : reload ? "kind=" + cert_kind_list() + " (none: every kind)"
+                            : check  ? std::string("window=SECONDS")
+                                     : std::string("none");
+  std::optional<CertKind> kind;
+  std::optional<Duration> window;
+  for (const auto& [key, value] : params) {
+    if (key == "kind" && (certs || reload)) {
+      kind = parse_cert_kind(value);
+      if (!kind) {
+        return error_reply(http::status_codes::BadRequest, "invalid",
+                           "kind=" + value + " is not a kind; use one of " + cert_kind_list());
+      }
+    } else if (key == "window" && check) {
+      // Up to ten years: beyond that every certificate is "expiring".
+      constexpr long long kMaxWindow = 10LL * 365 * 24 * 3600;
+      long long seconds = -1;
+      size_t used = 0;
+      try {
+        seconds = std::stoll(value, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used == 0 || used != value.size() || seconds < 0 || seconds > kMaxWindow) {
+        return error_reply(http::status_codes::BadRequest, "invalid",
+                           "window=" + value + " must be whole seconds from 0 to " +
+                               std::to_string(kMaxWindow) + " (default 2592000, 30 days)");
+      }
+      window = std::chrono::seconds(seconds);
+    } else {
+      return error_reply(http::status_codes::BadRequest, "invalid",
+                         "unknown query parameter '" + key + "'; " + path + " takes " + takes);
+    }
+  }
+  if (certs) {
+    if (!kind) {
+      return error_reply(http::status_codes::BadRequest, "invalid",
+                         "/v1/certs needs kind=, one of " + cert_kind_list());
+    }
+    ControlResult<CertListing> listing = control.list_certs(*kind);
+    return listing ? json_reply(http::status_codes::OK, to_json(listing.value()))
+                   : control_error(listing.error());
+  }
+  if (reload) {
+    ControlResult<std::vector<CertListing>> reloaded = control.reload_certs(kind);
+    return reloaded ? json_reply(http::status_codes::OK, reloaded_json(reloaded.value()))
+                    : control_error(reloaded.error());
+  }
+  if (check) {
+    ControlResult<CertCheck> checked =
+        control.check_certs(window.value_or(std::chrono::seconds(2592000)));
+    return checked ? json_reply(http::status_codes::OK, to_json(checked.value()))
+                   : control_error(checked.error());
+  }
+  if (ocsp) {
+    ControlResult<size_t> purged = control.purge_ocsp();
+    return purged ? json_reply(http::status_codes::OK,
+                               "{\"purged\":" + std::to_string(purged.value()) + "}")
+                  : control_error(purged.error());
+  }
+  ControlResult<std::vector<PolicyGroup>> listed =
+      groups ? control.list_groups() : control.reload_groups();
+  return listed ? json_reply(http::status_codes::OK, groups_json(listed.value()))
+                : control_error(listed.error());
+}
+
 }  // namespace
 
 class ApiServer::Impl {
@@ -766,10 +867,13 @@ Reply ApiServer::Impl::route(http::http_request& request) {
     }
     return action(method, "/v1/connections/{name}:" + verb, name, *intent, *params);
   }
+  if (std::optional<Reply> reply = cert_route(control_, method, path, *params)) {
+    return std::move(*reply);
+  }
   return error_reply(http::status_codes::NotFound, "not_found",
                      "no resource at " + path +
-                         "; see /v1/connections, /v1/status, /v1/secrets:reload, /healthz, "
-                         "/readyz");
+                         "; see /v1/connections, /v1/status, /v1/secrets:reload, /v1/certs, "
+                         "/v1/groups, /v1/ocsp:purge, /healthz, /readyz");
 }
 
 void ApiServer::Impl::handle(http::http_request request) {

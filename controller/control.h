@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "controller/cert_store.h"
 #include "controller/clock.h"
 #include "controller/conditions.h"
 #include "controller/store.h"
@@ -201,6 +202,17 @@ class Control {
   // Done when listening on every configured address and the first sync of
   // every source is done; kUnavailable with what is still missing otherwise.
   virtual ControlResult<Done> ready() = 0;
+
+  // Certificates, keys and policy groups under --ipsecdir (controller/cert_store.h).
+  virtual ControlResult<CertListing> list_certs(CertKind kind) = 0;
+  // Rereads one kind (nullopt: every kind) and answers its new listing(s).
+  virtual ControlResult<std::vector<CertListing>> reload_certs(std::optional<CertKind> kind) = 0;
+  // Every certificate, CA and CRL: ok, expiring within `window`, expired or invalid.
+  virtual ControlResult<CertCheck> check_certs(Duration window) = 0;
+  // Empties the OCSP response cache; answers how many responses it held.
+  virtual ControlResult<size_t> purge_ocsp() = 0;
+  virtual ControlResult<std::vector<PolicyGroup>> list_groups() = 0;
+  virtual ControlResult<std::vector<PolicyGroup>> reload_groups() = 0;
 };
 
 // --- JSON ---------------------------------------------------------------------

@@ -163,6 +163,80 @@ class FakeControl final : public Control {
     }
     return Done{};
   }
+
+  // Certificates: one listing per kind, the arguments recorded.
+  std::optional<CertKind> last_kind;
+  std::optional<Duration> last_window;
+  bool certs_unavailable = false;
+  static CertListing listing(CertKind kind) {
+    CertListing l;
+    l.kind = kind;
+    l.directory = "/etc/ipsec.d/" + std::string(cert_kind_name(kind));
+    if (kind == CertKind::kCrls) {
+      l.crls.push_back({"ca.crl",
+                        "PEM",
+                        "CN=CA",
+                        WallTime(std::chrono::seconds(1767225600)),
+                        std::nullopt,
+                        {{"0A", WallTime(std::chrono::seconds(1767225600))}},
+                        true,
+                        ""});
+    } else if (kind == CertKind::kPubkeys) {
+      l.pubkeys.push_back({"west", "left", "@west", "RSA", 3072, "AwEAAbcde", "rsasigkey"});
+    } else {
+      CertItem c;
+      c.file = "west.pem";
+      c.format = "PEM";
+      c.subject = "CN=west";
+      c.serial = "01";
+      c.not_after = WallTime(std::chrono::seconds(1767225600));
+      c.key_type = "EC P-256";
+      c.subject_alt_names = {"DNS:west.example", "IP:192.0.2.1"};
+      c.has_private_key = true;
+      l.certs.push_back(c);
+    }
+    l.errors.push_back(std::string(cert_kind_name(kind)) + "/junk: not a certificate");
+    return l;
+  }
+  ControlResult<CertListing> list_certs(CertKind kind) override {
+    ++calls;
+    last_kind = kind;
+    if (certs_unavailable) {
+      return Error{ErrorCode::kUnavailable, "the certificate store is not loaded yet"};
+    }
+    return listing(kind);
+  }
+  ControlResult<std::vector<CertListing>> reload_certs(std::optional<CertKind> kind) override {
+    ++calls;
+    last_kind = kind;
+    std::vector<CertListing> out;
+    for (CertKind k : kAllCertKinds) {
+      if (!kind || *kind == k) {
+        out.push_back(listing(k));
+      }
+    }
+    return out;
+  }
+  ControlResult<CertCheck> check_certs(Duration window) override {
+    ++calls;
+    last_window = window;
+    CertCheck c;
+    c.window = window;
+    c.items.push_back({CertKind::kCerts, "old.pem", WallTime(std::chrono::seconds(1767225600)),
+                       CertStatus::kExpired, "expired"});
+    return c;
+  }
+  ControlResult<size_t> purge_ocsp() override {
+    ++calls;
+    return size_t{7};
+  }
+  ControlResult<std::vector<PolicyGroup>> list_groups() override {
+    ++calls;
+    return std::vector<PolicyGroup>{
+        {"private", "/etc/ipsec.d/policies/private", {"198.51.100.0/24"}, {}},
+        {"clear", "/etc/ipsec.d/policies/clear", {}, {"/etc/ipsec.d/policies/clear:2: bad"}}};
+  }
+  ControlResult<std::vector<PolicyGroup>> reload_groups() override { return list_groups(); }
 };
 
 std::string read_text(const std::string& path) {
@@ -307,6 +381,12 @@ TEST_F(ApiTest, EveryRouteNeedsTheToken) {
       {"POST", "/v1/connections/west:unroute"},
       {"GET", "/v1/status"},
       {"POST", "/v1/secrets:reload"},
+      {"GET", "/v1/certs?kind=certs"},
+      {"POST", "/v1/certs:reload"},
+      {"POST", "/v1/certs:check"},
+      {"POST", "/v1/ocsp:purge"},
+      {"GET", "/v1/groups"},
+      {"POST", "/v1/groups:reload"},
       {"GET", "/healthz"},
       {"GET", "/readyz"},
       {"GET", "/nowhere"},
@@ -481,6 +561,12 @@ TEST_F(ApiTest, WrongMethodIs405WithAllow) {
       {"GET", "/v1/secrets:reload", "POST"},
       {"POST", "/healthz", "GET"},
       {"DELETE", "/readyz", "GET"},
+      {"POST", "/v1/certs?kind=certs", "GET"},
+      {"GET", "/v1/certs:reload", "POST"},
+      {"GET", "/v1/certs:check", "POST"},
+      {"DELETE", "/v1/ocsp:purge", "POST"},
+      {"POST", "/v1/groups", "GET"},
+      {"GET", "/v1/groups:reload", "POST"},
   };
   for (const Case& c : cases) {
     Answer a = send(c.method, c.path);
@@ -600,6 +686,106 @@ TEST_F(ApiTest, AnExceptionInTheDaemonIs500) {
   EXPECT_EQ(a.code(), "internal");
   EXPECT_NE(a.message().find("status exploded"), std::string::npos);
   EXPECT_EQ(send("GET", "/healthz").status, 200) << "the server still answers";
+}
+
+TEST_F(ApiTest, CertListingsPerKind) {
+  for (CertKind kind : kAllCertKinds) {
+    std::string name(cert_kind_name(kind));
+    Answer a = send("GET", "/v1/certs?kind=" + name);
+    ASSERT_EQ(a.status, 200) << a.body;
+    EXPECT_EQ(control_.last_kind, kind);
+    EXPECT_EQ(a.json.at("kind").as_string(), name);
+    EXPECT_EQ(a.json.at("directory").as_string(), "/etc/ipsec.d/" + name);
+    EXPECT_EQ(a.json.at("errors").as_array().at(0).as_string(), name + "/junk: not a certificate");
+    const web::json::value& item = a.json.at("items").as_array().at(0);
+    if (kind == CertKind::kCrls) {
+      EXPECT_TRUE(item.at("verified").as_bool());
+      EXPECT_TRUE(item.at("nextUpdate").is_null());
+      EXPECT_EQ(item.at("revoked").as_array().at(0).at("serial").as_string(), "0A");
+      EXPECT_EQ(item.at("revoked").as_array().at(0).at("revokedAt").as_string(),
+                "2026-01-01T00:00:00Z");
+    } else if (kind == CertKind::kPubkeys) {
+      EXPECT_EQ(item.at("keyId").as_string(), "AwEAAbcde");
+      EXPECT_EQ(item.at("bits").as_integer(), 3072);
+      EXPECT_EQ(item.at("source").as_string(), "rsasigkey");
+    } else {
+      EXPECT_EQ(item.at("keyType").as_string(), "EC P-256");
+      EXPECT_EQ(item.at("notAfter").as_string(), "2026-01-01T00:00:00Z");
+      EXPECT_TRUE(item.at("hasPrivateKey").as_bool());
+      EXPECT_EQ(item.at("subjectAltNames").as_array().at(1).as_string(), "IP:192.0.2.1");
+    }
+  }
+}
+
+TEST_F(ApiTest, CertRoutesRefuseBadKindsWindowsAndParameters) {
+  struct Case {
+    std::string method, path, says;
+  };
+  const Case cases[] = {
+      {"GET", "/v1/certs", "needs kind="},
+      {"GET", "/v1/certs?kind=keys", "kind=keys is not a kind"},
+      {"GET", "/v1/certs?kind=certs&verbose=1", "unknown query parameter 'verbose'"},
+      {"POST", "/v1/certs:reload?kind=", "is not a kind"},
+      {"POST", "/v1/certs:check?window=-1", "whole seconds"},
+      {"POST", "/v1/certs:check?window=10d", "whole seconds"},
+      {"POST", "/v1/certs:check?window=999999999999", "whole seconds"},
+      {"POST", "/v1/certs:check?kind=certs", "unknown query parameter 'kind'"},
+      {"POST", "/v1/ocsp:purge?all=1", "unknown query parameter 'all'"},
+      {"GET", "/v1/groups?name=private", "unknown query parameter 'name'"},
+  };
+  for (const Case& c : cases) {
+    Answer a = send(c.method, c.path);
+    EXPECT_EQ(a.status, 400) << c.method << " " << c.path;
+    EXPECT_EQ(a.code(), "invalid");
+    EXPECT_NE(a.message().find(c.says), std::string::npos) << a.message();
+  }
+  EXPECT_EQ(control_.calls, 0);
+  Answer unknown = send("POST", "/v1/certs:rehash");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_NE(unknown.message().find("/v1/certs:reload"), std::string::npos);
+  control_.certs_unavailable = true;
+  Answer busy = send("GET", "/v1/certs?kind=certs");
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_EQ(busy.code(), "unavailable");
+}
+
+TEST_F(ApiTest, CertReloadCheckOcspAndGroups) {
+  Answer all = send("POST", "/v1/certs:reload");
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_FALSE(control_.last_kind.has_value()) << "no kind reloads every kind";
+  EXPECT_EQ(all.json.at("reloaded").as_array().size(), kAllCertKinds.size());
+  Answer one = send("POST", "/v1/certs:reload?kind=crls");
+  ASSERT_EQ(one.status, 200) << one.body;
+  EXPECT_EQ(control_.last_kind, CertKind::kCrls);
+  ASSERT_EQ(one.json.at("reloaded").as_array().size(), 1u);
+  EXPECT_EQ(one.json.at("reloaded").as_array().at(0).at("kind").as_string(), "crls");
+
+  Answer defaulted = send("POST", "/v1/certs:check");
+  ASSERT_EQ(defaulted.status, 200) << defaulted.body;
+  EXPECT_EQ(control_.last_window, Duration(std::chrono::seconds(2592000)));
+  EXPECT_EQ(defaulted.json.at("window").as_integer(), 2592000);
+  const web::json::value& item = defaulted.json.at("items").as_array().at(0);
+  EXPECT_EQ(item.at("kind").as_string(), "certs");
+  EXPECT_EQ(item.at("name").as_string(), "old.pem");
+  EXPECT_EQ(item.at("status").as_string(), "expired");
+  EXPECT_EQ(send("POST", "/v1/certs:check?window=0").json.at("window").as_integer(), 0);
+  EXPECT_EQ(send("POST", "/v1/certs:check?window=86400").json.at("window").as_integer(), 86400);
+
+  Answer purged = send("POST", "/v1/ocsp:purge");
+  ASSERT_EQ(purged.status, 200) << purged.body;
+  EXPECT_EQ(purged.json.at("purged").as_integer(), 7);
+
+  for (const auto& [method, path] :
+       {std::pair<std::string, std::string>{"GET", "/v1/groups"}, {"POST", "/v1/groups:reload"}}) {
+    Answer g = send(method, path);
+    ASSERT_EQ(g.status, 200) << g.body;
+    const web::json::array& groups = g.json.at("groups").as_array();
+    ASSERT_EQ(groups.size(), 2u);
+    EXPECT_EQ(groups.at(0).at("name").as_string(), "private");
+    EXPECT_EQ(groups.at(0).at("entries").as_array().at(0).as_string(), "198.51.100.0/24");
+    EXPECT_EQ(groups.at(1).at("errors").as_array().at(0).as_string(),
+              "/etc/ipsec.d/policies/clear:2: bad");
+  }
 }
 
 TEST(ApiServer, ExplicitPortInUseFailsWithTheAddress) {

@@ -1,0 +1,1553 @@
+#include "controller/cert_store.h"
+
+#include <arpa/inet.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/ocsp.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <utility>
+
+#include "controller/conditions.h"
+
+namespace ipsecd::controller {
+
+namespace fs = std::filesystem;
+
+// --- kinds and names ------------------------------------------------------------
+
+std::string_view cert_kind_name(CertKind kind) {
+  switch (kind) {
+    case CertKind::kCerts:
+      return "certs";
+    case CertKind::kCaCerts:
+      return "cacerts";
+    case CertKind::kCrls:
+      return "crls";
+    case CertKind::kACerts:
+      return "acerts";
+    case CertKind::kAaCerts:
+      return "aacerts";
+    case CertKind::kPubkeys:
+      return "pubkeys";
+  }
+  return "certs";
+}
+
+std::optional<CertKind> parse_cert_kind(std::string_view text) {
+  for (CertKind kind : kAllCertKinds) {
+    if (text == cert_kind_name(kind)) {
+      return kind;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string_view cert_status_name(CertStatus status) {
+  switch (status) {
+    case CertStatus::kOk:
+      return "ok";
+    case CertStatus::kExpiring:
+      return "expiring";
+    case CertStatus::kExpired:
+      return "expired";
+    case CertStatus::kInvalid:
+      return "invalid";
+  }
+  return "invalid";
+}
+
+namespace {
+
+// --- OpenSSL handles ---------------------------------------------------------------
+
+template <auto Free>
+struct Deleter {
+  template <class T>
+  void operator()(T* p) const {
+    Free(p);
+  }
+};
+using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free>>;
+using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
+using CrlPtr = std::unique_ptr<X509_CRL, Deleter<X509_CRL_free>>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
+using BnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
+using NamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES_free>>;
+using OcspPtr = std::unique_ptr<OCSP_RESPONSE, Deleter<OCSP_RESPONSE_free>>;
+void free_openssl_string(char* p) {
+  OPENSSL_free(p);
+}
+using OsslString = std::unique_ptr<char, Deleter<free_openssl_string>>;
+
+// Bytes that held key material: wiped when dropped.
+class WipedBytes {
+ public:
+  explicit WipedBytes(std::string bytes) : bytes_(std::move(bytes)) {}
+  ~WipedBytes() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
+  WipedBytes(const WipedBytes&) = delete;
+  WipedBytes& operator=(const WipedBytes&) = delete;
+  const std::string& get() const { return bytes_; }
+
+ private:
+  std::string bytes_;
+};
+
+// The reason of the newest OpenSSL error on this thread; clears the queue.
+std::string openssl_reason() {
+  unsigned long e = ERR_peek_last_error();
+  ERR_clear_error();
+  if (e == 0) {
+    return "no further detail from OpenSSL";
+  }
+  const char* reason = ERR_reason_error_string(e);
+  return reason != nullptr ? reason : "OpenSSL error " + std::to_string(ERR_GET_REASON(e));
+}
+
+// Never prompts on a terminal: encrypted keys are reported, not unlocked.
+int no_passphrase(char*, int, int, void* asked) {
+  if (asked != nullptr) {
+    *static_cast<bool*>(asked) = true;
+  }
+  return -1;
+}
+
+BioPtr memory_bio(std::string_view bytes) {
+  return BioPtr(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
+}
+
+bool looks_pem(std::string_view bytes) {
+  return bytes.find("-----BEGIN ") != std::string_view::npos;
+}
+
+// --- text helpers --------------------------------------------------------------------
+
+constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string base64(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  auto at = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(bytes[k])); };
+  for (; i + 3 <= bytes.size(); i += 3) {
+    uint32_t v = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
+    out += kBase64[(v >> 18) & 63];
+    out += kBase64[(v >> 12) & 63];
+    out += kBase64[(v >> 6) & 63];
+    out += kBase64[v & 63];
+  }
+  if (bytes.size() - i == 1) {
+    uint32_t v = at(i) << 16;
+    out += kBase64[(v >> 18) & 63];
+    out += kBase64[(v >> 12) & 63];
+    out += "==";
+  } else if (bytes.size() - i == 2) {
+    uint32_t v = (at(i) << 16) | (at(i + 1) << 8);
+    out += kBase64[(v >> 18) & 63];
+    out += kBase64[(v >> 12) & 63];
+    out += kBase64[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+model::Result<std::string> decode_base64(std::string_view text) {
+  using R = model::Result<std::string>;
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  size_t padding = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '=') {
+      ++padding;
+      continue;
+    }
+    if (padding > 0) {
+      return R::failure("base64 data continues after '=' padding at character " +
+                        std::to_string(i + 1));
+    }
+    const char* pos = std::strchr(kBase64, c);
+    if (c == '\0' || pos == nullptr) {
+      return R::failure("invalid base64 character at position " + std::to_string(i + 1) +
+                        "; expected A-Z, a-z, 0-9, + or /");
+    }
+    acc = (acc << 6) | static_cast<uint32_t>(pos - kBase64);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  if (padding > 2) {
+    return R::failure("too much '=' padding at the end of the base64 data");
+  }
+  return out;
+}
+
+model::Result<std::string> decode_hex(std::string_view text) {
+  using R = model::Result<std::string>;
+  std::string digits;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '_') {
+      continue;  // libreswan allows '_' between groups of digits
+    }
+    if (!std::isxdigit(static_cast<unsigned char>(c))) {
+      return R::failure("invalid hex digit at position " + std::to_string(i + 1));
+    }
+    digits += c;
+  }
+  if (digits.size() % 2 != 0) {
+    return R::failure("odd number of hex digits (" + std::to_string(digits.size()) + ")");
+  }
+  std::string out;
+  for (size_t i = 0; i < digits.size(); i += 2) {
+    out += static_cast<char>(std::stoi(digits.substr(i, 2), nullptr, 16));
+  }
+  return out;
+}
+
+std::string colon_hex(const unsigned char* bytes, size_t size) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (size_t i = 0; i < size; ++i) {
+    if (i > 0) {
+      out += ':';
+    }
+    out += kHex[bytes[i] >> 4];
+    out += kHex[bytes[i] & 0xf];
+  }
+  return out;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+// --- certificate fields -----------------------------------------------------------------
+
+// "C=CA, O=Example, CN=west": libreswan's order and separators, UTF-8 kept.
+std::string name_text(const X509_NAME* name) {
+  if (name == nullptr) {
+    return "";
+  }
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  unsigned long flags = (XN_FLAG_RFC2253 & ~XN_FLAG_DN_REV & ~XN_FLAG_SEP_MASK &
+                         ~static_cast<unsigned long>(ASN1_STRFLGS_ESC_MSB)) |
+                        XN_FLAG_SEP_CPLUS_SPC;
+  if (!bio || X509_NAME_print_ex(bio.get(), name, 0, flags) < 0) {
+    ERR_clear_error();
+    return "";
+  }
+  char* data = nullptr;
+  long size = BIO_get_mem_data(bio.get(), &data);
+  return size > 0 ? std::string(data, static_cast<size_t>(size)) : std::string();
+}
+
+std::optional<WallTime> asn1_time(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  return WallTime(std::chrono::seconds(::timegm(&tm)));
+}
+
+std::string serial_text(const ASN1_INTEGER* serial) {
+  BnPtr bn(ASN1_INTEGER_to_BN(serial, nullptr));
+  if (!bn) {
+    ERR_clear_error();
+    return "";
+  }
+  OsslString hex(BN_bn2hex(bn.get()));
+  return hex ? std::string(hex.get()) : std::string();
+}
+
+// "P-256" for the NIST curves, OpenSSL's name for the others.
+std::string curve_name(const EVP_PKEY* key) {
+  char name[80] = {};
+  size_t len = 0;
+  if (EVP_PKEY_get_group_name(key, name, sizeof(name), &len) != 1) {
+    ERR_clear_error();
+    return "unknown curve";
+  }
+  int nid = OBJ_txt2nid(name);
+  const char* nist = nid != NID_undef ? EC_curve_nid2nist(nid) : nullptr;
+  return nist != nullptr ? nist : name;
+}
+
+// "RSA", "EC P-256", "Ed25519".
+std::string key_family(const EVP_PKEY* key) {
+  switch (EVP_PKEY_get_base_id(key)) {
+    case EVP_PKEY_RSA:
+      return "RSA";
+    case EVP_PKEY_RSA_PSS:
+      return "RSA-PSS";
+    case EVP_PKEY_EC:
+      return "EC " + curve_name(key);
+    case EVP_PKEY_ED25519:
+      return "Ed25519";
+    case EVP_PKEY_ED448:
+      return "Ed448";
+    default:
+      break;
+  }
+  const char* name = EVP_PKEY_get0_type_name(key);
+  return name != nullptr ? name : "unknown";
+}
+
+// "RSA 3072" (size for RSA), "EC P-256", "Ed25519".
+std::string key_type_text(const EVP_PKEY* key) {
+  int id = EVP_PKEY_get_base_id(key);
+  std::string family = key_family(key);
+  if (id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS) {
+    family += " " + std::to_string(EVP_PKEY_get_bits(key));
+  }
+  return family;
+}
+
+std::string spki_der(const EVP_PKEY* key) {
+  int len = i2d_PUBKEY(key, nullptr);
+  if (len <= 0) {
+    ERR_clear_error();
+    return "";
+  }
+  std::string out(static_cast<size_t>(len), '\0');
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  i2d_PUBKEY(key, &p);
+  return out;
+}
+
+std::string bn_bytes(const BIGNUM* bn) {
+  std::string out(static_cast<size_t>(BN_num_bytes(bn)), '\0');
+  BN_bn2bin(bn, reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
+// libreswan's RFC 3110 encoding: exponent length (1 byte, or 0 and 2 bytes),
+// exponent, modulus.
+std::string rfc3110_blob(const std::string& e, const std::string& n) {
+  std::string out;
+  if (e.size() <= 255) {
+    out += static_cast<char>(e.size());
+  } else {
+    out += '\0';
+    out += static_cast<char>((e.size() >> 8) & 0xff);
+    out += static_cast<char>(e.size() & 0xff);
+  }
+  return out + e + n;
+}
+
+std::string keyid_of_blob(std::string_view blob) {
+  return base64(blob).substr(0, 9);
+}
+
+// libreswan's key id of any public key (see PubkeyItem::key_id).
+std::string key_id_of(const EVP_PKEY* key) {
+  int id = EVP_PKEY_get_base_id(key);
+  if (id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS) {
+    BIGNUM* n = nullptr;
+    BIGNUM* e = nullptr;
+    EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n);
+    BnPtr n_owned(n);
+    EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e);
+    BnPtr e_owned(e);
+    if (!n_owned || !e_owned) {
+      ERR_clear_error();
+      return "";
+    }
+    return keyid_of_blob(rfc3110_blob(bn_bytes(e), bn_bytes(n)));
+  }
+  unsigned char point[1024];
+  size_t len = 0;
+  if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof(point),
+                                      &len) != 1) {
+    ERR_clear_error();
+    return "";
+  }
+  unsigned char ckaid[SHA_DIGEST_LENGTH];
+  SHA1(point, len, ckaid);
+  return keyid_of_blob(std::string_view(reinterpret_cast<char*>(ckaid), sizeof(ckaid)));
+}
+
+std::string asn1_string_text(const ASN1_STRING* s) {
+  if (s == nullptr) {
+    return "";
+  }
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                     static_cast<size_t>(ASN1_STRING_length(s)));
+}
+
+std::vector<std::string> subject_alt_names(X509* cert) {
+  std::vector<std::string> out;
+  NamesPtr names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  ERR_clear_error();
+  if (!names) {
+    return out;
+  }
+  for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* g = sk_GENERAL_NAME_value(names.get(), i);
+    switch (g->type) {
+      case GEN_DNS:
+        out.push_back("DNS:" + asn1_string_text(g->d.dNSName));
+        break;
+      case GEN_EMAIL:
+        out.push_back("email:" + asn1_string_text(g->d.rfc822Name));
+        break;
+      case GEN_URI:
+        out.push_back("URI:" + asn1_string_text(g->d.uniformResourceIdentifier));
+        break;
+      case GEN_IPADD: {
+        std::string raw = asn1_string_text(g->d.iPAddress);
+        char text[INET6_ADDRSTRLEN] = {};
+        int family = raw.size() == 4 ? AF_INET : raw.size() == 16 ? AF_INET6 : 0;
+        if (family != 0 && ::inet_ntop(family, raw.data(), text, sizeof(text)) != nullptr) {
+          out.push_back(std::string("IP:") + text);
+        } else {
+          out.push_back("IP:<" + std::to_string(raw.size()) + " bytes, not an address>");
+        }
+        break;
+      }
+      case GEN_DIRNAME:
+        out.push_back("DirName:" + name_text(g->d.directoryName));
+        break;
+      default:
+        out.push_back("othername:<not shown>");
+        break;
+    }
+  }
+  return out;
+}
+
+// --- reading files -------------------------------------------------------------------------
+
+struct FileError {
+  std::string file;  // name inside the directory; "" for the directory itself
+  std::string why;
+};
+
+struct DirScan {
+  std::vector<std::string> names;  // regular files, sorted
+  std::vector<FileError> errors;
+};
+
+DirScan scan_directory(const std::string& dir) {
+  DirScan scan;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    return scan;  // an absent kind is an empty one
+  }
+  if (!fs::is_directory(dir, ec)) {
+    scan.errors.push_back({"", "is not a directory"});
+    return scan;
+  }
+  fs::directory_iterator it(dir, ec);
+  if (ec) {
+    scan.errors.push_back({"", "cannot list the directory: " + ec.message()});
+    return scan;
+  }
+  std::vector<std::string> names;
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    if (ec) {
+      scan.errors.push_back({"", "cannot list the directory: " + ec.message()});
+      break;
+    }
+    std::string name = it->path().filename().string();
+    if (name.empty() || name[0] == '.') {
+      continue;  // hidden files and editors' droppings are not certificates
+    }
+    names.push_back(std::move(name));
+    // A directory with millions of entries must not hold the daemon.
+    if (names.size() > 4 * kMaxCertFiles) {
+      break;
+    }
+  }
+  std::sort(names.begin(), names.end());
+  if (names.size() > kMaxCertFiles) {
+    scan.errors.push_back({"", "holds more than " + std::to_string(kMaxCertFiles) +
+                                   " files; read the first " + std::to_string(kMaxCertFiles) +
+                                   " by name and skipped the rest (from " + names[kMaxCertFiles] +
+                                   ")"});
+    names.resize(kMaxCertFiles);
+  }
+  for (std::string& name : names) {
+    std::error_code sec;
+    fs::file_status st = fs::status(fs::path(dir) / name, sec);
+    if (sec) {
+      scan.errors.push_back({name, "cannot read: " + sec.message()});
+    } else if (!fs::is_regular_file(st)) {
+      scan.errors.push_back({name, "is not a regular file; put certificate files directly in " +
+                                       fs::path(dir).filename().string() + "/"});
+    } else {
+      scan.names.push_back(std::move(name));
+    }
+  }
+  return scan;
+}
+
+// The file's bytes, refused past kMaxCertFileBytes.
+model::Result<std::string> read_limited(const std::string& path) {
+  using R = model::Result<std::string>;
+  const std::string too_big = "is larger than " + std::to_string(kMaxCertFileBytes) +
+                              " bytes (1 MiB); a certificate, key or CRL file is never that big";
+  std::error_code ec;
+  uintmax_t size = fs::file_size(path, ec);
+  if (ec) {
+    return R::failure("cannot read: " + ec.message());
+  }
+  if (size > kMaxCertFileBytes) {
+    return R::failure(too_big);
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return R::failure(std::string("cannot open: ") + std::strerror(errno));
+  }
+  // One byte more than the size seen: a file that grew since is caught too.
+  std::string bytes(static_cast<size_t>(size) + 1, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  auto got = static_cast<size_t>(in.gcount());
+  if (in.bad() || got > kMaxCertFileBytes) {
+    OPENSSL_cleanse(bytes.data(), bytes.size());
+    return R::failure(in.bad() ? std::string("cannot read the file") : too_big);
+  }
+  bytes.resize(got);
+  return bytes;
+}
+
+// Objects in a PEM file beyond this are refused (a CA bundle has ~150).
+constexpr size_t kMaxObjectsPerFile = 1000;
+
+struct ParsedCerts {
+  std::string format;
+  std::vector<X509Ptr> certs;
+  std::string error;  // "" when every block parsed
+};
+
+ParsedCerts parse_certificates(std::string_view bytes) {
+  ParsedCerts out;
+  ERR_clear_error();
+  if (looks_pem(bytes)) {
+    out.format = "PEM";
+    BioPtr bio = memory_bio(bytes);
+    while (out.certs.size() <= kMaxObjectsPerFile) {
+      X509* cert = PEM_read_bio_X509_AUX(bio.get(), nullptr, no_passphrase, nullptr);
+      if (cert == nullptr) {
+        break;
+      }
+      out.certs.emplace_back(cert);
+    }
+    unsigned long e = ERR_peek_last_error();
+    bool clean_end = ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
+    if (out.certs.size() > kMaxObjectsPerFile) {
+      out.error = "holds more than " + std::to_string(kMaxObjectsPerFile) + " certificates";
+      out.certs.clear();
+    } else if (out.certs.empty()) {
+      out.error = clean_end ? "no CERTIFICATE block in the PEM file" : openssl_reason();
+    } else if (e != 0 && !clean_end) {
+      out.error = "certificate " + std::to_string(out.certs.size() + 1) +
+                  " in the file: " + openssl_reason();
+    }
+    ERR_clear_error();
+    return out;
+  }
+  out.format = "DER";
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const unsigned char* end = p + bytes.size();
+  X509* cert = d2i_X509(nullptr, &p, static_cast<long>(bytes.size()));
+  if (cert == nullptr) {
+    out.error = openssl_reason();
+    return out;
+  }
+  out.certs.emplace_back(cert);
+  if (p != end) {
+    out.error = std::to_string(end - p) + " bytes of trailing data after the certificate";
+    out.certs.clear();
+  }
+  return out;
+}
+
+struct LoadedCert {
+  CertItem item;  // has_private_key is filled in at listing time
+  X509Ptr cert;
+  std::string spki;
+};
+
+struct CertDir {
+  std::string label;  // "certs"
+  std::string path;
+  std::vector<LoadedCert> certs;
+  std::vector<FileError> errors;
+};
+
+CertItem describe(X509* cert, const std::string& file, const std::string& format) {
+  CertItem item;
+  item.file = file;
+  item.format = format;
+  item.subject = name_text(X509_get_subject_name(cert));
+  item.issuer = name_text(X509_get_issuer_name(cert));
+  item.serial = serial_text(X509_get0_serialNumber(cert));
+  item.not_before = asn1_time(X509_get0_notBefore(cert)).value_or(WallTime{});
+  item.not_after = asn1_time(X509_get0_notAfter(cert)).value_or(WallTime{});
+  if (const EVP_PKEY* key = X509_get0_pubkey(cert)) {
+    item.key_type = key_type_text(key);
+  } else {
+    item.key_type = "unknown";
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &len) == 1) {
+    item.fingerprint_sha256 = colon_hex(md, len);
+  }
+  item.is_ca = (X509_get_extension_flags(cert) & EXFLAG_CA) != 0;
+  item.subject_alt_names = subject_alt_names(cert);
+  ERR_clear_error();
+  return item;
+}
+
+std::shared_ptr<const CertDir> load_cert_dir(const std::string& label, const std::string& path) {
+  auto dir = std::make_shared<CertDir>();
+  dir->label = label;
+  dir->path = path;
+  DirScan scan = scan_directory(path);
+  dir->errors = std::move(scan.errors);
+  for (const std::string& name : scan.names) {
+    model::Result<std::string> bytes = read_limited(path + "/" + name);
+    if (!bytes) {
+      dir->errors.push_back({name, bytes.error()});
+      continue;
+    }
+    ParsedCerts parsed = parse_certificates(bytes.value());
+    if (!parsed.error.empty()) {
+      dir->errors.push_back({name, "not a certificate (PEM or DER): " + parsed.error});
+    }
+    for (X509Ptr& cert : parsed.certs) {
+      LoadedCert loaded;
+      loaded.item = describe(cert.get(), name, parsed.format);
+      if (const EVP_PKEY* key = X509_get0_pubkey(cert.get())) {
+        loaded.spki = spki_der(key);
+      }
+      ERR_clear_error();
+      loaded.cert = std::move(cert);
+      dir->certs.push_back(std::move(loaded));
+    }
+  }
+  return dir;
+}
+
+// private/: only the public halves of the keys are kept.
+struct KeyDir {
+  std::string path;
+  std::vector<std::string> spkis;
+  std::vector<FileError> errors;
+};
+
+std::shared_ptr<const KeyDir> load_key_dir(const std::string& path) {
+  auto dir = std::make_shared<KeyDir>();
+  dir->path = path;
+  DirScan scan = scan_directory(path);
+  dir->errors = std::move(scan.errors);
+  for (const std::string& name : scan.names) {
+    std::string file = path + "/" + name;
+    struct stat st {};
+    if (::stat(file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof(mode), "%04o", st.st_mode & 07777);
+      dir->errors.push_back({name, std::string("is accessible by group or others (mode ") + mode +
+                                       "); run chmod 0600 on it"});
+    }
+    model::Result<std::string> read = read_limited(file);
+    if (!read) {
+      dir->errors.push_back({name, read.error()});
+      continue;
+    }
+    WipedBytes bytes(std::move(read).value());
+    ERR_clear_error();
+    std::vector<PkeyPtr> keys;
+    bool asked = false;
+    if (looks_pem(bytes.get())) {
+      BioPtr bio = memory_bio(bytes.get());
+      while (keys.size() < kMaxObjectsPerFile) {
+        EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, &asked);
+        if (key == nullptr) {
+          break;
+        }
+        keys.emplace_back(key);
+      }
+    } else {
+      const auto* p = reinterpret_cast<const unsigned char*>(bytes.get().data());
+      EVP_PKEY* key = d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(bytes.get().size()));
+      if (key != nullptr) {
+        keys.emplace_back(key);
+      }
+    }
+    if (keys.empty()) {
+      // OpenSSL's reasons name the structure, never the key's content.
+      std::string why = asked ? "is an encrypted private key; ipsecd reads no passphrases, so "
+                                "it cannot tell which certificate it belongs to"
+                              : "not a private key (PEM or DER): " + openssl_reason();
+      dir->errors.push_back({name, why});
+    }
+    ERR_clear_error();
+    for (const PkeyPtr& key : keys) {
+      std::string spki = spki_der(key.get());
+      if (!spki.empty()) {
+        dir->spkis.push_back(std::move(spki));
+      }
+    }
+  }
+  std::sort(dir->spkis.begin(), dir->spkis.end());
+  return dir;
+}
+
+struct LoadedCrl {
+  CrlItem item;  // verified/verify_error are filled in at listing time
+  CrlPtr crl;
+};
+
+struct CrlDir {
+  std::string path;
+  std::vector<LoadedCrl> crls;
+  std::vector<FileError> errors;
+};
+
+CrlItem describe_crl(X509_CRL* crl, const std::string& file, const std::string& format) {
+  CrlItem item;
+  item.file = file;
+  item.format = format;
+  item.issuer = name_text(X509_CRL_get_issuer(crl));
+  item.this_update = asn1_time(X509_CRL_get0_lastUpdate(crl)).value_or(WallTime{});
+  item.next_update = asn1_time(X509_CRL_get0_nextUpdate(crl));
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
+  for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+    const X509_REVOKED* r = sk_X509_REVOKED_value(revoked, i);
+    item.revoked.push_back({serial_text(X509_REVOKED_get0_serialNumber(r)),
+                            asn1_time(X509_REVOKED_get0_revocationDate(r)).value_or(WallTime{})});
+  }
+  ERR_clear_error();
+  return item;
+}
+
+std::shared_ptr<const CrlDir> load_crl_dir(const std::string& path) {
+  auto dir = std::make_shared<CrlDir>();
+  dir->path = path;
+  DirScan scan = scan_directory(path);
+  dir->errors = std::move(scan.errors);
+  for (const std::string& name : scan.names) {
+    model::Result<std::string> bytes = read_limited(path + "/" + name);
+    if (!bytes) {
+      dir->errors.push_back({name, bytes.error()});
+      continue;
+    }
+    std::string_view data = bytes.value();
+    ERR_clear_error();
+    std::vector<CrlPtr> crls;
+    std::string format;
+    std::string error;
+    if (looks_pem(data)) {
+      format = "PEM";
+      BioPtr bio = memory_bio(data);
+      while (crls.size() < kMaxObjectsPerFile) {
+        X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, no_passphrase, nullptr);
+        if (crl == nullptr) {
+          break;
+        }
+        crls.emplace_back(crl);
+      }
+      unsigned long e = ERR_peek_last_error();
+      bool clean_end = ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
+      if (crls.empty()) {
+        error = clean_end ? "no X509 CRL block in the PEM file" : openssl_reason();
+      } else if (e != 0 && !clean_end) {
+        error = "CRL " + std::to_string(crls.size() + 1) + " in the file: " + openssl_reason();
+      }
+    } else {
+      format = "DER";
+      const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+      const unsigned char* end = p + data.size();
+      X509_CRL* crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(data.size()));
+      if (crl == nullptr) {
+        error = openssl_reason();
+      } else if (p != end) {
+        X509_CRL_free(crl);
+        error = std::to_string(end - p) + " bytes of trailing data after the CRL";
+      } else {
+        crls.emplace_back(crl);
+      }
+    }
+    ERR_clear_error();
+    if (!error.empty()) {
+      dir->errors.push_back({name, "not a CRL (PEM or DER): " + error});
+    }
+    for (CrlPtr& crl : crls) {
+      dir->crls.push_back({describe_crl(crl.get(), name, format), std::move(crl)});
+    }
+  }
+  return dir;
+}
+
+std::vector<PolicyGroup> load_groups(const std::string& ipsecdir) {
+  std::vector<PolicyGroup> groups;
+  for (std::string_view name : kPolicyGroupNames) {
+    std::string file = ipsecdir + "/policies/" + std::string(name);
+    std::error_code ec;
+    if (!fs::exists(file, ec)) {
+      PolicyGroup empty;
+      empty.name = std::string(name);
+      empty.file = file;
+      groups.push_back(std::move(empty));  // an absent group file is an empty group
+      continue;
+    }
+    if (!fs::is_regular_file(file, ec)) {
+      PolicyGroup bad;
+      bad.name = std::string(name);
+      bad.file = file;
+      bad.errors.push_back(file + ": is not a regular file");
+      groups.push_back(std::move(bad));
+      continue;
+    }
+    model::Result<std::string> text = read_limited(file);
+    if (!text) {
+      PolicyGroup bad;
+      bad.name = std::string(name);
+      bad.file = file;
+      bad.errors.push_back(file + ": " + text.error());
+      groups.push_back(std::move(bad));
+      continue;
+    }
+    groups.push_back(parse_policy_group(name, file, text.value()));
+  }
+  return groups;
+}
+
+std::string render(std::string_view label, const FileError& e) {
+  return std::string(label) + "/" + e.file + ": " + e.why;
+}
+
+}  // namespace
+
+// --- public key values -------------------------------------------------------------
+
+model::Result<PublicKeySummary> parse_pubkey_value(std::string_view value) {
+  using R = model::Result<PublicKeySummary>;
+  constexpr size_t kMaxValue = 16384;
+  if (value.size() > kMaxValue) {
+    return R::failure("the key is " + std::to_string(value.size()) + " characters long; at most " +
+                      std::to_string(kMaxValue) + " fit a 16384-bit RSA key");
+  }
+  std::string prefix = lower(value.substr(0, 2));
+  model::Result<std::string> decoded = std::string();
+  if (prefix == "0s") {
+    decoded = decode_base64(value.substr(2));
+  } else if (prefix == "0x") {
+    decoded = decode_hex(value.substr(2));
+  } else {
+    return R::failure(
+        "expected 0s followed by base64 or 0x followed by hex (an RFC 3110 RSA key, as "
+        "`ipsec showhostkey` prints it)");
+  }
+  if (!decoded) {
+    return R::failure(decoded.error());
+  }
+  const std::string& bytes = decoded.value();
+  if (bytes.empty()) {
+    return R::failure("the key is empty after 0s/0x");
+  }
+  // A DER SubjectPublicKeyInfo (a SEQUENCE, 0x30) that parses to its last byte.
+  if (static_cast<unsigned char>(bytes[0]) == 0x30) {
+    ERR_clear_error();
+    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+    PkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(bytes.size())));
+    bool whole = key && p == reinterpret_cast<const unsigned char*>(bytes.data()) + bytes.size();
+    ERR_clear_error();
+    if (whole) {
+      return PublicKeySummary{key_family(key.get()), EVP_PKEY_get_bits(key.get()),
+                              key_id_of(key.get())};
+    }
+  }
+  auto at = [&](size_t i) { return static_cast<size_t>(static_cast<unsigned char>(bytes[i])); };
+  size_t exponent_len = 0;
+  size_t offset = 0;
+  if (at(0) != 0) {
+    exponent_len = at(0);
+    offset = 1;
+  } else {
+    if (bytes.size() < 3) {
+      return R::failure("the RFC 3110 key ends inside its exponent length");
+    }
+    exponent_len = (at(1) << 8) | at(2);
+    offset = 3;
+    if (exponent_len == 0) {
+      return R::failure("the RFC 3110 key has an exponent of length 0");
+    }
+  }
+  if (offset + exponent_len > bytes.size()) {
+    return R::failure("the RFC 3110 exponent (" + std::to_string(exponent_len) +
+                      " bytes) runs past the end of the key (" + std::to_string(bytes.size()) +
+                      " bytes)");
+  }
+  std::string_view exponent(bytes.data() + offset, exponent_len);
+  std::string_view modulus(bytes.data() + offset + exponent_len,
+                           bytes.size() - offset - exponent_len);
+  if (exponent.find_first_not_of('\0') == std::string_view::npos) {
+    return R::failure("the RSA exponent is zero");
+  }
+  BnPtr n(BN_bin2bn(reinterpret_cast<const unsigned char*>(modulus.data()),
+                    static_cast<int>(modulus.size()), nullptr));
+  int bits = n ? BN_num_bits(n.get()) : 0;
+  if (bits < 512) {
+    return R::failure("the RSA modulus has " + std::to_string(bits) +
+                      " bits; an RFC 3110 key needs at least 512 (libreswan wants 2048 or more)");
+  }
+  if (bits > 16384) {
+    return R::failure("the RSA modulus has " + std::to_string(bits) + " bits; at most 16384");
+  }
+  return PublicKeySummary{"RSA", bits, keyid_of_blob(bytes)};
+}
+
+// --- policy groups --------------------------------------------------------------------
+
+PolicyGroup parse_policy_group(std::string_view name, std::string_view file,
+                               std::string_view text) {
+  constexpr size_t kMaxErrors = 100;
+  PolicyGroup group;
+  group.name = std::string(name);
+  group.file = std::string(file);
+  size_t line_no = 0;
+  size_t dropped = 0;
+  auto error = [&](std::string why) {
+    if (group.errors.size() < kMaxErrors) {
+      group.errors.push_back(group.file + ":" + std::to_string(line_no) + ": " + why);
+    } else {
+      ++dropped;
+    }
+  };
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    ++line_no;
+    line = line.substr(0, line.find('#'));
+    size_t b = line.find_first_not_of(" \t\r");
+    if (b == std::string_view::npos) {
+      continue;
+    }
+    line = line.substr(b, line.find_last_not_of(" \t\r") - b + 1);
+    if (line.find_first_of(" \t") != std::string_view::npos) {
+      error("expected one CIDR block or address per line, found '" + std::string(line) +
+            "'; put each on its own line");
+      continue;
+    }
+    model::Result<model::Subnet> subnet = model::Subnet::parse(line);
+    if (!subnet) {
+      error(subnet.error());  // it quotes the text it refused
+      continue;
+    }
+    group.entries.push_back(subnet->str());
+  }
+  if (dropped > 0) {
+    group.errors.push_back(group.file + ": " + std::to_string(dropped) + " more errors not shown");
+  }
+  return group;
+}
+
+// --- the store ------------------------------------------------------------------------------
+
+struct CertStore::State {
+  std::shared_ptr<const CertDir> certs;
+  std::shared_ptr<const CertDir> cacerts;
+  std::shared_ptr<const CertDir> acerts;
+  std::shared_ptr<const CertDir> aacerts;
+  std::shared_ptr<const CrlDir> crls;
+  std::shared_ptr<const KeyDir> keys;
+  std::shared_ptr<const std::vector<PolicyGroup>> groups;
+
+  const CertDir* cert_dir(CertKind kind) const {
+    switch (kind) {
+      case CertKind::kCerts:
+        return certs.get();
+      case CertKind::kCaCerts:
+        return cacerts.get();
+      case CertKind::kACerts:
+        return acerts.get();
+      case CertKind::kAaCerts:
+        return aacerts.get();
+      case CertKind::kCrls:
+      case CertKind::kPubkeys:
+        break;
+    }
+    return nullptr;
+  }
+};
+
+struct CertStore::OcspCache {
+  mutable std::mutex mu;
+  std::map<std::string, std::string> responses;  // key -> DER OCSPResponse
+};
+
+namespace {
+
+// Why `crl` is not verified by a CA in cacerts/ or aacerts/, "" when it is.
+template <class S>
+std::string crl_verify_error(const S& state, X509_CRL* crl, const std::string& issuer) {
+  size_t candidates = 0;
+  std::string last;
+  for (const CertDir* dir : {state.cacerts.get(), state.aacerts.get()}) {
+    for (const LoadedCert& ca : dir->certs) {
+      if (X509_NAME_cmp(X509_get_subject_name(ca.cert.get()), X509_CRL_get_issuer(crl)) != 0) {
+        continue;
+      }
+      ++candidates;
+      EVP_PKEY* key = X509_get0_pubkey(ca.cert.get());
+      int ok = key != nullptr ? X509_CRL_verify(crl, key) : 0;
+      ERR_clear_error();
+      if (ok == 1) {
+        return "";
+      }
+      last = "the signature does not verify with the key of " + dir->label + "/" + ca.item.file;
+    }
+  }
+  if (candidates == 0) {
+    return "no CA certificate in cacerts/ has the CRL's issuer as subject (" + issuer + ")";
+  }
+  return last;
+}
+
+// The CA in cacerts/ or aacerts/ that issued `cert`: "" with `found` false
+// when none has its issuer as subject; otherwise why the signature fails ("").
+template <class S>
+std::string cert_signature_error(const S& state, X509* cert, bool& found) {
+  found = false;
+  std::string last;
+  for (const CertDir* dir : {state.cacerts.get(), state.aacerts.get()}) {
+    for (const LoadedCert& ca : dir->certs) {
+      if (X509_NAME_cmp(X509_get_subject_name(ca.cert.get()), X509_get_issuer_name(cert)) != 0) {
+        continue;
+      }
+      found = true;
+      EVP_PKEY* key = X509_get0_pubkey(ca.cert.get());
+      int ok = key != nullptr ? X509_verify(cert, key) : 0;
+      ERR_clear_error();
+      if (ok == 1) {
+        return "";
+      }
+      last = "its signature does not verify with the key of " + dir->label + "/" + ca.item.file;
+    }
+  }
+  return last;
+}
+
+std::string days_text(Duration d) {
+  auto hours = std::chrono::duration_cast<std::chrono::hours>(d).count();
+  if (hours < 48) {
+    return std::to_string(hours) + " hours";
+  }
+  return std::to_string(hours / 24) + " days";
+}
+
+}  // namespace
+
+CertStore::CertStore(OpenKey, std::string ipsecdir)
+    : ipsecdir_(std::move(ipsecdir)), ocsp_(std::make_unique<OcspCache>()) {}
+
+CertStore::~CertStore() = default;
+
+model::Result<std::unique_ptr<CertStore>> CertStore::open(std::string ipsecdir) {
+  using R = model::Result<std::unique_ptr<CertStore>>;
+  if (ipsecdir.empty()) {
+    return R::failure("no certificate directory given (--ipsecdir); the default is " +
+                      std::string(kDefaultIpsecDir));
+  }
+  while (ipsecdir.size() > 1 && ipsecdir.back() == '/') {
+    ipsecdir.pop_back();
+  }
+  std::error_code ec;
+  if (fs::exists(ipsecdir, ec) && !fs::is_directory(ipsecdir, ec)) {
+    return R::failure("--ipsecdir " + ipsecdir + " is not a directory");
+  }
+  if (fs::exists(ipsecdir, ec)) {
+    fs::directory_iterator probe(ipsecdir, ec);
+    if (ec) {
+      return R::failure("--ipsecdir " + ipsecdir + ": cannot list it: " + ec.message());
+    }
+  }
+  auto store = std::make_unique<CertStore>(OpenKey{}, std::move(ipsecdir));
+  store->reload(std::nullopt);
+  return store;
+}
+
+std::string CertStore::directory(CertKind kind) const {
+  if (kind == CertKind::kPubkeys) {
+    return ipsecdir_ + "/certs";
+  }
+  return ipsecdir_ + "/" + std::string(cert_kind_name(kind));
+}
+
+std::shared_ptr<const CertStore::State> CertStore::state() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_;
+}
+
+CertListing CertStore::listing(CertKind kind,
+                               const std::vector<const model::Connection*>& connections) const {
+  if (kind == CertKind::kPubkeys) {
+    return pubkeys(connections);
+  }
+  std::shared_ptr<const State> s = state();
+  CertListing out;
+  out.kind = kind;
+  out.directory = directory(kind);
+  if (kind == CertKind::kCrls) {
+    for (const LoadedCrl& loaded : s->crls->crls) {
+      CrlItem item = loaded.item;
+      item.verify_error = crl_verify_error(*s, loaded.crl.get(), item.issuer);
+      item.verified = item.verify_error.empty();
+      out.crls.push_back(std::move(item));
+    }
+    for (const FileError& e : s->crls->errors) {
+      out.errors.push_back(render("crls", e));
+    }
+    return out;
+  }
+  const CertDir* dir = s->cert_dir(kind);
+  for (const LoadedCert& loaded : dir->certs) {
+    CertItem item = loaded.item;
+    item.has_private_key =
+        !loaded.spki.empty() &&
+        std::binary_search(s->keys->spkis.begin(), s->keys->spkis.end(), loaded.spki);
+    out.certs.push_back(std::move(item));
+  }
+  for (const FileError& e : dir->errors) {
+    out.errors.push_back(render(dir->label, e));
+  }
+  if (kind == CertKind::kCerts) {
+    // Keys decide hasPrivateKey: their problems belong with the certificates.
+    for (const FileError& e : s->keys->errors) {
+      out.errors.push_back(render("private", e));
+    }
+  }
+  return out;
+}
+
+CertListing CertStore::listing(CertKind kind, const std::vector<Entry>& entries) const {
+  std::vector<const model::Connection*> connections;
+  connections.reserve(entries.size());
+  for (const Entry& e : entries) {
+    if (e.connection) {
+      connections.push_back(e.connection.get());
+    }
+  }
+  return listing(kind, connections);
+}
+
+CertListing CertStore::pubkeys(const std::vector<const model::Connection*>& connections) const {
+  std::shared_ptr<const State> s = state();
+  CertListing out;
+  out.kind = CertKind::kPubkeys;
+  out.directory = directory(CertKind::kPubkeys);
+  std::vector<const model::Connection*> sorted;
+  for (const model::Connection* c : connections) {
+    if (c != nullptr) {
+      sorted.push_back(c);
+    }
+  }
+  std::sort(
+      sorted.begin(), sorted.end(),
+      [](const model::Connection* a, const model::Connection* b) { return a->name < b->name; });
+  for (const model::Connection* conn : sorted) {
+    for (model::Side side : {model::Side::kLeft, model::Side::kRight}) {
+      const char* side_name = side == model::Side::kLeft ? "left" : "right";
+      const model::Endpoint& end = side == model::Side::kLeft ? conn->left : conn->right;
+      bool id_set = end.id.kind != model::IdKind::kAny && end.id.kind != model::IdKind::kFromCert;
+      for (std::string_view keyword : {"rsasigkey", "pubkey"}) {
+        std::string value(conn->value(keyword, side));
+        std::string v = lower(value);
+        if (v.empty() || v == "%cert" || v == "%dns" || v == "%dnsondemand" || v == "%none") {
+          continue;
+        }
+        model::Result<PublicKeySummary> key = parse_pubkey_value(value);
+        if (!key) {
+          out.errors.push_back("conn " + conn->name + ": " + side_name + std::string(keyword) +
+                               ": " + key.error());
+          continue;
+        }
+        std::string id = id_set ? end.id.str() : end.address ? end.address->str() : "%any";
+        out.pubkeys.push_back(
+            {conn->name, side_name, id, key->key_type, key->bits, key->key_id, "rsasigkey"});
+      }
+      std::string cert_name(conn->value("cert", side));
+      if (cert_name.empty()) {
+        continue;
+      }
+      std::string wanted = cert_name;
+      if (fs::path(cert_name).is_absolute() &&
+          fs::path(cert_name).parent_path() == fs::path(s->certs->path)) {
+        wanted = fs::path(cert_name).filename().string();
+      }
+      const LoadedCert* found = nullptr;
+      for (const std::string& candidate :
+           {wanted, wanted + ".pem", wanted + ".crt", wanted + ".der", wanted + ".cer"}) {
+        for (const LoadedCert& c : s->certs->certs) {
+          if (c.item.file == candidate) {
+            found = &c;
+            break;
+          }
+        }
+        if (found != nullptr) {
+          break;
+        }
+      }
+      if (found == nullptr) {
+        out.errors.push_back("conn " + conn->name + ": " + side_name + "cert=" + cert_name +
+                             ": no certificate of that name in " + s->certs->path +
+                             " (also tried .pem, .crt, .der and .cer)");
+        continue;
+      }
+      const EVP_PKEY* key = X509_get0_pubkey(found->cert.get());
+      if (key == nullptr) {
+        ERR_clear_error();
+        out.errors.push_back("conn " + conn->name + ": " + side_name + "cert=" + cert_name +
+                             ": the certificate's public key cannot be read");
+        continue;
+      }
+      out.pubkeys.push_back({conn->name, side_name, id_set ? end.id.str() : found->item.subject,
+                             key_family(key), EVP_PKEY_get_bits(key), key_id_of(key), "cert"});
+    }
+  }
+  return out;
+}
+
+std::vector<CertListing> CertStore::reload(
+    std::optional<CertKind> kind, const std::vector<const model::Connection*>& connections) {
+  std::lock_guard<std::mutex> reloading(reload_mu_);
+  std::shared_ptr<const State> old = state();
+  auto next = old ? std::make_shared<State>(*old) : std::make_shared<State>();
+  auto wants = [&](CertKind k) { return !kind || *kind == k; };
+  if (wants(CertKind::kCerts) || wants(CertKind::kPubkeys)) {
+    next->certs = load_cert_dir("certs", directory(CertKind::kCerts));
+    next->keys = load_key_dir(ipsecdir_ + "/private");
+  }
+  if (wants(CertKind::kCaCerts)) {
+    next->cacerts = load_cert_dir("cacerts", directory(CertKind::kCaCerts));
+  }
+  if (wants(CertKind::kACerts)) {
+    next->acerts = load_cert_dir("acerts", directory(CertKind::kACerts));
+  }
+  if (wants(CertKind::kAaCerts)) {
+    next->aacerts = load_cert_dir("aacerts", directory(CertKind::kAaCerts));
+  }
+  if (wants(CertKind::kCrls)) {
+    next->crls = load_crl_dir(directory(CertKind::kCrls));
+  }
+  if (!kind || !next->groups) {
+    next->groups = std::make_shared<const std::vector<PolicyGroup>>(load_groups(ipsecdir_));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    state_ = std::move(next);
+  }
+  std::vector<CertListing> out;
+  for (CertKind k : kAllCertKinds) {
+    if (wants(k)) {
+      out.push_back(listing(k, connections));
+    }
+  }
+  return out;
+}
+
+CertCheck CertStore::check(Duration window, WallTime now) const {
+  std::shared_ptr<const State> s = state();
+  CertCheck out;
+  out.window = window;
+  // Serials revoked by verified CRLs, per issuer.
+  std::map<std::pair<std::string, std::string>, std::pair<std::string, WallTime>> revoked;
+  for (const LoadedCrl& crl : s->crls->crls) {
+    if (!crl_verify_error(*s, crl.crl.get(), crl.item.issuer).empty()) {
+      continue;
+    }
+    for (const RevokedSerial& r : crl.item.revoked) {
+      revoked[{crl.item.issuer, r.serial}] = {crl.item.file, r.revoked_at};
+    }
+  }
+  auto by_time = [&](CertCheckItem& item, WallTime not_before, WallTime not_after,
+                     std::string_view what) {
+    item.not_after = not_after;
+    if (now < not_before) {
+      item.status = CertStatus::kInvalid;
+      item.message = std::string(what) + " is not valid before " + format_rfc3339(not_before);
+    } else if (not_after <= now) {
+      item.status = CertStatus::kExpired;
+      item.message = std::string(what) + " expired at " + format_rfc3339(not_after) + ", " +
+                     days_text(now - not_after) + " ago";
+    } else if (not_after - now <= window) {
+      item.status = CertStatus::kExpiring;
+      item.message = std::string(what) + " expires at " + format_rfc3339(not_after) + ", in " +
+                     days_text(not_after - now);
+    } else {
+      item.status = CertStatus::kOk;
+      item.message = std::string(what) + " is valid until " + format_rfc3339(not_after);
+    }
+  };
+  for (CertKind kind : kAllCertKinds) {
+    if (kind == CertKind::kPubkeys) {
+      continue;
+    }
+    std::vector<CertCheckItem> items;
+    if (kind == CertKind::kCrls) {
+      for (const LoadedCrl& crl : s->crls->crls) {
+        CertCheckItem item;
+        item.kind = kind;
+        item.name = crl.item.file;
+        item.not_after = crl.item.next_update;
+        std::string error = crl_verify_error(*s, crl.crl.get(), crl.item.issuer);
+        if (!error.empty()) {
+          item.status = CertStatus::kInvalid;
+          item.message = "the CRL is not verified: " + error;
+        } else if (!crl.item.next_update) {
+          item.status = CertStatus::kOk;
+          item.message = "the CRL has no nextUpdate";
+        } else {
+          by_time(item, crl.item.this_update, *crl.item.next_update, "the CRL");
+          if (item.status == CertStatus::kExpired) {
+            item.message += "; fetch a fresh CRL from its issuer";
+          }
+        }
+        items.push_back(std::move(item));
+      }
+      for (const FileError& e : s->crls->errors) {
+        items.push_back({kind, e.file, std::nullopt, CertStatus::kInvalid, e.why});
+      }
+    } else {
+      const CertDir* dir = s->cert_dir(kind);
+      for (const LoadedCert& c : dir->certs) {
+        CertCheckItem item;
+        item.kind = kind;
+        item.name = c.item.file;
+        by_time(item, c.item.not_before, c.item.not_after,
+                "the certificate (" + c.item.subject + ")");
+        bool self_issued = c.item.subject == c.item.issuer;
+        if (!self_issued) {
+          bool found = false;
+          std::string error = cert_signature_error(*s, c.cert.get(), found);
+          if (found && !error.empty()) {
+            item.status = CertStatus::kInvalid;
+            item.message = "the certificate (" + c.item.subject + "): " + error;
+          }
+          auto r = revoked.find({c.item.issuer, c.item.serial});
+          if (r != revoked.end()) {
+            item.status = CertStatus::kInvalid;
+            item.message = "the certificate (" + c.item.subject + ") was revoked at " +
+                           format_rfc3339(r->second.second) + " (crls/" + r->second.first + ")";
+          }
+        }
+        items.push_back(std::move(item));
+      }
+      for (const FileError& e : dir->errors) {
+        items.push_back({kind, e.file, std::nullopt, CertStatus::kInvalid, e.why});
+      }
+    }
+    std::stable_sort(
+        items.begin(), items.end(),
+        [](const CertCheckItem& a, const CertCheckItem& b) { return a.name < b.name; });
+    out.items.insert(out.items.end(), std::make_move_iterator(items.begin()),
+                     std::make_move_iterator(items.end()));
+  }
+  return out;
+}
+
+std::vector<PolicyGroup> CertStore::groups() const {
+  return *state()->groups;
+}
+
+std::vector<PolicyGroup> CertStore::reload_groups() {
+  std::lock_guard<std::mutex> reloading(reload_mu_);
+  auto next = std::make_shared<State>(*state());
+  next->groups = std::make_shared<const std::vector<PolicyGroup>>(load_groups(ipsecdir_));
+  std::vector<PolicyGroup> out = *next->groups;
+  std::lock_guard<std::mutex> lock(mu_);
+  state_ = std::move(next);
+  return out;
+}
+
+model::Result<bool> CertStore::add_ocsp_response(std::string key, std::string der) {
+  using R = model::Result<bool>;
+  if (der.size() > kMaxCertFileBytes) {
+    return R::failure("the OCSP response is larger than 1 MiB");
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  OcspPtr response(d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size())));
+  if (!response) {
+    return R::failure("not a DER OCSPResponse: " + openssl_reason());
+  }
+  std::lock_guard<std::mutex> lock(ocsp_->mu);
+  ocsp_->responses[std::move(key)] = std::move(der);
+  return true;
+}
+
+size_t CertStore::ocsp_responses() const {
+  std::lock_guard<std::mutex> lock(ocsp_->mu);
+  return ocsp_->responses.size();
+}
+
+size_t CertStore::purge_ocsp() {
+  std::lock_guard<std::mutex> lock(ocsp_->mu);
+  size_t n = ocsp_->responses.size();
+  ocsp_->responses.clear();
+  return n;
+}
+
+// --- JSON ----------------------------------------------------------------------------------
+
+namespace {
+
+std::string time_json(const std::optional<WallTime>& t) {
+  return t ? json_quote(format_rfc3339(*t)) : "null";
+}
+
+std::string strings_json(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const std::string& s : items) {
+    out += (out.size() > 1 ? "," : "") + json_quote(s);
+  }
+  return out + "]";
+}
+
+template <class T>
+std::string array_json(const std::vector<T>& items) {
+  std::string out = "[";
+  for (const T& item : items) {
+    out += (out.size() > 1 ? "," : "") + to_json(item);
+  }
+  return out + "]";
+}
+
+std::string field(std::string_view key, const std::string& json_value, bool first = false) {
+  return (first ? "" : ",") + json_quote(key) + ":" + json_value;
+}
+
+std::string boolean(bool b) {
+  return b ? "true" : "false";
+}
+
+}  // namespace
+
+std::string to_json(const CertItem& item) {
+  std::string out = "{";
+  out += field("file", json_quote(item.file), true);
+  out += field("format", json_quote(item.format));
+  out += field("subject", json_quote(item.subject));
+  out += field("issuer", json_quote(item.issuer));
+  out += field("serial", json_quote(item.serial));
+  out += field("notBefore", time_json(item.not_before));
+  out += field("notAfter", time_json(item.not_after));
+  out += field("keyType", json_quote(item.key_type));
+  out += field("fingerprintSha256", json_quote(item.fingerprint_sha256));
+  out += field("isCa", boolean(item.is_ca));
+  out += field("subjectAltNames", strings_json(item.subject_alt_names));
+  out += field("hasPrivateKey", boolean(item.has_private_key));
+  return out + "}";
+}
+
+std::string to_json(const CrlItem& item) {
+  std::string out = "{";
+  out += field("file", json_quote(item.file), true);
+  out += field("issuer", json_quote(item.issuer));
+  out += field("thisUpdate", time_json(item.this_update));
+  out += field("nextUpdate", time_json(item.next_update));
+  std::string revoked = "[";
+  for (const RevokedSerial& r : item.revoked) {
+    revoked += std::string(revoked.size() > 1 ? "," : "") + "{" +
+               field("serial", json_quote(r.serial), true) +
+               field("revokedAt", time_json(r.revoked_at)) + "}";
+  }
+  out += field("revoked", revoked + "]");
+  out += field("verified", boolean(item.verified));
+  out += field("verifyError", json_quote(item.verify_error));
+  return out + "}";
+}
+
+std::string to_json(const PubkeyItem& item) {
+  std::string out = "{";
+  out += field("connection", json_quote(item.connection), true);
+  out += field("side", json_quote(item.side));
+  out += field("id", json_quote(item.id));
+  out += field("keyType", json_quote(item.key_type));
+  out += field("bits", std::to_string(item.bits));
+  out += field("keyId", json_quote(item.key_id));
+  out += field("source", json_quote(item.source));
+  return out + "}";
+}
+
+std::string to_json(const CertListing& listing) {
+  std::string out = "{";
+  out += field("kind", json_quote(cert_kind_name(listing.kind)), true);
+  out += field("directory", json_quote(listing.directory));
+  if (listing.kind == CertKind::kCrls) {
+    out += field("items", array_json(listing.crls));
+  } else if (listing.kind == CertKind::kPubkeys) {
+    out += field("items", array_json(listing.pubkeys));
+  } else {
+    out += field("items", array_json(listing.certs));
+  }
+  out += field("errors", strings_json(listing.errors));
+  return out + "}";
+}
+
+std::string to_json(const CertCheck& check) {
+  std::string out = "{";
+  out += field(
+      "window",
+      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(check.window).count()), true);
+  std::string items = "[";
+  for (const CertCheckItem& item : check.items) {
+    items += std::string(items.size() > 1 ? "," : "") + "{" +
+             field("kind", json_quote(cert_kind_name(item.kind)), true) +
+             field("name", json_quote(item.name)) + field("notAfter", time_json(item.not_after)) +
+             field("status", json_quote(cert_status_name(item.status))) +
+             field("message", json_quote(item.message)) + "}";
+  }
+  out += field("items", items + "]");
+  return out + "}";
+}
+
+std::string to_json(const PolicyGroup& group) {
+  std::string out = "{";
+  out += field("name", json_quote(group.name), true);
+  out += field("file", json_quote(group.file));
+  out += field("entries", strings_json(group.entries));
+  out += field("errors", strings_json(group.errors));
+  return out + "}";
+}
+
+std::string groups_json(const std::vector<PolicyGroup>& groups) {
+  return "{\"groups\":" + array_json(groups) + "}";
+}
+
+std::string reloaded_json(const std::vector<CertListing>& listings) {
+  return "{\"reloaded\":" + array_json(listings) + "}";
+}
+
+}  // namespace ipsecd::controller

@@ -1,0 +1,776 @@
+// CertStore over an ipsec.d tree generated at test time with OpenSSL: a CA,
+// leaves signed by it (valid, expired, expiring, not yet valid, revoked),
+// CRLs good and bad, PEM and DER, garbage, and a private key.
+#include "controller/cert_store.h"
+
+#include <gtest/gtest.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/ocsp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cpprest/json.h>
+#include <atomic>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "controller/control.h"
+
+namespace ipsecd::controller {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::hours;
+using std::chrono::seconds;
+
+template <auto Free>
+struct Deleter {
+  template <class T>
+  void operator()(T* p) const {
+    Free(p);
+  }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
+using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
+using CrlPtr = std::unique_ptr<X509_CRL, Deleter<X509_CRL_free>>;
+using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free>>;
+using ExtPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION_free>>;
+using TimePtr = std::unique_ptr<ASN1_TIME, Deleter<ASN1_TIME_free>>;
+using BnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
+using OcspPtr = std::unique_ptr<OCSP_RESPONSE, Deleter<OCSP_RESPONSE_free>>;
+
+constexpr long kDay = 24 * 3600;
+
+PkeyPtr ec_key() {
+  return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+}
+PkeyPtr rsa_key() {
+  return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048}));
+}
+PkeyPtr ed25519_key() {
+  return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
+}
+
+void add_ext(X509* cert, X509* issuer, int nid, const char* value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  ExtPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
+  ASSERT_TRUE(ext) << value;
+  X509_add_ext(cert, ext.get(), -1);
+}
+
+struct CertSpec {
+  std::string cn;
+  long serial = 1;
+  long not_before = -kDay;  // seconds from now
+  long not_after = 365 * kDay;
+  bool ca = false;
+  std::string sans;
+};
+
+// Signed by (issuer, issuer_key), or self-signed when issuer is null.
+X509Ptr make_cert(const CertSpec& spec, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key) {
+  X509Ptr cert(X509_new());
+  X509_set_version(cert.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), spec.serial);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), spec.not_before);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), spec.not_after);
+  X509_set_pubkey(cert.get(), key);
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("Example"), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(spec.cn.c_str()), -1, -1, 0);
+  X509* signer = issuer != nullptr ? issuer : cert.get();
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(signer));
+  add_ext(cert.get(), signer, NID_basic_constraints, spec.ca ? "critical,CA:TRUE" : "CA:FALSE");
+  if (!spec.sans.empty()) {
+    add_ext(cert.get(), signer, NID_subject_alt_name, spec.sans.c_str());
+  }
+  EXPECT_GT(X509_sign(cert.get(), issuer_key != nullptr ? issuer_key : key, EVP_sha256()), 0);
+  return cert;
+}
+
+CrlPtr make_crl(X509* issuer, EVP_PKEY* signer, const std::vector<long>& serials,
+                long next_update) {
+  CrlPtr crl(X509_CRL_new());
+  X509_CRL_set_version(crl.get(), 1);
+  X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer));
+  std::time_t now = std::time(nullptr);
+  TimePtr last(ASN1_TIME_adj(nullptr, now, 0, -3600));
+  TimePtr next(ASN1_TIME_adj(nullptr, now, 0, next_update));
+  X509_CRL_set1_lastUpdate(crl.get(), last.get());
+  X509_CRL_set1_nextUpdate(crl.get(), next.get());
+  for (long serial : serials) {
+    X509_REVOKED* r = X509_REVOKED_new();
+    ASN1_INTEGER* s = ASN1_INTEGER_new();
+    ASN1_INTEGER_set(s, serial);
+    X509_REVOKED_set_serialNumber(r, s);
+    ASN1_INTEGER_free(s);
+    X509_REVOKED_set_revocationDate(r, last.get());
+    X509_CRL_add0_revoked(crl.get(), r);
+  }
+  X509_CRL_sort(crl.get());
+  EXPECT_GT(X509_CRL_sign(crl.get(), signer, EVP_sha256()), 0);
+  return crl;
+}
+
+std::string bio_text(BIO* bio) {
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  return std::string(data, static_cast<size_t>(n));
+}
+
+std::string pem(X509* cert) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509(bio.get(), cert);
+  return bio_text(bio.get());
+}
+std::string der(X509* cert) {
+  unsigned char* out = nullptr;
+  int n = i2d_X509(cert, &out);
+  std::string s(reinterpret_cast<char*>(out), static_cast<size_t>(n));
+  OPENSSL_free(out);
+  return s;
+}
+std::string pem(X509_CRL* crl) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509_CRL(bio.get(), crl);
+  return bio_text(bio.get());
+}
+std::string der(X509_CRL* crl) {
+  unsigned char* out = nullptr;
+  int n = i2d_X509_CRL(crl, &out);
+  std::string s(reinterpret_cast<char*>(out), static_cast<size_t>(n));
+  OPENSSL_free(out);
+  return s;
+}
+std::string private_pem(EVP_PKEY* key, const char* passphrase = nullptr) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (passphrase != nullptr) {
+    PEM_write_bio_PKCS8PrivateKey(bio.get(), key, EVP_aes_256_cbc(), passphrase,
+                                  static_cast<int>(std::strlen(passphrase)), nullptr, nullptr);
+  } else {
+    PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
+  }
+  return bio_text(bio.get());
+}
+
+std::string b64(const std::string& bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+// The key as libreswan's leftrsasigkey=0s... (RFC 3110).
+std::string rsasigkey(EVP_PKEY* key) {
+  BIGNUM* n = nullptr;
+  BIGNUM* e = nullptr;
+  EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n);
+  EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e);
+  BnPtr n_owned(n);
+  BnPtr e_owned(e);
+  std::string eb(static_cast<size_t>(BN_num_bytes(e)), '\0');
+  BN_bn2bin(e, reinterpret_cast<unsigned char*>(eb.data()));
+  std::string nb(static_cast<size_t>(BN_num_bytes(n)), '\0');
+  BN_bn2bin(n, reinterpret_cast<unsigned char*>(nb.data()));
+  return "0s" + b64(std::string(1, static_cast<char>(eb.size())) + eb + nb);
+}
+
+void write(const fs::path& path, const std::string& content, fs::perms perms = fs::perms(0644)) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << content;
+  fs::permissions(path, perms);
+}
+
+template <class T>
+const T* find_file(const std::vector<T>& items, const std::string& file) {
+  for (const T& item : items) {
+    if (item.file == file) {
+      return &item;
+    }
+  }
+  return nullptr;
+}
+
+const CertCheckItem* find_check(const CertCheck& check, CertKind kind, const std::string& name) {
+  for (const CertCheckItem& item : check.items) {
+    if (item.kind == kind && item.name == name) {
+      return &item;
+    }
+  }
+  return nullptr;
+}
+
+bool has_error(const std::vector<std::string>& errors, const std::string& text) {
+  for (const std::string& e : errors) {
+    if (e.find(text) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& s : items) {
+    out += s + "\n";
+  }
+  return out;
+}
+
+class CertStoreTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ca_key_ = ec_key().release();
+    leaf_key_ = rsa_key().release();
+    other_key_ = ec_key().release();
+    ed_key_ = ed25519_key().release();
+  }
+  static void TearDownTestSuite() {
+    for (EVP_PKEY* k : {ca_key_, leaf_key_, other_key_, ed_key_}) {
+      EVP_PKEY_free(k);
+    }
+  }
+
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "ipsecd-certs-XXXXXX").string();
+    dir_ = ::mkdtemp(tmpl.data());
+    ca_ = make_cert({"Example CA", 1, -kDay, 3650 * kDay, true, ""}, ca_key_, nullptr, nullptr);
+    leaf_ = make_cert({"leaf", 0x1001, -kDay, 365 * kDay, false,
+                       "DNS:leaf.example,IP:192.0.2.1,IP:2001:db8::1,email:leaf@example.org"},
+                      leaf_key_, ca_.get(), ca_key_);
+    X509Ptr expired =
+        make_cert({"old", 0x1002, -30 * kDay, -kDay, false, ""}, other_key_, ca_.get(), ca_key_);
+    X509Ptr soon =
+        make_cert({"soon", 0x1003, -kDay, 10 * kDay, false, ""}, ed_key_, ca_.get(), ca_key_);
+    X509Ptr future = make_cert({"future", 0x1004, 5 * kDay, 365 * kDay, false, ""}, other_key_,
+                               ca_.get(), ca_key_);
+    X509Ptr revoked = make_cert({"revoked", 0x3003, -kDay, 365 * kDay, false, ""}, other_key_,
+                                ca_.get(), ca_key_);
+    write(dir_ / "cacerts/ca.pem", pem(ca_.get()));
+    write(dir_ / "certs/leaf.pem", pem(leaf_.get()));
+    write(dir_ / "certs/expired.der", der(expired.get()));
+    write(dir_ / "certs/soon.pem", pem(soon.get()));
+    write(dir_ / "certs/future.pem", pem(future.get()));
+    write(dir_ / "certs/revoked.crt", pem(revoked.get()));
+    write(dir_ / "certs/garbage.pem", "this is not a certificate\n");
+    write(dir_ / "certs/.hidden", "editor swap file");
+    write(dir_ / "private/leaf.key", private_pem(leaf_key_), fs::perms(0600));
+
+    write(dir_ / "crls/ca.crl", pem(make_crl(ca_.get(), ca_key_, {0x3003}, 7 * kDay).get()));
+    // Claims the CA as issuer but is signed by another key.
+    write(dir_ / "crls/forged.der", der(make_crl(ca_.get(), other_key_, {0x1001}, 7 * kDay).get()));
+    write(dir_ / "crls/stale.crl", der(make_crl(ca_.get(), ca_key_, {}, -kDay).get()));
+    X509Ptr unknown_ca =
+        make_cert({"Unknown CA", 9, -kDay, kDay * 30, true, ""}, other_key_, nullptr, nullptr);
+    write(dir_ / "crls/orphan.crl", pem(make_crl(unknown_ca.get(), other_key_, {}, kDay).get()));
+
+    write(dir_ / "policies/private", "# private\n198.51.100.0/24\n\n192.0.2.7  # one host\n");
+    write(dir_ / "policies/clear", "203.0.113.0/24\n203.0.113.0/33\n2001:db8::/32\nnot-an-ip\n");
+    write(dir_ / "policies/block", "192.0.2.0/24 198.51.100.0/24\n");
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  std::unique_ptr<CertStore> open_store() {
+    model::Result<std::unique_ptr<CertStore>> store = CertStore::open(dir_.string());
+    EXPECT_TRUE(store) << store.error();
+    return store ? std::move(store).value() : nullptr;
+  }
+
+  static EVP_PKEY* ca_key_;
+  static EVP_PKEY* leaf_key_;
+  static EVP_PKEY* other_key_;
+  static EVP_PKEY* ed_key_;
+  fs::path dir_;
+  X509Ptr ca_;
+  X509Ptr leaf_;
+};
+
+EVP_PKEY* CertStoreTest::ca_key_ = nullptr;
+EVP_PKEY* CertStoreTest::leaf_key_ = nullptr;
+EVP_PKEY* CertStoreTest::other_key_ = nullptr;
+EVP_PKEY* CertStoreTest::ed_key_ = nullptr;
+
+TEST_F(CertStoreTest, ListsCertificatesWithTheirFields) {
+  std::unique_ptr<CertStore> store = open_store();
+  ASSERT_TRUE(store);
+  CertListing certs = store->listing(CertKind::kCerts);
+  EXPECT_EQ(certs.directory, (dir_ / "certs").string());
+  ASSERT_EQ(certs.certs.size(), 5u) << join(certs.errors);
+
+  const CertItem* leaf = find_file(certs.certs, "leaf.pem");
+  ASSERT_NE(leaf, nullptr);
+  EXPECT_EQ(leaf->format, "PEM");
+  EXPECT_EQ(leaf->subject, "O=Example, CN=leaf");
+  EXPECT_EQ(leaf->issuer, "O=Example, CN=Example CA");
+  EXPECT_EQ(leaf->serial, "1001");
+  EXPECT_EQ(leaf->key_type, "RSA 2048");
+  EXPECT_FALSE(leaf->is_ca);
+  EXPECT_TRUE(leaf->has_private_key);
+  EXPECT_EQ(leaf->subject_alt_names,
+            (std::vector<std::string>{"DNS:leaf.example", "IP:192.0.2.1", "IP:2001:db8::1",
+                                      "email:leaf@example.org"}));
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  X509_digest(leaf_.get(), EVP_sha256(), md, &len);
+  ASSERT_EQ(len, 32u);
+  char first[4];
+  std::snprintf(first, sizeof(first), "%02X:", md[0]);
+  EXPECT_EQ(leaf->fingerprint_sha256.size(), 32u * 3 - 1);
+  EXPECT_EQ(leaf->fingerprint_sha256.substr(0, 3), first);
+  EXPECT_LT(leaf->not_before, std::chrono::system_clock::now());
+  EXPECT_GT(leaf->not_after, std::chrono::system_clock::now() + hours(24 * 364));
+
+  const CertItem* expired = find_file(certs.certs, "expired.der");
+  ASSERT_NE(expired, nullptr);
+  EXPECT_EQ(expired->format, "DER");
+  EXPECT_EQ(expired->key_type, "EC P-256");
+  EXPECT_FALSE(expired->has_private_key);
+  EXPECT_EQ(find_file(certs.certs, "soon.pem")->key_type, "Ed25519");
+
+  ASSERT_EQ(certs.errors.size(), 1u) << join(certs.errors);
+  EXPECT_EQ(certs.errors[0].rfind("certs/garbage.pem: not a certificate (PEM or DER): ", 0), 0u)
+      << certs.errors[0];
+
+  CertListing cacerts = store->listing(CertKind::kCaCerts);
+  ASSERT_EQ(cacerts.certs.size(), 1u);
+  EXPECT_TRUE(cacerts.certs[0].is_ca);
+  EXPECT_EQ(cacerts.certs[0].subject, "O=Example, CN=Example CA");
+  EXPECT_EQ(cacerts.certs[0].key_type, "EC P-256");
+  EXPECT_TRUE(cacerts.errors.empty()) << join(cacerts.errors);
+
+  // Absent kinds are empty, not errors.
+  CertListing acerts = store->listing(CertKind::kACerts);
+  EXPECT_TRUE(acerts.certs.empty());
+  EXPECT_TRUE(acerts.errors.empty()) << join(acerts.errors);
+}
+
+TEST_F(CertStoreTest, ListingJsonHasTheContractShape) {
+  std::unique_ptr<CertStore> store = open_store();
+  ASSERT_TRUE(store);
+  web::json::value certs = web::json::value::parse(to_json(store->listing(CertKind::kCerts)));
+  EXPECT_EQ(certs.at("kind").as_string(), "certs");
+  EXPECT_EQ(certs.at("errors").size(), 1u);
+  const web::json::value& item = certs.at("items").at(0);
+  for (const char* key :
+       {"file", "format", "subject", "issuer", "serial", "notBefore", "notAfter", "keyType",
+        "fingerprintSha256", "isCa", "subjectAltNames", "hasPrivateKey"}) {
+    EXPECT_TRUE(item.has_field(key)) << key;
+  }
+  EXPECT_EQ(item.size(), 12u);
+  EXPECT_EQ(item.at("notAfter").as_string().back(), 'Z');
+
+  web::json::value crls = web::json::value::parse(to_json(store->listing(CertKind::kCrls)));
+  const web::json::value& crl = crls.at("items").at(0);
+  for (const char* key :
+       {"file", "issuer", "thisUpdate", "nextUpdate", "revoked", "verified", "verifyError"}) {
+    EXPECT_TRUE(crl.has_field(key)) << key;
+  }
+  web::json::value check = web::json::value::parse(
+      to_json(store->check(hours(24 * 30), std::chrono::system_clock::now())));
+  EXPECT_EQ(check.at("window").as_integer(), 2592000);
+  for (const char* key : {"kind", "name", "notAfter", "status", "message"}) {
+    EXPECT_TRUE(check.at("items").at(0).has_field(key)) << key;
+  }
+  web::json::value groups = web::json::value::parse(groups_json(store->groups()));
+  EXPECT_EQ(groups.at("groups").size(), kPolicyGroupNames.size());
+}
+
+TEST_F(CertStoreTest, CrlsAreVerifiedAgainstCacerts) {
+  std::unique_ptr<CertStore> store = open_store();
+  ASSERT_TRUE(store);
+  CertListing crls = store->listing(CertKind::kCrls);
+  EXPECT_TRUE(crls.errors.empty()) << join(crls.errors);
+  ASSERT_EQ(crls.crls.size(), 4u);
+
+  const CrlItem* good = find_file(crls.crls, "ca.crl");
+  ASSERT_NE(good, nullptr);
+  EXPECT_TRUE(good->verified) << good->verify_error;
+  EXPECT_EQ(good->verify_error, "");
+  EXPECT_EQ(good->issuer, "O=Example, CN=Example CA");
+  ASSERT_EQ(good->revoked.size(), 1u);
+  EXPECT_EQ(good->revoked[0].serial, "3003");
+  ASSERT_TRUE(good->next_update);
+  EXPECT_GT(*good->next_update, good->this_update);
+
+  const CrlItem* forged = find_file(crls.crls, "forged.der");
+  ASSERT_NE(forged, nullptr);
+  EXPECT_EQ(forged->format, "DER");
+  EXPECT_FALSE(forged->verified);
+  EXPECT_NE(forged->verify_error.find("does not verify with the key of cacerts/ca.pem"),
+            std::string::npos)
+      << forged->verify_error;
+
+  const CrlItem* orphan = find_file(crls.crls, "orphan.crl");
+  ASSERT_NE(orphan, nullptr);
+  EXPECT_FALSE(orphan->verified);
+  EXPECT_NE(orphan->verify_error.find("no CA certificate in cacerts/"), std::string::npos);
+}
+
+TEST_F(CertStoreTest, CheckSortsCertificatesAndCrlsByStatus) {
+  std::unique_ptr<CertStore> store = open_store();
+  ASSERT_TRUE(store);
+  auto now = std::chrono::system_clock::now();
+  CertCheck check = store->check(hours(24 * 30), now);
+  auto status = [&](CertKind kind, const std::string& name) {
+    const CertCheckItem* item = find_check(check, kind, name);
+    EXPECT_NE(item, nullptr) << name;
+    return item != nullptr ? item->status : CertStatus::kOk;
+  };
+  EXPECT_EQ(status(CertKind::kCerts, "leaf.pem"), CertStatus::kOk);
+  EXPECT_EQ(status(CertKind::kCerts, "expired.der"), CertStatus::kExpired);
+  EXPECT_EQ(status(CertKind::kCerts, "soon.pem"), CertStatus::kExpiring);
+  EXPECT_EQ(status(CertKind::kCerts, "future.pem"), CertStatus::kInvalid);
+  EXPECT_EQ(status(CertKind::kCerts, "revoked.crt"), CertStatus::kInvalid);
+  EXPECT_EQ(status(CertKind::kCerts, "garbage.pem"), CertStatus::kInvalid);
+  EXPECT_EQ(status(CertKind::kCaCerts, "ca.pem"), CertStatus::kOk);
+  EXPECT_EQ(status(CertKind::kCrls, "ca.crl"), CertStatus::kExpiring) << "nextUpdate in 7 days";
+  EXPECT_EQ(status(CertKind::kCrls, "stale.crl"), CertStatus::kExpired);
+  EXPECT_EQ(status(CertKind::kCrls, "forged.der"), CertStatus::kInvalid);
+
+  const CertCheckItem* soon = find_check(check, CertKind::kCerts, "soon.pem");
+  EXPECT_NE(soon->message.find("in 9 days"), std::string::npos) << soon->message;
+  const CertCheckItem* revoked = find_check(check, CertKind::kCerts, "revoked.crt");
+  EXPECT_NE(revoked->message.find("revoked at"), std::string::npos) << revoked->message;
+  EXPECT_NE(revoked->message.find("crls/ca.crl"), std::string::npos) << revoked->message;
+  EXPECT_NE(find_check(check, CertKind::kCerts, "future.pem")->message.find("not valid before"),
+            std::string::npos);
+  EXPECT_FALSE(find_check(check, CertKind::kCerts, "garbage.pem")->not_after);
+  EXPECT_NE(find_check(check, CertKind::kCrls, "stale.crl")->message.find("fresh CRL"),
+            std::string::npos);
+
+  // A smaller window moves the 10-day certificate back to ok; the leaf serial
+  // 0x1001 is only "revoked" by the forged CRL, which does not count.
+  CertCheck narrow = store->check(hours(24), now);
+  EXPECT_EQ(find_check(narrow, CertKind::kCerts, "soon.pem")->status, CertStatus::kOk);
+  EXPECT_EQ(find_check(narrow, CertKind::kCerts, "leaf.pem")->status, CertStatus::kOk);
+  // Past the CA's lifetime everything is expired.
+  CertCheck later = store->check(hours(24), now + hours(24 * 3651));
+  EXPECT_EQ(find_check(later, CertKind::kCaCerts, "ca.pem")->status, CertStatus::kExpired);
+}
+
+TEST_F(CertStoreTest, ALeafWithABadSignatureIsInvalid) {
+  // The subject names the CA as issuer, the signature is another key's.
+  X509Ptr forged = make_cert({"forged", 0x4004, -kDay, 365 * kDay, false, ""}, other_key_,
+                             ca_.get(), other_key_);
+  write(dir_ / "certs/forged.pem", pem(forged.get()));
+  std::unique_ptr<CertStore> store = open_store();
+  ASSERT_TRUE(store);
+  const CertCheckItem* item = find_check(store->check(hours(1), std::chrono::system_clock::now()),
+                                         CertKind::kCerts, "forged.pem");
+  ASSERT_NE(item, nullptr);
+  EXPECT_EQ(item->status, CertStatus::kInvalid);
+  EXPECT_NE(item->message.find("signature does not verify"), std::string::npos) << item->message;
+}
+
+TEST_F(CertStoreTest, PubkeysFromRsasigkeyAndFromCertificates) {
+  std::unique_ptr<CertStore> store = open_store();
+  ASSERT_TRUE(store);
+  std::string key = rsasigkey(leaf_key_);
+  ControlResult<ConnectionSpec> spec = parse_connection_spec(
+      "conn west\n\tleft=192.0.2.1\n\tright=192.0.2.2\n\tleftid=@west\n\tleftrsasigkey=" + key +
+          "\n\trightcert=leaf\n\tauthby=rsasig\n",
+      SpecFormat::kIpsecConf);
+  ASSERT_TRUE(spec) << spec.error().message;
+  ControlResult<ConnectionSpec> broken = parse_connection_spec(
+      "conn broken\n\tleft=192.0.2.1\n\tright=192.0.2.3\n\tleftrsasigkey=0sAwEAAQ==\n\t"
+      "rightcert=missing\n\tauthby=rsasig\n",
+      SpecFormat::kIpsecConf);
+  ASSERT_TRUE(broken) << broken.error().message;
+  std::vector<const model::Connection*> conns = {&spec->connection, &broken->connection};
+
+  CertListing keys = store->listing(CertKind::kPubkeys, conns);
+  ASSERT_EQ(keys.pubkeys.size(), 2u) << join(keys.errors);
+  const PubkeyItem& left = keys.pubkeys[0];
+  EXPECT_EQ(left.connection, "west");
+  EXPECT_EQ(left.side, "left");
+  EXPECT_EQ(left.id, "@west");
+  EXPECT_EQ(left.key_type, "RSA");
+  EXPECT_EQ(left.bits, 2048);
+  EXPECT_EQ(left.source, "rsasigkey");
+  EXPECT_EQ(left.key_id, key.substr(2, 9)) << "libreswan's key id: the key's first base64 chars";
+  const PubkeyItem& right = keys.pubkeys[1];
+  EXPECT_EQ(right.side, "right");
+  EXPECT_EQ(right.source, "cert");
+  EXPECT_EQ(right.id, "O=Example, CN=leaf");
+  EXPECT_EQ(right.key_id, left.key_id) << "the same key from a certificate has the same id";
+  EXPECT_EQ(right.bits, 2048);
+
+  EXPECT_TRUE(has_error(keys.errors, "conn broken: leftrsasigkey: the RSA modulus has 0 bits"))
+      << join(keys.errors);
+  EXPECT_TRUE(has_error(keys.errors, "conn broken: rightcert=missing: no certificate"))
+      << join(keys.errors);
+  EXPECT_FALSE(has_error(keys.errors, key.substr(2, 40))) << "errors do not echo keys";
+}
+
+TEST(PubkeyValue, ParsesAndRefusesWithTheReason) {
+  PkeyPtr key = rsa_key();
+  std::string value = rsasigkey(key.get());
+  model::Result<PublicKeySummary> ok = parse_pubkey_value(value);
+  ASSERT_TRUE(ok) << ok.error();
+  EXPECT_EQ(ok->bits, 2048);
+  EXPECT_EQ(ok->key_id.size(), 9u);
+  EXPECT_EQ(ok->key_id.substr(0, 5), "AwEAA");  // e = 65537
+
+  // The same key in hex, with libreswan's '_' separators.
+  std::string body = value.substr(2);
+  std::string raw(body.size(), '\0');
+  int decoded = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(raw.data()),
+                                reinterpret_cast<const unsigned char*>(body.data()),
+                                static_cast<int>(body.size()));
+  raw.resize(static_cast<size_t>(decoded) - (body.size() - body.find_last_not_of('=') - 1));
+  std::string hex = "0x";
+  for (size_t i = 0; i < raw.size(); ++i) {
+    char buf[3];
+    std::snprintf(buf, sizeof(buf), "%02x", static_cast<unsigned char>(raw[i]));
+    hex += buf;
+    if (i % 4 == 3 && i + 1 < raw.size()) {
+      hex += '_';
+    }
+  }
+  model::Result<PublicKeySummary> from_hex = parse_pubkey_value(hex);
+  ASSERT_TRUE(from_hex) << from_hex.error();
+  EXPECT_EQ(from_hex->key_id, ok->key_id);
+
+  // A DER SubjectPublicKeyInfo (pubkey=) of an EC key.
+  PkeyPtr ec = ec_key();
+  unsigned char* spki = nullptr;
+  int len = i2d_PUBKEY(ec.get(), &spki);
+  std::string spki_b64 = b64(std::string(reinterpret_cast<char*>(spki), static_cast<size_t>(len)));
+  OPENSSL_free(spki);
+  model::Result<PublicKeySummary> ec_summary = parse_pubkey_value("0s" + spki_b64);
+  ASSERT_TRUE(ec_summary) << ec_summary.error();
+  EXPECT_EQ(ec_summary->key_type, "EC P-256");
+  EXPECT_EQ(ec_summary->bits, 256);
+
+  struct Bad {
+    std::string value, says;
+  };
+  const Bad bad[] = {
+      {"AwEAAQ", "expected 0s followed by base64"},
+      {"0s", "empty"},
+      {"0s!!!!", "invalid base64 character at position 1"},
+      {"0sAw==AA", "continues after '=' padding"},
+      {"0x123", "odd number of hex digits"},
+      {"0x12zz", "invalid hex digit at position 3"},
+      {"0sBQEAAQ==", "runs past the end of the key"},
+      {"0sAA==", "ends inside its exponent length"},
+      {"0sAAAA", "exponent of length 0"},
+      {"0sAQAAAA==", "exponent is zero"},
+      {"0sAwEAAQAAAAAA", "the RSA modulus has 0 bits"},
+      {"0s" + std::string(20000, 'A'), "characters long"},
+  };
+  for (const Bad& b : bad) {
+    model::Result<PublicKeySummary> r = parse_pubkey_value(b.value);
+    ASSERT_FALSE(r) << b.value;
+    EXPECT_NE(r.error().find(b.says), std::string::npos) << b.value << ": " << r.error();
+  }
+}
+
+TEST_F(CertStoreTest, PolicyGroupsWithBadLinesNamedByFileAndLine) {
+  std::unique_ptr<CertStore> store = open_store();
+  ASSERT_TRUE(store);
+  std::vector<PolicyGroup> groups = store->groups();
+  ASSERT_EQ(groups.size(), 5u);
+  std::map<std::string, PolicyGroup> by_name;
+  for (const PolicyGroup& g : groups) {
+    by_name[g.name] = g;
+  }
+  EXPECT_EQ(by_name["private"].entries,
+            (std::vector<std::string>{"198.51.100.0/24", "192.0.2.7/32"}));
+  EXPECT_TRUE(by_name["private"].errors.empty()) << join(by_name["private"].errors);
+  EXPECT_EQ(by_name["private"].file, (dir_ / "policies/private").string());
+
+  const PolicyGroup& clear = by_name["clear"];
+  EXPECT_EQ(clear.entries, (std::vector<std::string>{"203.0.113.0/24", "2001:db8::/32"}));
+  ASSERT_EQ(clear.errors.size(), 2u) << join(clear.errors);
+  std::string file = (dir_ / "policies/clear").string();
+  EXPECT_EQ(clear.errors[0].rfind(file + ":2: subnet \"203.0.113.0/33\": ", 0), 0u)
+      << clear.errors[0];
+  EXPECT_EQ(clear.errors[1].rfind(file + ":4: subnet \"not-an-ip\": ", 0), 0u) << clear.errors[1];
+
+  ASSERT_EQ(by_name["block"].errors.size(), 1u);
+  EXPECT_NE(by_name["block"].errors[0].find(":1: expected one CIDR block or address per line"),
+            std::string::npos);
+  // Absent files are empty groups.
+  EXPECT_TRUE(by_name["private-or-clear"].entries.empty());
+  EXPECT_TRUE(by_name["private-or-clear"].errors.empty());
+
+  write(dir_ / "policies/private-or-clear", "192.0.2.128/25\n");
+  EXPECT_TRUE(store->groups()[4].entries.empty()) << "nothing changes before a reload";
+  std::vector<PolicyGroup> reloaded = store->reload_groups();
+  EXPECT_EQ(reloaded[4].entries, (std::vector<std::string>{"192.0.2.128/25"}));
+  EXPECT_EQ(store->groups()[4].entries, reloaded[4].entries);
+}
+
+TEST_F(CertStoreTest, ReloadReadsTheDiskAgainPerKind) {
+  std::unique_ptr<CertStore> store = open_store();
+  ASSERT_TRUE(store);
+  X509Ptr extra =
+      make_cert({"extra", 0x5005, -kDay, 365 * kDay, false, ""}, other_key_, ca_.get(), ca_key_);
+  write(dir_ / "certs/extra.pem", pem(extra.get()));
+  fs::remove(dir_ / "certs/garbage.pem");
+  fs::remove(dir_ / "crls/forged.der");
+  EXPECT_EQ(store->listing(CertKind::kCerts).certs.size(), 5u) << "not before a reload";
+
+  std::vector<CertListing> crls_only = store->reload(CertKind::kCrls);
+  ASSERT_EQ(crls_only.size(), 1u);
+  EXPECT_EQ(crls_only[0].kind, CertKind::kCrls);
+  EXPECT_EQ(crls_only[0].crls.size(), 3u);
+  EXPECT_EQ(store->listing(CertKind::kCerts).certs.size(), 5u) << "certs/ was not reread";
+
+  std::vector<CertListing> certs = store->reload(CertKind::kCerts);
+  ASSERT_EQ(certs.size(), 1u);
+  EXPECT_EQ(certs[0].certs.size(), 6u);
+  EXPECT_TRUE(certs[0].errors.empty()) << join(certs[0].errors);
+  EXPECT_NE(find_file(certs[0].certs, "extra.pem"), nullptr);
+
+  std::vector<CertListing> all = store->reload(std::nullopt);
+  ASSERT_EQ(all.size(), kAllCertKinds.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].kind, kAllCertKinds[i]);
+  }
+}
+
+TEST_F(CertStoreTest, ReadersDuringReloadsSeeWholeStates) {
+  std::unique_ptr<CertStore> store = open_store();
+  ASSERT_TRUE(store);
+  std::atomic<bool> stop{false};
+  std::atomic<int> torn{0};
+  std::thread reader([&] {
+    while (!stop) {
+      size_t n = store->listing(CertKind::kCerts).certs.size();
+      if (n != 5 && n != 6) {
+        ++torn;
+      }
+    }
+  });
+  X509Ptr extra =
+      make_cert({"extra", 0x5005, -kDay, 365 * kDay, false, ""}, other_key_, ca_.get(), ca_key_);
+  for (int i = 0; i < 20; ++i) {
+    if (i % 2 == 0) {
+      write(dir_ / "certs/extra.pem", pem(extra.get()));
+    } else {
+      fs::remove(dir_ / "certs/extra.pem");
+    }
+    store->reload(CertKind::kCerts);
+  }
+  stop = true;
+  reader.join();
+  EXPECT_EQ(torn, 0);
+}
+
+TEST_F(CertStoreTest, PrivateKeysAreMatchedNeverShown) {
+  PkeyPtr spare = ec_key();
+  write(dir_ / "private/locked.pem", private_pem(spare.get(), "secret-passphrase"),
+        fs::perms(0600));
+  write(dir_ / "private/open.pem", private_pem(spare.get()), fs::perms(0644));
+  write(dir_ / "private/junk.key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        fs::perms(0600));
+  std::unique_ptr<CertStore> store = open_store();
+  ASSERT_TRUE(store);
+  CertListing certs = store->listing(CertKind::kCerts);
+  EXPECT_TRUE(find_file(certs.certs, "leaf.pem")->has_private_key);
+  EXPECT_TRUE(has_error(certs.errors, "private/locked.pem: is an encrypted private key"))
+      << join(certs.errors);
+  EXPECT_TRUE(has_error(certs.errors,
+                        "private/open.pem: is accessible by group or others "
+                        "(mode 0644); run chmod 0600"))
+      << join(certs.errors);
+  EXPECT_TRUE(has_error(certs.errors, "private/junk.key: not a private key (PEM or DER)"))
+      << join(certs.errors);
+  std::string all = join(certs.errors);
+  EXPECT_EQ(all.find("secret-passphrase"), std::string::npos);
+  EXPECT_EQ(all.find("BEGIN"), std::string::npos);
+}
+
+TEST_F(CertStoreTest, FileSizeAndCountLimits) {
+  write(dir_ / "cacerts/huge.pem", std::string(kMaxCertFileBytes + 1, 'A'));
+  fs::create_directories(dir_ / "acerts");
+  for (size_t i = 0; i <= kMaxCertFiles; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "f%05zu", i);
+    std::ofstream(dir_ / "acerts" / name) << "x";
+  }
+  fs::create_directories(dir_ / "aacerts/nested");
+  std::unique_ptr<CertStore> store = open_store();
+  ASSERT_TRUE(store);
+  CertListing cacerts = store->listing(CertKind::kCaCerts);
+  EXPECT_EQ(cacerts.certs.size(), 1u);
+  EXPECT_TRUE(has_error(cacerts.errors, "cacerts/huge.pem: is larger than 1048576 bytes"))
+      << join(cacerts.errors);
+  CertListing acerts = store->listing(CertKind::kACerts);
+  EXPECT_TRUE(has_error(acerts.errors,
+                        "acerts/: holds more than 10000 files; read the first "
+                        "10000 by name and skipped the rest (from f10000)"))
+      << acerts.errors.front();
+  EXPECT_EQ(acerts.errors.size(), kMaxCertFiles + 1) << "one per unreadable file read, plus one";
+  CertListing aacerts = store->listing(CertKind::kAaCerts);
+  EXPECT_TRUE(has_error(aacerts.errors, "aacerts/nested: is not a regular file"))
+      << join(aacerts.errors);
+}
+
+TEST_F(CertStoreTest, OcspCacheHoldsParsedResponsesUntilPurged) {
+  std::unique_ptr<CertStore> store = open_store();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->purge_ocsp(), 0u);
+  model::Result<bool> bad = store->add_ocsp_response("x", "not DER");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("not a DER OCSPResponse"), std::string::npos);
+  OcspPtr response(OCSP_response_create(OCSP_RESPONSE_STATUS_TRYLATER, nullptr));
+  unsigned char* out = nullptr;
+  int n = i2d_OCSP_RESPONSE(response.get(), &out);
+  std::string der_response(reinterpret_cast<char*>(out), static_cast<size_t>(n));
+  OPENSSL_free(out);
+  ASSERT_TRUE(store->add_ocsp_response("a", der_response));
+  ASSERT_TRUE(store->add_ocsp_response("b", der_response));
+  ASSERT_TRUE(store->add_ocsp_response("a", der_response));
+  EXPECT_EQ(store->ocsp_responses(), 2u);
+  EXPECT_EQ(store->purge_ocsp(), 2u);
+  EXPECT_EQ(store->ocsp_responses(), 0u);
+  EXPECT_EQ(store->purge_ocsp(), 0u);
+}
+
+TEST(CertStoreOpen, MissingDirectoryIsEmptyAFileIsRefused) {
+  fs::path root = fs::temp_directory_path() / ("ipsecd-certs-open-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  model::Result<std::unique_ptr<CertStore>> missing = CertStore::open(root.string());
+  ASSERT_TRUE(missing) << missing.error();
+  EXPECT_TRUE(missing.value()->listing(CertKind::kCerts).certs.empty());
+  EXPECT_TRUE(missing.value()->listing(CertKind::kCerts).errors.empty());
+  EXPECT_EQ(missing.value()->groups().size(), 5u);
+  std::ofstream(root) << "not a directory";
+  model::Result<std::unique_ptr<CertStore>> file = CertStore::open(root.string());
+  ASSERT_FALSE(file);
+  EXPECT_NE(file.error().find("is not a directory"), std::string::npos);
+  fs::remove(root);
+  EXPECT_FALSE(CertStore::open(""));
+}
+
+TEST(CertKinds, NamesRoundTrip) {
+  for (CertKind kind : kAllCertKinds) {
+    EXPECT_EQ(parse_cert_kind(cert_kind_name(kind)), kind);
+  }
+  EXPECT_FALSE(parse_cert_kind("CERTS"));
+  EXPECT_FALSE(parse_cert_kind(""));
+}
+
+}  // namespace
+}  // namespace ipsecd::controller
