@@ -10,6 +10,7 @@
 #include <set>
 
 #include "controller/api.h"
+#include "controller/cert_store.h"
 #include "controller/metrics.h"
 #include "controller/reconciler.h"
 #include "controller/source_feed.h"
@@ -211,6 +212,11 @@ BoolResult Daemon::init() {
   if (auto dir = prepare_state_dir(options_.state_dir); !dir) {
     return BoolResult::failure("--state-dir " + options_.state_dir + ": " + dir.error());
   }
+  auto certs = CertStore::open(options_.ipsecdir);
+  if (!certs.ok()) {
+    return BoolResult::failure("--ipsecdir " + options_.ipsecdir + ": " + certs.error());
+  }
+  certs_ = std::move(certs).value();
   if (auto k = open_kernel(); !k) {
     return k;
   }
@@ -951,6 +957,38 @@ ControlResult<Done> Daemon::ready() {
     return Error{ErrorCode::kUnavailable, "the first reconcile of every connection is not done"};
   }
   return Done{};
+}
+
+ControlResult<CertListing> Daemon::list_certs(CertKind kind) {
+  return certs_->listing(kind, store_->entries());
+}
+
+ControlResult<std::vector<CertListing>> Daemon::reload_certs(std::optional<CertKind> kind) {
+  const auto entries = store_->entries();
+  std::vector<const model::Connection*> connections;
+  connections.reserve(entries.size());
+  for (const auto& e : entries) {
+    connections.push_back(e.connection.get());
+  }
+  auto reloaded = certs_->reload(kind, connections);
+  log_.info("certs", "reread " + options_.ipsecdir);
+  return reloaded;
+}
+
+ControlResult<CertCheck> Daemon::check_certs(Duration window) {
+  return certs_->check(window, std::chrono::system_clock::now());
+}
+
+ControlResult<size_t> Daemon::purge_ocsp() {
+  return certs_->purge_ocsp();
+}
+
+ControlResult<std::vector<PolicyGroup>> Daemon::list_groups() {
+  return certs_->groups();
+}
+
+ControlResult<std::vector<PolicyGroup>> Daemon::reload_groups() {
+  return certs_->reload_groups();
 }
 
 }  // namespace ipsecd::controller

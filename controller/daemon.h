@@ -45,6 +45,7 @@ class Backend;
 namespace ipsecd::controller {
 
 class ApiServer;
+class CertStore;
 class ConfigFileSource;
 class Controller;
 class DirectoryWatcher;
@@ -85,6 +86,12 @@ class Daemon final : public Control {
   ControlResult<DaemonStatus> status() override;
   ControlResult<SecretsReload> reload_secrets() override;
   ControlResult<Done> ready() override;
+  ControlResult<CertListing> list_certs(CertKind kind) override;
+  ControlResult<std::vector<CertListing>> reload_certs(std::optional<CertKind> kind) override;
+  ControlResult<CertCheck> check_certs(Duration window) override;
+  ControlResult<size_t> purge_ocsp() override;
+  ControlResult<std::vector<PolicyGroup>> list_groups() override;
+  ControlResult<std::vector<PolicyGroup>> reload_groups() override;
 
  private:
   model::Result<bool> init();
@@ -125,6 +132,7 @@ class Daemon final : public Control {
   std::mutex secrets_mu_;
   size_t secrets_count_ = 0;
 
+  std::unique_ptr<CertStore> certs_;  // --ipsecdir
   std::unique_ptr<ApiServer> api_;
   std::unique_ptr<ApiServer> health_;
 

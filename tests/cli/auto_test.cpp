@@ -222,6 +222,25 @@ class FakeControl final : public controller::Control {
     }
     return controller::Done{};
   }
+  // Certificates are covered by cli_certs_test against their own endpoint.
+  ControlResult<controller::CertListing> list_certs(controller::CertKind) override {
+    return unavailable();
+  }
+  ControlResult<std::vector<controller::CertListing>> reload_certs(
+      std::optional<controller::CertKind>) override {
+    return unavailable();
+  }
+  ControlResult<controller::CertCheck> check_certs(Duration) override { return unavailable(); }
+  ControlResult<size_t> purge_ocsp() override { return unavailable(); }
+  ControlResult<std::vector<controller::PolicyGroup>> list_groups() override {
+    return unavailable();
+  }
+  ControlResult<std::vector<controller::PolicyGroup>> reload_groups() override {
+    return unavailable();
+  }
+
+ private:
+  static Error unavailable() { return Error{ErrorCode::kUnavailable, "no certificate store"}; }
 };
 
 class AutoTest : public ::testing::Test {
@@ -644,7 +663,7 @@ TEST_F(AutoTest, UsageErrors) {
   for (const std::vector<std::string>& args :
        std::vector<std::vector<std::string>>{{},
                                              {"--up"},
-           {"--up", ""},
+                                             {"--up", ""},
                                              {"--status", "west"},
                                              {"--up", "a", "b"},
                                              {"--up", "west", "--down"},
