@@ -378,23 +378,32 @@ BoolResult Daemon::start_sources() {
   WatcherOptions wo;
   wo.debounce = options_.debounce;
   auto observe = [this](SourceFeed::Source source) {
-    auto load = source.load;
     const std::string origin = source.origin;
-    source.load = [this, load, origin] {
-      Snapshot snapshot = load();
-      const bool ok = snapshot.ok();
+    // Every load, full or of the changed files only, is logged and counted.
+    auto report = [this, origin](const Snapshot& snapshot) {
       for (const auto& d : snapshot.diagnostics) {
         log_.log(d.severity == model::Severity::kError ? LogLevel::kError : LogLevel::kWarning,
                  "config", d.str());
       }
-      if (!ok) {
+      if (!snapshot.ok()) {
         log_.error("config", origin + ": rejected; the last good state stays");
       }
       if (metrics_) {
-        metrics_->config_reloaded(ok, std::chrono::system_clock::now());
+        metrics_->config_reloaded(snapshot.ok(), std::chrono::system_clock::now());
       }
+    };
+    source.load = [report, load = source.load] {
+      Snapshot snapshot = load();
+      report(snapshot);
       return snapshot;
     };
+    if (source.load_changed) {
+      source.load_changed = [report, load = source.load_changed](const std::set<std::string>& p) {
+        Snapshot snapshot = load(p);
+        report(snapshot);
+        return snapshot;
+      };
+    }
     return source;
   };
   if (!options_.config.empty()) {

@@ -3,13 +3,18 @@
 namespace ipsecd::controller {
 
 SourceFeed::Source SourceFeed::from(ConfigFileSource& source) {
-  return Source{source.origin(), [&source] { return source.load(); },
-                [&source] { return source.watch_targets(); }};
+  // Includes can change anything: every change is a full load.
+  return Source{source.origin(),
+                [&source] { return source.load(); },
+                [&source] { return source.watch_targets(); },
+                {}};
 }
 
 SourceFeed::Source SourceFeed::from(WatchDirSource& source) {
-  return Source{source.origin(), [&source] { return source.load(); },
-                [&source] { return source.watch_targets(); }};
+  return Source{
+      source.origin(), [&source] { return source.load(); },
+      [&source] { return source.watch_targets(); },
+      [&source](const std::set<std::string>& paths) { return source.load_changed(paths); }};
 }
 
 SourceFeed::SourceFeed(Controller& controller, Source source)
@@ -19,7 +24,12 @@ model::Result<std::unique_ptr<SourceFeed>> SourceFeed::start(Controller& control
                                                              WatcherOptions options) {
   auto feed = std::make_unique<SourceFeed>(controller, std::move(source));
   SourceFeed* raw = feed.get();
-  auto watcher = DirectoryWatcher::start([raw] { raw->reload(); }, options);
+  auto watcher = DirectoryWatcher::start(
+      [raw] {
+        // The watcher is set before its first change can fire (see below).
+        raw->reload(raw->watcher_->changes());
+      },
+      options);
   if (!watcher.ok()) {
     return model::Result<std::unique_ptr<SourceFeed>>::failure(feed->source_.origin + ": " +
                                                                watcher.error());
@@ -39,6 +49,18 @@ Changes SourceFeed::reload() {
     problems_ = watcher_->watch(source_.targets());
   }
   return changes;
+}
+
+Changes SourceFeed::reload(const DirectoryWatcher::ChangeSet& changes) {
+  if (changes.complete || !source_.load_changed) {
+    return reload();
+  }
+  std::lock_guard lock(mu_);
+  Changes applied = controller_.apply(source_.origin, source_.load_changed(changes.paths));
+  if (watcher_) {
+    problems_ = watcher_->watch(source_.targets());
+  }
+  return applied;
 }
 
 std::vector<std::string> SourceFeed::watch_problems() const {

@@ -23,6 +23,9 @@ class SourceFeed {
     std::function<Snapshot()> load;
     // What to watch, as of the last load (includes can change it).
     std::function<std::vector<WatchTarget>()> targets;
+    // Optional: applies only what changed (paths from the watcher) to the
+    // last load; without it every change is a full load().
+    std::function<Snapshot(const std::set<std::string>&)> load_changed;
   };
   static Source from(ConfigFileSource& source);
   static Source from(WatchDirSource& source);
@@ -36,6 +39,8 @@ class SourceFeed {
 
   // Loads and applies now (also what a change calls), then re-arms the watches.
   Changes reload();
+  // What a watcher calls: only the changed paths when the source can.
+  Changes reload(const DirectoryWatcher::ChangeSet& changes);
   // Why a target cannot be watched, from the last reload ("" each when fine).
   std::vector<std::string> watch_problems() const;
 

@@ -198,11 +198,11 @@ Snapshot WatchDirSource::load() {
 }
 
 Snapshot WatchDirSource::load_once() {
-  Snapshot snapshot;
   // One descriptor for the directory: every stat below is relative to it, a
   // one-component lookup instead of a walk of the whole path.
   DIR* listing = ::opendir(dir_.c_str());
   if (listing == nullptr) {
+    Snapshot snapshot;
     snapshot.diagnostics.push_back(
         {model::Severity::kError, dir_, 0,
          std::string("cannot read the watched directory: ") + std::strerror(errno)});
@@ -210,58 +210,96 @@ Snapshot WatchDirSource::load_once() {
   }
   std::unique_ptr<DIR, int (*)(DIR*)> closer(listing, ::closedir);
   const int dir_fd = ::dirfd(listing);
-  std::vector<std::string> names;
+  std::set<std::string> present;
   while (const dirent* entry = ::readdir(listing)) {
     std::string_view name(entry->d_name);
     if (is_fragment_name(name)) {
-      names.emplace_back(name);
+      present.emplace(dir_ + "/" + std::string(name));
     }
   }
-  std::sort(names.begin(), names.end());
+  // Entries gone since the last read.
+  std::erase_if(cache_, [&](const auto& kv) { return !present.contains(kv.first); });
+  for (const std::string& path : present) {
+    read_entry(dir_fd, path.substr(dir_.size() + 1));
+  }
+  loaded_ = true;
+  return assemble();
+}
+
+Snapshot WatchDirSource::load_changed(const std::set<std::string>& paths) {
+  if (!loaded_) {
+    return load();
+  }
+  const int dir_fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) {
+    return load();  // the directory itself changed: let the full read report it
+  }
+  for (const std::string& path : paths) {
+    if (path.size() > dir_.size() + 1 && path.compare(0, dir_.size() + 1, dir_ + "/") == 0) {
+      const std::string name = path.substr(dir_.size() + 1);
+      if (is_fragment_name(name) && name.find('/') == std::string::npos) {
+        read_entry(dir_fd, name);
+      }
+    }
+  }
+  // Files with includes may have changed through them: read them again too.
+  for (auto& [path, cached] : cache_) {
+    if (!cached.reusable) {
+      read_entry(dir_fd, path.substr(dir_.size() + 1));
+    }
+  }
+  ::close(dir_fd);
+  return assemble();
+}
+
+void WatchDirSource::read_entry(int dir_fd, const std::string& name) {
+  const std::string path = dir_ + "/" + name;
+  // Follows ConfigMap symlinks; a dangling one is a key being removed.
+  struct stat st {};
+  if (::fstatat(dir_fd, name.c_str(), &st, 0) != 0 || !S_ISREG(st.st_mode)) {
+    cache_.erase(path);
+    return;
+  }
+  const FileStamp stamp{st.st_dev, st.st_ino, st.st_size,
+                        st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
+                        st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec};
+  // An unchanged file (same inode, size and times) is not parsed again: an
+  // edit to one drop among thousands costs one parse.
+  if (auto it = cache_.find(path);
+      it != cache_.end() && it->second.reusable && it->second.stamp == stamp) {
+    return;
+  }
   model::ParseOptions options;
   options.keep_ignored = false;
-  std::map<std::string, Cached> fresh;  // what stays cached: files seen in this read
-  for (const std::string& name : names) {
-    std::string path = dir_ + "/" + name;
-    // Follows ConfigMap symlinks; a dangling one is a key being removed.
-    struct stat st {};
-    if (::fstatat(dir_fd, name.c_str(), &st, 0) != 0 || !S_ISREG(st.st_mode)) {
-      continue;
-    }
-    const FileStamp stamp{st.st_dev, st.st_ino, st.st_size,
-                          st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
-                          st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec};
-    // An unchanged file (same inode, size and times) is not parsed again: an
-    // edit to one drop among thousands costs one parse.
-    if (auto it = cache_.find(path); it != cache_.end() && it->second.stamp == stamp) {
-      fresh.insert(*it);
-      const Snapshot& part = it->second.part;
-      snapshot.connections.insert(snapshot.connections.end(), part.connections.begin(),
-                                  part.connections.end());
-      snapshot.diagnostics.insert(snapshot.diagnostics.end(), part.diagnostics.begin(),
-                                  part.diagnostics.end());
-      continue;
-    }
-    model::Config config = ends_with(name, ".conf") ? model::parse_config_file(path, options)
-                                                    : model::parse_yaml_file(path);
-    Snapshot part;
-    if (!config.setup.empty()) {
-      const model::Setting& first = config.setup.front();
-      part.diagnostics.push_back(
-          {model::Severity::kWarning, config.files.at(first.file), static_cast<int>(first.line),
-           "'config setup' in a watched directory has no effect: set it in the --config file"});
-    }
-    add_definitions(config, part);
-    snapshot.connections.insert(snapshot.connections.end(), part.connections.begin(),
-                                part.connections.end());
-    snapshot.diagnostics.insert(snapshot.diagnostics.end(), part.diagnostics.begin(),
-                                part.diagnostics.end());
-    // A file that includes others may change through them: never cached.
-    if (config.files.size() == 1) {
-      fresh.emplace(path, Cached{stamp, std::move(part)});
-    }
+  model::Config config = ends_with(name, ".conf") ? model::parse_config_file(path, options)
+                                                  : model::parse_yaml_file(path);
+  Cached cached;
+  cached.stamp = stamp;
+  cached.reusable = config.files.size() <= 1;
+  if (!config.setup.empty()) {
+    const model::Setting& first = config.setup.front();
+    cached.part.diagnostics.push_back(
+        {model::Severity::kWarning, config.files.at(first.file), static_cast<int>(first.line),
+         "'config setup' in a watched directory has no effect: set it in the --config file"});
   }
-  cache_ = std::move(fresh);
+  add_definitions(config, cached.part);
+  cache_[path] = std::move(cached);
+}
+
+// The snapshot of every cached file, in name order.
+Snapshot WatchDirSource::assemble() const {
+  Snapshot snapshot;
+  size_t n = 0;
+  for (const auto& [path, cached] : cache_) {
+    n += cached.part.connections.size();
+  }
+  snapshot.connections.reserve(n);
+  for (const auto& [path, cached] : cache_) {
+    snapshot.connections.insert(snapshot.connections.end(), cached.part.connections.begin(),
+                                cached.part.connections.end());
+    snapshot.diagnostics.insert(snapshot.diagnostics.end(), cached.part.diagnostics.begin(),
+                                cached.part.diagnostics.end());
+  }
   return finish(std::move(snapshot));
 }
 
@@ -344,6 +382,7 @@ std::vector<std::string> DirectoryWatcher::arm_locked() {
     }
   }
   std::map<int, std::vector<Filter>> armed;
+  wd_dirs_.clear();
   for (auto& [dir, filters] : dirs) {
     int wd = ::inotify_add_watch(inotify_fd_, dir.c_str(), kDirMask);
     if (wd < 0) {
@@ -352,6 +391,7 @@ std::vector<std::string> DirectoryWatcher::arm_locked() {
     }
     auto& slot = armed[wd];  // two paths to one directory share a descriptor
     slot.insert(slot.end(), filters.begin(), filters.end());
+    wd_dirs_.emplace(wd, dir);
   }
   for (const auto& [wd, filters] : wd_filters_) {
     if (!armed.contains(wd)) {
@@ -362,26 +402,40 @@ std::vector<std::string> DirectoryWatcher::arm_locked() {
   return problems;
 }
 
-bool DirectoryWatcher::relevant_locked(int wd, std::string_view name, uint32_t mask) const {
+bool DirectoryWatcher::relevant_locked(int wd, std::string_view name, uint32_t mask) {
+  // More changed names than this in one burst: a full reload is as cheap.
+  constexpr size_t kMaxChangedPaths = 256;
   if ((mask & IN_Q_OVERFLOW) != 0) {
-    return true;  // events were lost: look at everything again
+    pending_.complete = true;  // events were lost: look at everything again
+    return true;
   }
   auto it = wd_filters_.find(wd);
   if (it == wd_filters_.end()) {
     return false;  // e.g. IN_IGNORED after our own inotify_rm_watch
   }
   if ((mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) != 0) {
+    pending_.complete = true;
     return true;
   }
   if (name.empty()) {
     return false;  // the directory's own attributes
   }
   if (name == kConfigMapDataLink) {
+    pending_.complete = true;  // a new version of every file at once
     return true;
   }
   for (const Filter& f : it->second) {
     if (!f.file.empty() ? name == f.file
                         : (f.accept ? f.accept(name) : !is_editor_temp_name(name))) {
+      if (!pending_.complete) {
+        auto dir = wd_dirs_.find(wd);
+        if (dir == wd_dirs_.end() || pending_.paths.size() >= kMaxChangedPaths) {
+          pending_.complete = true;
+          pending_.paths.clear();
+        } else {
+          pending_.paths.insert(dir->second + "/" + std::string(name));
+        }
+      }
       return true;
     }
   }
@@ -459,6 +513,8 @@ void DirectoryWatcher::run() {
       {
         std::lock_guard guard(mu_);
         arm_locked();  // directories deleted and made again are watched again
+        delivered_ = std::move(pending_);
+        pending_ = ChangeSet{};
       }
       on_change_();
       ++calls_;

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -72,10 +73,14 @@ class WatchDirSource {
   explicit WatchDirSource(std::string dir);
   const std::string& origin() const { return origin_; }
   Snapshot load();
+  // After a full load(): applies only the changes to these paths (files of
+  // this directory) to the last snapshot; anything else is a full load().
+  Snapshot load_changed(const std::set<std::string>& paths);
   std::vector<WatchTarget> watch_targets() const;
 
  private:
   Snapshot load_once();
+  Snapshot assemble() const;
   // What one read of a file gave, and the stat fields that say it is unchanged.
   struct FileStamp {
     uint64_t dev = 0;
@@ -88,10 +93,16 @@ class WatchDirSource {
   struct Cached {
     FileStamp stamp;
     Snapshot part;
+    bool reusable = true;  // false: it includes other files, so it is read again every time
   };
+  // Parses one entry (NAME in dir_) into cache_, or drops it when it is gone.
+  void read_entry(int dir_fd, const std::string& name);
   std::string dir_;
   std::string origin_;
-  std::map<std::string, Cached> cache_;  // by path; load() runs one at a time
+  // Every fragment read, by path: the last load's result. load() and
+  // load_changed() run one at a time (SourceFeed serialises them).
+  std::map<std::string, Cached> cache_;
+  bool loaded_ = false;
 };
 
 struct WatcherOptions {
@@ -110,6 +121,13 @@ struct WatcherOptions {
 class DirectoryWatcher {
  public:
   using Callback = std::function<void()>;
+  // What one call of on_change covers: the paths (DIR/NAME) of the relevant
+  // entries that changed, or `complete` when anything may have (events were
+  // lost, a watched directory went away, a `..data` swap, a huge burst).
+  struct ChangeSet {
+    bool complete = false;
+    std::set<std::string> paths;
+  };
 
   // Fails when inotify or the thread cannot be set up.
   static model::Result<std::unique_ptr<DirectoryWatcher>> start(Callback on_change,
@@ -129,6 +147,8 @@ class DirectoryWatcher {
   std::vector<std::string> watch(std::vector<WatchTarget> targets);
   // How many times on_change has been called.
   uint64_t calls() const { return calls_.load(); }
+  // Inside on_change: what changed since the previous call.
+  const ChangeSet& changes() const { return delivered_; }
 
  private:
   struct Filter {
@@ -139,7 +159,7 @@ class DirectoryWatcher {
   // True when any event read is relevant.
   bool drain_events();
   std::vector<std::string> arm_locked();
-  bool relevant_locked(int wd, std::string_view name, uint32_t mask) const;
+  bool relevant_locked(int wd, std::string_view name, uint32_t mask);
 
   Callback on_change_;
   WatcherOptions options_;
@@ -152,6 +172,9 @@ class DirectoryWatcher {
   std::vector<WatchTarget> targets_;
   // Each inotify watch descriptor and the filters of the targets in its directory.
   std::map<int, std::vector<Filter>> wd_filters_;
+  std::map<int, std::string> wd_dirs_;
+  ChangeSet pending_;    // collected until the burst settles
+  ChangeSet delivered_;  // what the running on_change covers (watcher thread only)
   std::thread thread_;
 };
 

@@ -521,5 +521,69 @@ TEST(DirectoryWatcher, StopsPromptlyWithAChangePending) {
   EXPECT_EQ(w->reloads.count(), 0);
 }
 
+TEST(WatchDirSource, LoadChangedMatchesAFullLoad) {
+  TempDir dir;
+  write_file(dir / "a.conf", conn("a"));
+  write_file(dir / "b.conf", conn("b") + conn("b2"));
+  write_file(dir / "c.yaml", yaml_conn("c"));
+  WatchDirSource source(dir.path());
+  EXPECT_EQ(names_of(source.load()), (Names{"a", "b", "b2", "c"}));
+
+  replace_file(dir / "b.conf", conn("b", "\tikelifetime=2h\n"));  // b2 goes
+  fs::remove(dir / "c.yaml");
+  write_file(dir / "d.conf", conn("d"));
+  write_file(dir / "e.conf.swp", conn("e"));  // never read
+  Snapshot partial = source.load_changed(
+      {dir / "b.conf", dir / "c.yaml", dir / "d.conf", dir / "e.conf.swp", "/elsewhere/x.conf"});
+  EXPECT_EQ(names_of(partial), (Names{"a", "b", "d"}));
+  Store store;
+  store.apply(source.origin(), partial);
+  EXPECT_EQ(store.get("b")->connection->ike_lifetime, 2h);
+  // The same as reading everything again.
+  WatchDirSource fresh(dir.path());
+  EXPECT_EQ(names_of(fresh.load()), names_of(partial));
+  // A change to a file not named is not seen until a full load.
+  replace_file(dir / "a.conf", conn("a") + conn("a2"));
+  EXPECT_EQ(names_of(source.load_changed({dir / "d.conf"})), (Names{"a", "b", "d"}));
+  EXPECT_EQ(names_of(source.load()), (Names{"a", "a2", "b", "d"}));
+}
+
+TEST(DirectoryWatcher, ReportsWhichFilesChanged) {
+  TempDir dir;
+  WatchDirSource source(dir.path());
+  std::mutex mu;
+  std::vector<DirectoryWatcher::ChangeSet> seen;
+  std::condition_variable cv;
+  DirectoryWatcher* raw = nullptr;
+  auto started = DirectoryWatcher::start([&] {
+    std::lock_guard lock(mu);
+    seen.push_back(raw->changes());
+    cv.notify_all();
+  });
+  ASSERT_TRUE(started.ok());
+  auto watcher = std::move(started).value();
+  raw = watcher.get();
+  ASSERT_TRUE(watcher->watch(source.watch_targets()).empty());
+  auto wait_for = [&](size_t n) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, 5s, [&] { return seen.size() >= n; });
+  };
+  write_file(dir / "a.conf", conn("a"));
+  replace_file(dir / "b.conf", conn("b"));
+  write_file(dir / ".a.conf.swp", "x");
+  ASSERT_TRUE(wait_for(1));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_FALSE(seen[0].complete);
+    EXPECT_EQ(seen[0].paths, (std::set<std::string>{dir / "a.conf", dir / "b.conf"}));
+  }
+  // A ConfigMap swap changes every file at once.
+  fs::create_directory(dir / "..v1");
+  fs::create_directory_symlink("..v1", dir / "..data");
+  ASSERT_TRUE(wait_for(2));
+  std::lock_guard lock(mu);
+  EXPECT_TRUE(seen[1].complete);
+}
+
 }  // namespace
 }  // namespace ipsecd::controller
