@@ -678,7 +678,22 @@ std::optional<ListenAddress> Daemon::health_address() const {
 
 // ---- Control ---------------------------------------------------------------------------
 
-ConnectionStatus Daemon::status_of(const std::string& name) const {
+std::map<std::string, std::vector<engine::IkeSaInfo>> Daemon::live_sas(
+    const std::vector<std::string>& names) {
+  std::map<std::string, std::vector<engine::IkeSaInfo>> out;
+  if (stopping_.load()) {
+    return out;  // the loop may be gone: the last reconcile's view will do
+  }
+  run_on_loop([&] {
+    for (const auto& name : names) {
+      out[name] = engine_->list(name);
+    }
+  });
+  return out;
+}
+
+ConnectionStatus Daemon::status_of(const std::string& name,
+                                   const std::vector<engine::IkeSaInfo>* live) const {
   ConnectionStatus out;
   out.name = name;
   const auto entry = store_->get(name);
@@ -706,7 +721,7 @@ ConnectionStatus Daemon::status_of(const std::string& name) const {
     out.last_error = st->last_error;
   }
   const uint16_t natt = transport_ ? transport_->natt_port() : 4500;
-  for (const auto& sa : st->sas) {
+  for (const auto& sa : live != nullptr ? *live : st->sas) {
     IkeSaStatus ike;
     ike.initiator = sa.initiator;
     ike.local_spi = sa.initiator ? sa.spi_i : sa.spi_r;
@@ -748,8 +763,12 @@ ConnectionStatus Daemon::status_of(const std::string& name) const {
 
 ControlResult<std::vector<ConnectionStatus>> Daemon::list() {
   std::vector<ConnectionStatus> out;
-  for (const auto& name : store_->names()) {
-    out.push_back(status_of(name));
+  const auto names = store_->names();
+  const auto live = live_sas(names);
+  out.reserve(names.size());
+  for (const auto& name : names) {
+    auto it = live.find(name);
+    out.push_back(status_of(name, it == live.end() ? nullptr : &it->second));
   }
   return out;
 }
@@ -758,7 +777,9 @@ ControlResult<ConnectionStatus> Daemon::get(const std::string& name) {
   if (!store_->get(name)) {
     return Error{ErrorCode::kNotFound, "no connection named " + name};
   }
-  return status_of(name);
+  const auto live = live_sas({name});
+  auto it = live.find(name);
+  return status_of(name, it == live.end() ? nullptr : &it->second);
 }
 
 Changes Daemon::apply_api_locked() {

@@ -32,6 +32,7 @@
 namespace ipsecd::engine {
 class Engine;
 class EpollLoop;
+struct IkeSaInfo;
 class RealClock;
 class UdpTransport;
 namespace crypto {
@@ -101,7 +102,13 @@ class Daemon final : public Control {
   model::Result<bool> start_listeners();
   // The "api" origin's snapshot, from api_conns_ (api_mu_ held).
   Changes apply_api_locked();
-  ConnectionStatus status_of(const std::string& name) const;
+  // `live`: the connection's SAs as the engine has them now (counters
+  // included); nullptr: those of its last reconcile.
+  ConnectionStatus status_of(const std::string& name,
+                             const std::vector<engine::IkeSaInfo>* live = nullptr) const;
+  // The engine's SAs of these connections now, by name (one trip to the loop).
+  std::map<std::string, std::vector<engine::IkeSaInfo>> live_sas(
+      const std::vector<std::string>& names);
   // On the loop thread.
   void housekeeping();
   void update_metrics();

@@ -37,6 +37,9 @@ case "$build/" in
   "$src"/*) ;;  # already inside the source share
   *) shares+=(-s "$build") ;;
 esac
+# The peer recipes (network namespaces, strongSwan, libreswan) for the tests that use them.
+peers=$(realpath -m "$src/../shared/peers")
+[ -d "$peers" ] && shares+=(-s "$peers")
 cmd=$(printf '%q ' "$@")
 export IPSEC_VM_TIMEOUT=${IPSEC_VM_TIMEOUT:-240}
 start=$(date +%s%N)

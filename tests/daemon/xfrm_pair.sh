@@ -1,0 +1,141 @@
+#!/bin/bash
+# xfrm_pair.sh MODE BUILD_DIR
+# Two ipsecd daemons with the XFRM backend in two network namespaces joined by
+# a veth (../shared/peers/netns-pair.sh layout: outer 192.0.2.1/.2, inner
+# 198.51.100.1 and 203.0.113.1). West routes the tunnel (auto=route), east
+# answers (auto=add).
+#   netns: on a kernel without ESP. The trap policy is installed, a real packet's
+#          ACQUIRE starts the negotiation, the IKE SA comes up, the CHILD SA fails
+#          with the kernel's "no ESP" reason, SIGTERM removes every policy.
+#   vm:    inside the VM tier's kernel with ESP: the same, then the ping crosses
+#          encrypted (ESP counters grow, nothing in clear on the wire), and after
+#          SIGTERM the kernel holds nothing of ipsecd's.
+# Exits 77 (skip) with the reason when not root.
+set -euo pipefail
+mode=${1:?mode: netns or vm}
+build=$(realpath -e "${2:?build dir}")
+here=$(cd "$(dirname "$0")" && pwd)
+peers=$(realpath -m "$here/../../../shared/peers")
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespaces, XFRM)"; exit 77; }
+[ -x "$peers/netns-pair.sh" ] || { echo "SKIP: no $peers/netns-pair.sh"; exit 77; }
+ipsecd=$build/controller/ipsecd
+ipsec=$build/cli/ipsec
+
+tag=$(printf '%x' $$)
+L=pa-xd${tag}l R=pa-xd${tag}r
+work=$(mktemp -d /tmp/ipsecd-xfrm-pair.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  "$peers/netns-pair.sh" down "$L" "$R" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*"
+  for side in west east; do echo "--- $side.log"; tail -n 30 "$work/$side.log" || true; done
+  echo "--- xfrm (west)"; ip -n "$L" xfrm policy || true; ip -n "$L" xfrm state || true
+  exit 1
+}
+ok() { echo "ok: $*"; }
+
+ROUTE_INNER=1 "$peers/netns-pair.sh" up "$L" "$R" >/dev/null
+conf() {  # conf AUTO
+  cat <<CONF
+conn tunnel
+    ikev2=insist
+    authby=secret
+    left=192.0.2.1
+    right=192.0.2.2
+    leftid=@west
+    rightid=@east
+    leftsubnet=198.51.100.1/32
+    rightsubnet=203.0.113.1/32
+    esp=aes_gcm256
+    auto=$1
+CONF
+}
+conf route >"$work/west.conf"
+conf add >"$work/east.conf"
+echo '@west @east : PSK "xfrm pair test key"' >"$work/ipsec.secrets"
+chmod 600 "$work/ipsec.secrets"
+start() {  # start SIDE NS
+  ip netns exec "$2" "$ipsecd" --kernel xfrm --config "$work/$1.conf" \
+    --secrets "$work/ipsec.secrets" --state-dir "$work/$1" --metrics off \
+    --ipsecdir "$work/ipsec.d" >>"$work/$1.log" 2>&1 &
+  pids+=($!)
+}
+# The API listens on 127.0.0.1 of the daemon's namespace: the CLI runs there too.
+cli() {  # cli SIDE ARGS...
+  local side=$1 ns=$L
+  shift
+  [ "$side" = east ] && ns=$R
+  IPSECD_STATE_DIR=$work/$side ip netns exec "$ns" "$ipsec" "$@"
+}
+st() { cli "$1" status --json 2>/dev/null || true; }
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local secs=$1 what=$2
+  shift 2
+  for _ in $(seq 1 $((secs * 20))); do
+    if "$@"; then return 0; fi
+    sleep 0.05
+  done
+  fail "timed out after ${secs} s waiting for $what"
+}
+start east "$R"
+start west "$L"
+ready() { cli west ready >/dev/null 2>&1 && cli east ready >/dev/null 2>&1; }
+wait_for 20 "both daemons ready" ready
+
+# The trap: an out policy for the flow with ipsecd's template, nothing negotiated yet.
+ip -n "$L" xfrm policy | grep -q "src 198.51.100.1/32 dst 203.0.113.1/32" ||
+  fail "no trap policy for 198.51.100.1 -> 203.0.113.1"
+st west | grep -q '"Routed","status":"True"' || fail "west does not report Routed=True"
+[ -z "$(ip -n "$L" xfrm state)" ] || fail "SAs exist before any traffic"
+ok "trap policy installed, no SA yet"
+
+# A real packet: the kernel's ACQUIRE starts the negotiation.
+ip netns exec "$L" ping -c 1 -W 1 -I 198.51.100.1 203.0.113.1 >/dev/null 2>&1 || true
+wait_for 20 "the IKE SA negotiated on the ACQUIRE" sh -c "grep -q 'tunnel: ike-up' $work/west.log"
+ok "ACQUIRE started the negotiation; IKE SA up"
+
+if [ "$mode" = netns ]; then
+  # No ESP in this kernel: the CHILD SA fails and says why.
+  wait_for 20 "the CHILD SA failure" sh -c "grep -q 'child-failed' $work/west.log"
+  grep 'child-failed' "$work/west.log" | head -n 1
+  ok "the CHILD SA failed with the kernel's reason (no ESP here)"
+else
+  child_up() { st west | grep -q '"established":1'; }
+  wait_for 20 "the CHILD SA" child_up
+  ip netns exec "$L" ping -c 3 -i 0.2 -W 2 -I 198.51.100.1 203.0.113.1 >/dev/null ||
+    fail "ping did not cross the tunnel"
+  states=$(ip -n "$L" xfrm state | grep -c '^src' || true)
+  [ "$states" = 2 ] || fail "expected 2 ESP states in west, found $states"
+  # The daemon reads the kernel's counters: the outbound CHILD SA carried the pings.
+  out_bytes=$(st west | grep -o '"bytesOut":[0-9]*' | head -n 1 | cut -d: -f2)
+  [ "${out_bytes:-0}" -gt 0 ] || fail "ipsec status shows no outbound bytes"
+  # Nothing in clear on the wire: the peer's veth sees ESP, no ICMP.
+  ip netns exec "$R" timeout 3 tcpdump -n -i pa0 -c 2 'esp' >"$work/esp.txt" 2>/dev/null &
+  dump=$!
+  sleep 0.5
+  ip netns exec "$L" ping -c 2 -i 0.2 -W 2 -I 198.51.100.1 203.0.113.1 >/dev/null || fail "second ping failed"
+  wait "$dump" || true
+  grep -q 'ESP(spi=' "$work/esp.txt" || fail "no ESP packets seen on the wire: $(cat "$work/esp.txt")"
+  ok "ping crossed encrypted: 2 ESP SAs, ${out_bytes} bytes out, ESP on the wire"
+fi
+
+# SIGTERM: DELETEs sent, every policy and SA of ipsecd gone.
+kill -TERM "${pids[1]}"
+wait "${pids[1]}" || fail "west did not exit 0 on SIGTERM"
+[ -z "$(ip -n "$L" xfrm policy)" ] || fail "policies left in west after SIGTERM: $(ip -n "$L" xfrm policy)"
+# Larval states (SPI 0) are the kernel's own ACQUIRE placeholders: they cannot
+# be deleted by id and expire by themselves (net.core.xfrm_acq_expires).
+keyed=$(ip -n "$L" xfrm state | grep '^\s*proto esp spi' | grep -vc 'spi 0x00000000' || true)
+[ "$keyed" = 0 ] || fail "SAs left in west after SIGTERM: $(ip -n "$L" xfrm state)"
+if [ "$mode" = vm ]; then
+  east_clean() { ! ip -n "$R" xfrm state | grep '^\s*proto esp spi' | grep -qv 'spi 0x00000000'; }
+  wait_for 10 "east to remove the deleted SAs" east_clean
+fi
+ok "SIGTERM removed ipsecd's policies and SAs"
+echo "PASS ($mode)"
