@@ -10,9 +10,10 @@
 #   vm:    inside the VM tier's kernel with ESP: the same, then the ping crosses
 #          encrypted (ESP counters grow, nothing in clear on the wire), and after
 #          SIGTERM the kernel holds nothing of ipsecd's.
+#   vm-charon: as vm, with strongSwan's charon (kernel-netlink) answering for east.
 # Exits 77 (skip) with the reason when not root.
 set -euo pipefail
-mode=${1:?mode: netns or vm}
+mode=${1:?mode: netns, vm or vm-charon}
 build=$(realpath -e "${2:?build dir}")
 here=$(cd "$(dirname "$0")" && pwd)
 peers=$(realpath -m "$here/../../../shared/peers")
@@ -52,6 +53,7 @@ conn tunnel
     rightid=@east
     leftsubnet=198.51.100.1/32
     rightsubnet=203.0.113.1/32
+    ike=aes_gcm256-sha2_256-dh31
     esp=aes_gcm256
     auto=$1
 CONF
@@ -83,9 +85,47 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   done
   fail "timed out after ${secs} s waiting for $what"
 }
-start east "$R"
+if [ "$mode" = vm-charon ]; then
+  mkdir -p "$work/ss"
+  cat >"$work/ss/swanctl.conf" <<SWAN
+connections {
+    tunnel {
+        version = 2
+        local_addrs = 192.0.2.2
+        remote_addrs = 192.0.2.1
+        proposals = aes256gcm16-prfsha256-x25519
+        local { auth = psk
+                id = east }
+        remote { auth = psk
+                 id = west }
+        children {
+            tunnel {
+                local_ts = 203.0.113.1/32
+                remote_ts = 198.51.100.1/32
+                esp_proposals = aes256gcm16
+            }
+        }
+    }
+}
+secrets {
+    ike-tunnel { id-l = east
+                 id-r = west
+                 secret = "xfrm pair test key" }
+}
+SWAN
+  SS_NO_LOAD=1 "$peers/strongswan-peer.sh" start "$R" "$work/ss" >"$work/east.log" 2>&1 ||
+    fail "charon did not start"
+  "$peers/strongswan-peer.sh" ctl "$work/ss" --load-all --noprompt --file "$work/ss/swanctl.conf" \
+    >>"$work/east.log" 2>&1 || fail "charon did not load the connection"
+  trap '"$peers/strongswan-peer.sh" stop "$work/ss" >/dev/null 2>&1 || true; cleanup' EXIT
+else
+  start east "$R"
+fi
 start west "$L"
-ready() { cli west ready >/dev/null 2>&1 && cli east ready >/dev/null 2>&1; }
+west_pid=${pids[-1]}
+ready() {
+  cli west ready >/dev/null 2>&1 && { [ "$mode" = vm-charon ] || cli east ready >/dev/null 2>&1; }
+}
 wait_for 20 "both daemons ready" ready
 
 # The trap: an out policy for the flow with ipsecd's template, nothing negotiated yet.
@@ -126,14 +166,14 @@ else
 fi
 
 # SIGTERM: DELETEs sent, every policy and SA of ipsecd gone.
-kill -TERM "${pids[1]}"
-wait "${pids[1]}" || fail "west did not exit 0 on SIGTERM"
+kill -TERM "$west_pid"
+wait "$west_pid" || fail "west did not exit 0 on SIGTERM"
 [ -z "$(ip -n "$L" xfrm policy)" ] || fail "policies left in west after SIGTERM: $(ip -n "$L" xfrm policy)"
 # Larval states (SPI 0) are the kernel's own ACQUIRE placeholders: they cannot
 # be deleted by id and expire by themselves (net.core.xfrm_acq_expires).
 keyed=$(ip -n "$L" xfrm state | grep '^\s*proto esp spi' | grep -vc 'spi 0x00000000' || true)
 [ "$keyed" = 0 ] || fail "SAs left in west after SIGTERM: $(ip -n "$L" xfrm state)"
-if [ "$mode" = vm ]; then
+if [ "$mode" != netns ]; then
   east_clean() { ! ip -n "$R" xfrm state | grep '^\s*proto esp spi' | grep -qv 'spi 0x00000000'; }
   wait_for 10 "east to remove the deleted SAs" east_clean
 fi
