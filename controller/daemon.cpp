@@ -511,7 +511,9 @@ void Daemon::housekeeping() {
   if (stopping_.load()) {
     return;
   }
-  if (!synced_.load() && controller_->queue().idle()) {
+  // Every name reconciled once: keys waiting out a backoff (failing ones) do not hold it up.
+  if (!synced_.load() && controller_->queue().depth() == 0 &&
+      controller_->queue().in_flight() == 0) {
     const size_t pruned = controller_->reconciler_for_loop().prune_policies();
     synced_.store(true);
     log_.info(

@@ -58,7 +58,8 @@ class Pair(unittest.TestCase):
         self.daemons = []
 
     def tearDown(self):
-        for d in self.daemons:
+        # The initiator first, while its peer can still answer the DELETEs.
+        for d in reversed(self.daemons):
             try:
                 d.stop()
             except Exception:  # noqa: BLE001 - keep tearing down the others
