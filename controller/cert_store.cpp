@@ -27,6 +27,7 @@
 #include <utility>
 
 #include "controller/conditions.h"
+#include "controller/detail/json_out.h"
 
 namespace ipsecd::controller {
 
@@ -1423,34 +1424,11 @@ size_t CertStore::purge_ocsp() {
 
 namespace {
 
-std::string time_json(const std::optional<WallTime>& t) {
-  return t ? json_quote(format_rfc3339(*t)) : "null";
-}
-
-std::string strings_json(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (const std::string& s : items) {
-    out += (out.size() > 1 ? "," : "") + json_quote(s);
-  }
-  return out + "]";
-}
-
-template <class T>
-std::string array_json(const std::vector<T>& items) {
-  std::string out = "[";
-  for (const T& item : items) {
-    out += (out.size() > 1 ? "," : "") + to_json(item);
-  }
-  return out + "]";
-}
-
-std::string field(std::string_view key, const std::string& json_value, bool first = false) {
-  return (first ? "" : ",") + json_quote(key) + ":" + json_value;
-}
-
-std::string boolean(bool b) {
-  return b ? "true" : "false";
-}
+using detail::array_json;
+using detail::boolean;
+using detail::field;
+using detail::strings_json;
+using detail::time_json;
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "controller/detail/json_out.h"
 #include "model/config.h"
 #include "model/yaml_spec.h"
 
@@ -184,39 +185,16 @@ ControlResult<ConnectionSpec> parse_connection_spec(std::string text, SpecFormat
 
 namespace {
 
-std::string time_json(const std::optional<WallTime>& t) {
-  return t ? json_quote(format_rfc3339(*t)) : "null";
-}
+using detail::array_json;
+using detail::boolean;
+using detail::field;
+using detail::strings_json;
+using detail::time_json;
 
 std::string hex(uint64_t value, int digits) {
   char buffer[24];
   std::snprintf(buffer, sizeof(buffer), "%0*llx", digits, static_cast<unsigned long long>(value));
   return json_quote(buffer);
-}
-
-std::string strings_json(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (const std::string& s : items) {
-    out += (out.size() > 1 ? "," : "") + json_quote(s);
-  }
-  return out + "]";
-}
-
-template <class T>
-std::string array_json(const std::vector<T>& items) {
-  std::string out = "[";
-  for (const T& item : items) {
-    out += (out.size() > 1 ? "," : "") + to_json(item);
-  }
-  return out + "]";
-}
-
-std::string field(std::string_view key, const std::string& json_value, bool first = false) {
-  return (first ? "" : ",") + json_quote(key) + ":" + json_value;
-}
-
-std::string boolean(bool b) {
-  return b ? "true" : "false";
 }
 
 }  // namespace
