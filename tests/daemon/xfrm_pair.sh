@@ -165,6 +165,21 @@ else
   ok "ping crossed encrypted: 2 ESP SAs, ${out_bytes} bytes out, ESP on the wire"
 fi
 
+if [ "$mode" = netns ]; then
+  # kill -9 and a restart: the new run adopts its trap (one policy for the
+  # flow, not two) and converges again.
+  kill -KILL "$west_pid"
+  wait "$west_pid" 2>/dev/null || true
+  start west "$L"
+  west_pid=${pids[-1]}
+  wait_for 20 "west ready after kill -9" ready
+  n=$(ip -n "$L" xfrm policy | grep -c "src 198.51.100.1/32 dst 203.0.113.1/32" || true)
+  [ "$n" = 1 ] || fail "expected 1 policy for the flow after the restart, found $n"
+  grep -q "kept 1 own policies" "$work/west.log" || fail "the restart did not adopt its policy"
+  st west | grep -q '"Routed","status":"True"' || fail "west is not Routed after the restart"
+  ok "after kill -9 the restart adopted its trap: one policy, routed again"
+fi
+
 # SIGTERM: DELETEs sent, every policy and SA of ipsecd gone.
 kill -TERM "$west_pid"
 wait "$west_pid" || fail "west did not exit 0 on SIGTERM"
