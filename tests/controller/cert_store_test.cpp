@@ -473,8 +473,8 @@ TEST_F(CertStoreTest, ALeafWithABadSignatureIsInvalid) {
   write(dir_ / "certs/forged.pem", pem(forged.get()));
   std::unique_ptr<CertStore> store = open_store();
   ASSERT_TRUE(store);
-  const CertCheckItem* item = find_check(store->check(hours(1), std::chrono::system_clock::now()),
-                                         CertKind::kCerts, "forged.pem");
+  const CertCheck check = store->check(hours(1), std::chrono::system_clock::now());
+  const CertCheckItem* item = find_check(check, CertKind::kCerts, "forged.pem");
   ASSERT_NE(item, nullptr);
   EXPECT_EQ(item->status, CertStatus::kInvalid);
   EXPECT_NE(item->message.find("signature does not verify"), std::string::npos) << item->message;
