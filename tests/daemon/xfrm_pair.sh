@@ -16,7 +16,8 @@ set -euo pipefail
 mode=${1:?mode: netns, vm or vm-charon}
 build=$(realpath -e "${2:?build dir}")
 here=$(cd "$(dirname "$0")" && pwd)
-peers=$(realpath -m "$here/../../../shared/peers")
+# In the VM tier run-vm-test.sh passes the host's resolved path.
+peers=${IPSECD_PEERS_DIR:-$(realpath -m "$here/../../../shared/peers")}
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespaces, XFRM)"; exit 77; }
 [ -x "$peers/netns-pair.sh" ] || { echo "SKIP: no $peers/netns-pair.sh"; exit 77; }
 ipsecd=$build/controller/ipsecd

@@ -38,8 +38,13 @@ case "$build/" in
   *) shares+=(-s "$build") ;;
 esac
 # The peer recipes (network namespaces, strongSwan, libreswan) for the tests that use them.
+# Resolved here: a symlinked shared/ beside the tree is not visible in the guest.
 peers=$(realpath -m "$src/../shared/peers")
-[ -d "$peers" ] && shares+=(-s "$peers")
+if [ -d "$peers" ]; then
+  shares+=(-s "$peers")
+  export IPSECD_PEERS_DIR=$peers
+  export IPSEC_VM_PASSENV="${IPSEC_VM_PASSENV:+$IPSEC_VM_PASSENV }IPSECD_PEERS_DIR"
+fi
 cmd=$(printf '%q ' "$@")
 export IPSEC_VM_TIMEOUT=${IPSEC_VM_TIMEOUT:-240}
 start=$(date +%s%N)
