@@ -106,8 +106,12 @@ class Pair:
         common = ["--secrets", secrets, "--log-level", os.environ.get("LOGLEVEL", "warning")]
         self.east = Ipsecd(binary, self.dir, "east", "127.0.0.2", port,
                            common + ["--watch-dir", self.east_dir]).start()
-        self.west = Ipsecd(binary, self.dir, "west", "127.0.0.1", port,
-                           common + ["--watch-dir", self.west_dir]).start()
+        try:
+            self.west = Ipsecd(binary, self.dir, "west", "127.0.0.1", port,
+                               common + ["--watch-dir", self.west_dir]).start()
+        except Exception:
+            self.east.stop()  # never leave a daemon behind
+            raise
 
     def close(self):
         for d in (self.west, self.east):

@@ -56,22 +56,27 @@ class Pair(unittest.TestCase):
         os.mkdir(self.west_dir)
         os.mkdir(self.east_dir)
         self.daemons = []
+        # Cleanups run even when setUp fails half way, last registered first:
+        # the daemons (the initiator before its peer), then the directory.
+        self.addCleanup(self.remove_dir)
 
-    def tearDown(self):
-        # The initiator first, while its peer can still answer the DELETEs.
-        for d in reversed(self.daemons):
-            try:
-                d.stop()
-            except Exception:  # noqa: BLE001 - keep tearing down the others
-                pass
+    def remove_dir(self):
         if os.environ.get("IPSECD_KEEP_TEST_DIR"):
             print("kept", self.dir)
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
 
+    @staticmethod
+    def stop_quietly(d):
+        try:
+            d.stop()
+        except Exception:  # noqa: BLE001 - keep tearing down the others
+            pass
+
     def daemon(self, name, address, args, start=True):
         d = Ipsecd(BIN, self.dir, name, address, self.port, ["--secrets", self.secrets] + args)
         self.daemons.append(d)
+        self.addCleanup(self.stop_quietly, d)
         if start:
             d.start()
         return d
