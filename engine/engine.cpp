@@ -360,6 +360,12 @@ IkeSaInfo Engine::info(IkeSa& sa) {
     c.mode = child.mode == kernel::Mode::kTunnel ? "tunnel" : "transport";
     c.local_ts = str(child.ts_local);
     c.remote_ts = str(child.ts_remote);
+    for (const auto& ts : child.ts_local) {
+      c.local_selectors.push_back(str(ts));
+    }
+    for (const auto& ts : child.ts_remote) {
+      c.remote_selectors.push_back(str(ts));
+    }
     c.established = child.established;
     if (auto in = ctx_.kernel.get_sa(kernel::SaId{sa.local.address, child.spi_in}); in.ok()) {
       c.in = in->counters;

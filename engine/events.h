@@ -33,8 +33,10 @@ struct ChildSaInfo {
   uint32_t reqid = 0;
   std::string algorithms;  // "AES_GCM_16_256"
   std::string mode;        // "tunnel" or "transport"
-  std::string local_ts;    // "[10.0.1.0/24]"
+  std::string local_ts;    // "[10.0.1.0/24 10.0.9.0/24]"
   std::string remote_ts;
+  std::vector<std::string> local_selectors;  // the same, one entry per selector
+  std::vector<std::string> remote_selectors;
   std::chrono::system_clock::time_point established;
   kernel::Counters in;  // from the kernel; zero when it could not be read
   kernel::Counters out;

@@ -561,6 +561,7 @@ TEST_F(EngineHarness, ResponderNarrowsTrafficSelectors) {
   auto cb_info = b->engine->list().at(0).children.at(0);
   EXPECT_EQ(ca_info.local_ts, "[10.1.1.0/24]");
   EXPECT_EQ(ca_info.remote_ts, "[10.2.0.0/24 10.2.9.0/24]");
+  EXPECT_EQ(ca_info.remote_selectors, (std::vector<std::string>{"10.2.0.0/24", "10.2.9.0/24"}));
   EXPECT_EQ(cb_info.local_ts, "[10.2.0.0/24 10.2.9.0/24]");
   EXPECT_EQ(cb_info.remote_ts, "[10.1.1.0/24]");
   // Two flows: out, in and fwd each.
