@@ -56,16 +56,6 @@ std::vector<std::string> split(std::string_view text, char sep) {
   return out;
 }
 
-std::string trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '[')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == ']')) {
-    s.remove_suffix(1);
-  }
-  return std::string(s);
-}
-
 bool is_integrity_name(std::string_view s) {
   return s.starts_with("HMAC") || s.starts_with("AES_XCBC") || s.starts_with("AES_CMAC") ||
          s.starts_with("AUTH");
@@ -106,16 +96,6 @@ ChildAlgorithms child_algorithms(std::string_view text) {
       out.integrity = parts[i];
     } else {
       out.dh_group = parts[i];
-    }
-  }
-  return out;
-}
-
-std::vector<std::string> selectors(std::string_view text) {
-  std::vector<std::string> out;
-  for (auto& part : split(trim(text), ',')) {
-    if (auto t = trim(part); !t.empty()) {
-      out.push_back(std::move(t));
     }
   }
   return out;
@@ -265,7 +245,6 @@ BoolResult Daemon::init() {
       log_.log(d.severity == model::Severity::kError ? LogLevel::kError : LogLevel::kWarning,
                "secrets", d.str());
     }
-    secrets_count_ = parsed.secrets.entries.size();
     engine_->set_secrets(std::make_shared<const model::Secrets>(std::move(parsed.secrets)));
   }
 
@@ -273,17 +252,8 @@ BoolResult Daemon::init() {
   controller_->start();
   engine::Engine* engine = engine_.get();
   run_on_loop([this, engine] {
-    [[maybe_unused]] uint64_t id = engine->subscribe([this](const engine::Event& e) {
-      on_engine_event_for_metrics(static_cast<int>(e.type), e.connection, e.reason, e.handshake);
-      if (e.type == engine::EventType::kIkeUp || e.type == engine::EventType::kChildUp ||
-          e.type == engine::EventType::kIkeDown || e.type == engine::EventType::kChildDown) {
-        log_.info("engine", e.connection + ": " + std::string(engine::name(e.type)) +
-                                (e.reason.empty() ? "" : " (" + e.reason + ")"));
-      } else {
-        log_.warning("engine",
-                     e.connection + ": " + std::string(engine::name(e.type)) + ": " + e.reason);
-      }
-    });
+    [[maybe_unused]] uint64_t id =
+        engine->subscribe([this](const engine::Event& e) { on_engine_event(e); });
     loop_->schedule(kHousekeepingPeriod, [this] { housekeeping(); });
   });
 
@@ -571,18 +541,23 @@ void Daemon::update_metrics() {
   metrics_->set_work_queue_depth(controller_->queue().depth());
 }
 
-void Daemon::on_engine_event_for_metrics(int type, const std::string& connection,
-                                         const std::string& reason,
-                                         std::chrono::nanoseconds handshake) {
-  (void)connection;
+// Every engine event: a log line, and the metrics' events.
+void Daemon::on_engine_event(const engine::Event& e) {
+  if (e.type == engine::EventType::kIkeUp || e.type == engine::EventType::kChildUp ||
+      e.type == engine::EventType::kIkeDown || e.type == engine::EventType::kChildDown) {
+    log_.info("engine", e.connection + ": " + std::string(engine::name(e.type)) +
+                            (e.reason.empty() ? "" : " (" + e.reason + ")"));
+  } else {
+    log_.warning("engine",
+                 e.connection + ": " + std::string(engine::name(e.type)) + ": " + e.reason);
+  }
   if (!metrics_) {
     return;
   }
-  const auto t = static_cast<engine::EventType>(type);
-  if (t == engine::EventType::kIkeUp) {
-    metrics_->ike_sa_established(std::chrono::duration_cast<Duration>(handshake));
-  } else if (t == engine::EventType::kIkeFailed) {
-    metrics_->ike_sa_failed(failure_reason(reason));
+  if (e.type == engine::EventType::kIkeUp) {
+    metrics_->ike_sa_established(std::chrono::duration_cast<Duration>(e.handshake));
+  } else if (e.type == engine::EventType::kIkeFailed) {
+    metrics_->ike_sa_failed(failure_reason(e.reason));
   }
 }
 
@@ -754,8 +729,8 @@ ConnectionStatus Daemon::status_of(const std::string& name,
       child.bytes_out = c.out.bytes;
       child.packets_in = c.in.packets;
       child.packets_out = c.out.packets;
-      child.local_ts = selectors(c.local_ts);
-      child.remote_ts = selectors(c.remote_ts);
+      child.local_ts = c.local_selectors;
+      child.remote_ts = c.remote_selectors;
       child.established_at = wall(c.established);
       out.child_sas.push_back(std::move(child));
     }
@@ -972,7 +947,6 @@ ControlResult<SecretsReload> Daemon::reload_secrets() {
     return Error{ErrorCode::kInvalid, "secrets not reloaded, the old ones stay: " + errors};
   }
   out.secrets = parsed.secrets.entries.size();
-  secrets_count_ = out.secrets;
   auto secrets = std::make_shared<const model::Secrets>(std::move(parsed.secrets));
   if (stopping_.load()) {
     return Error{ErrorCode::kUnavailable, "ipsecd is stopping"};

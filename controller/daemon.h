@@ -33,6 +33,7 @@ namespace ipsecd::engine {
 class Engine;
 class EpollLoop;
 struct IkeSaInfo;
+struct Event;
 class RealClock;
 class UdpTransport;
 namespace crypto {
@@ -112,8 +113,7 @@ class Daemon final : public Control {
   // On the loop thread.
   void housekeeping();
   void update_metrics();
-  void on_engine_event_for_metrics(int type, const std::string& connection,
-                                   const std::string& reason, std::chrono::nanoseconds handshake);
+  void on_engine_event(const engine::Event& event);
   void run_on_loop(const std::function<void()>& fn);
   void maybe_drop_pending_intents();
 
@@ -136,8 +136,7 @@ class Daemon final : public Control {
   std::vector<std::unique_ptr<WatchDirSource>> dir_sources_;
   std::vector<std::unique_ptr<SourceFeed>> feeds_;
   std::unique_ptr<DirectoryWatcher> secrets_watcher_;
-  std::mutex secrets_mu_;
-  size_t secrets_count_ = 0;
+  std::mutex secrets_mu_;  // one reread at a time
 
   std::unique_ptr<CertStore> certs_;  // --ipsecdir
   std::unique_ptr<ApiServer> api_;
