@@ -210,14 +210,9 @@ void Reconciler::teardown(const std::string& name, const Applied& applied) {
 }
 
 void Reconciler::close(const std::string& name, bool unload) {
+  // list(name) holds exactly the IKE SAs that own or carry this connection.
   for (const auto& ike : engine_.list(name)) {
-    bool carries = ike.connection == name;
-    for (const auto& child : ike.children) {
-      carries = carries || child.connection == name;
-    }
-    if (carries) {
-      closing_.insert(ike.spi_i);
-    }
+    closing_.insert(ike.spi_i);
   }
   if (unload) {
     engine_.unload(name);
