@@ -28,6 +28,7 @@
 
 #include "controller/conditions.h"
 #include "controller/detail/json_out.h"
+#include "model/detail/text.h"
 
 namespace ipsecd::controller {
 
@@ -240,13 +241,7 @@ std::string colon_hex(const unsigned char* bytes, size_t size) {
   return out;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
+using model::detail::lower;
 
 // --- certificate fields -----------------------------------------------------------------
 

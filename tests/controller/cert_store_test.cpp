@@ -518,6 +518,7 @@ TEST_F(CertStoreTest, PubkeysFromRsasigkeyAndFromCertificates) {
   EXPECT_TRUE(has_error(keys.errors, "conn broken: rightcert=missing: no certificate"))
       << join(keys.errors);
   EXPECT_FALSE(has_error(keys.errors, key.substr(2, 40))) << "errors do not echo keys";
+  EXPECT_FALSE(has_error(keys.errors, "AwEAAQ")) << "not even the refused one";
 }
 
 TEST(PubkeyValue, ParsesAndRefusesWithTheReason) {
