@@ -3,8 +3,8 @@
 # builds with -Werror, checks formatting, runs every test tier through ctest
 # (root-only tiers skip with their reason when not root; the deploy label builds
 # and runs the OCI image, checks cmake --install, the systemd unit and the alert
-# rules), runs the unit tier
-# again under ASan+UBSan, and runs each libFuzzer target briefly with clang.
+# rules), runs the unit, integration and fuzz-replay tiers again under
+# ASan+UBSan, and runs each libFuzzer target briefly with clang.
 #   IPSECD_FUZZ_SECONDS  seconds per fuzz target (default 20; 0 skips fuzzing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
