@@ -5,7 +5,7 @@
 # auto=start, an auto=route and an auto=add connection (examples/demo/). Once
 # they converge it prints the status and where the metrics are, then keeps
 # running until interrupted (Ctrl-C stops both daemons, which delete their SAs).
-#   IPSECD_DEMO_ONCE=1 scripts/demo.sh   stops after printing (used by the tests)
+#   IPSECD_DEMO_ONCE=1 scripts/demo.sh   stops after printing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh build
@@ -45,14 +45,21 @@ west() { IPSECD_STATE_DIR=$work/west "$ipsec" "$@"; }
 east() { IPSECD_STATE_DIR=$work/east "$ipsec" "$@"; }
 
 echo "==> waiting for west and east to converge"
+converged=no
 for _ in $(seq 1 200); do
   if west auto --ready >/dev/null 2>&1 &&
     east auto --ready >/dev/null 2>&1 &&
     west status --json 2>/dev/null | grep -q '"established":1'; then
+    converged=yes
     break
   fi
   sleep 0.05
 done
+if [ "$converged" = no ]; then
+  echo "demo: the daemons did not converge within 10 s; their logs:" >&2
+  tail -n 20 "$work/west.log" "$work/east.log" >&2
+  exit 1
+fi
 
 echo
 echo "==> ipsec status (on west)"
