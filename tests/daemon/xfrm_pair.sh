@@ -157,9 +157,11 @@ else
   out_bytes=$(st west | grep -o '"bytesOut":[0-9]*' | head -n 1 | cut -d: -f2)
   [ "${out_bytes:-0}" -gt 0 ] || fail "ipsec status shows no outbound bytes"
   # Nothing in clear on the wire: the peer's veth sees ESP, no ICMP.
-  ip netns exec "$R" timeout 3 tcpdump -n -i pa0 -c 2 'esp' >"$work/esp.txt" 2>/dev/null &
+  ip netns exec "$R" timeout 15 tcpdump -n -i pa0 -c 2 'esp' >"$work/esp.txt" 2>"$work/tcpdump.err" &
   dump=$!
-  sleep 0.5
+  # tcpdump is slow to start in the VM: ping only once it listens.
+  listening() { grep -q "listening on" "$work/tcpdump.err"; }
+  wait_for 10 "tcpdump to listen" listening
   ip netns exec "$L" ping -c 2 -i 0.2 -W 2 -I 198.51.100.1 203.0.113.1 >/dev/null || fail "second ping failed"
   wait "$dump" || true
   grep -q 'ESP(spi=' "$work/esp.txt" || fail "no ESP packets seen on the wire: $(cat "$work/esp.txt")"
