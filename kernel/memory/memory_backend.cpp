@@ -635,18 +635,22 @@ struct MemoryKernel::Impl {
     if (it == sas_by_reqid.end()) {
       return nullptr;
     }
+    // The newest matching SA, as XFRM picks: after a rekey the new outbound
+    // SA takes the traffic while the old one is still installed.
+    SaEntry* found = nullptr;
     for (const SaId& id : it->second) {
       auto s = sas.find(id);
       if (s == sas.end() || s->second.larval) {
         continue;
       }
       const SaSpec& sp = s->second.spec;
-      if (sp.id.dst == dst && sp.src == src && sp.mode == t.mode) {
+      if (sp.id.dst == dst && sp.src == src && sp.mode == t.mode &&
+          (found == nullptr || s->second.gen > found->gen)) {
         *id_out = id;
-        return &s->second;
+        found = &s->second;
       }
     }
-    return nullptr;
+    return found;
   }
 
   void account(const SaId& id, SaEntry& e, uint32_t bytes, uint64_t t_now) {
