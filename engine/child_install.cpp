@@ -42,8 +42,12 @@ kernel::Status install_sa(kernel::Backend& kernel, const IkeSa& sa, const ChildS
   const auto margin = static_cast<uint64_t>(spec.rekey_margin.count());
   s.lifetime.hard_seconds = hard;
   s.lifetime.soft_seconds = hard > margin ? hard - margin : 0;
+  // Volume limits: the soft expire at seven eighths starts the rekey, the
+  // hard one at the limit ends the SA (the kernel counts, the engine hears).
   s.lifetime.hard_bytes = spec.ipsec_max_bytes;
+  s.lifetime.soft_bytes = spec.ipsec_max_bytes - spec.ipsec_max_bytes / 8;
   s.lifetime.hard_packets = spec.ipsec_max_packets;
+  s.lifetime.soft_packets = spec.ipsec_max_packets - spec.ipsec_max_packets / 8;
   s.mark = mark_of(inbound ? spec.mark_in : spec.mark_out);
   if (inbound) {
     // The larval SA from allocate_spi becomes the real one.
@@ -86,9 +90,9 @@ kernel::Status install_policies(kernel::Backend& kernel, const IkeSa& sa, const 
   return {};
 }
 
-void uninstall(kernel::Backend& kernel, const IkeSa& sa, const ChildSa& child) {
+void uninstall(kernel::Backend& kernel, const IkeSa& sa, const ChildSa& child, bool policies) {
   const model::Connection& spec = child.conn->spec;
-  for (const auto& flow : child.flows) {
+  for (const auto& flow : policies ? child.flows : std::vector<kernel::Selector>{}) {
     for (auto dir : {kernel::Direction::kOut, kernel::Direction::kIn, kernel::Direction::kFwd}) {
       const bool out = dir == kernel::Direction::kOut;
       kernel::PolicyId id{out ? flow : reversed(flow), dir,

@@ -15,8 +15,10 @@ namespace ipsecd::engine {
 kernel::Status install_sa(kernel::Backend& kernel, const IkeSa& sa, const ChildSa& child,
                           bool inbound, const crypto::Secret& encr, const crypto::Secret& integ);
 kernel::Status install_policies(kernel::Backend& kernel, const IkeSa& sa, const ChildSa& child);
-// Removes both SAs and the policies; what is already gone is not an error.
-void uninstall(kernel::Backend& kernel, const IkeSa& sa, const ChildSa& child);
+// Removes both SAs and (unless another CHILD SA still uses them) the
+// policies; what is already gone is not an error.
+void uninstall(kernel::Backend& kernel, const IkeSa& sa, const ChildSa& child,
+               bool policies = true);
 // The notify RFC 7296 has for a CHILD SA the kernel refused.
 wire::NotifyType notify_for(const kernel::Error& error);
 

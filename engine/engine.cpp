@@ -29,6 +29,22 @@ std::string_view name(EventType type) {
       return "child-down";
     case EventType::kChildFailed:
       return "child-failed";
+    case EventType::kRekeyed:
+      return "rekeyed";
+    case EventType::kRekeyFailed:
+      return "rekey-failed";
+  }
+  return "unknown";
+}
+
+std::string_view name(RekeyKind kind) {
+  switch (kind) {
+    case RekeyKind::kIke:
+      return "ike";
+    case RekeyKind::kChild:
+      return "child";
+    case RekeyKind::kReauth:
+      return "reauth";
   }
   return "unknown";
 }
@@ -84,6 +100,38 @@ std::size_t Engine::half_open_count() const {
 
 void Engine::set_secrets(std::shared_ptr<const model::Secrets> secrets) {
   ctx_.secrets = secrets ? std::move(secrets) : std::make_shared<model::Secrets>();
+}
+
+void Engine::on_kernel_event(const kernel::Event& event) {
+  const auto* expire = std::get_if<kernel::ExpireEvent>(&event);
+  if (expire == nullptr) {
+    return;
+  }
+  auto it = reqid_owner_.find(expire->reqid);
+  if (it != reqid_owner_.end()) {
+    sas_->on_kernel_expire(*expire, it->second);
+  }
+}
+
+bool Engine::rekey(const std::string& conn_name, RekeyKind kind) {
+  for (IkeSa* sa : sas_->for_connection(conn_name)) {
+    if (!sa->established() || sa->superseded) {
+      continue;
+    }
+    if (kind != RekeyKind::kChild) {
+      if (sa->conn->name() == conn_name) {
+        return sas_->start_ike_rekey(*sa, kind == RekeyKind::kReauth);
+      }
+      continue;
+    }
+    for (const auto& child : sa->children) {
+      if (child.conn->name() == conn_name && child.rekey == ChildRekey::kNone && !child.deleting &&
+          !child.spare) {
+        return sas_->start_child_rekey(*sa, child.spi_in);
+      }
+    }
+  }
+  return false;
 }
 
 Status Engine::load(model::Connection connection) {
@@ -193,6 +241,7 @@ Status Engine::load(model::Connection connection) {
     c->reqid = own.reqid_min + next_reqid_++;
     reqids_[conn_name] = c->reqid;
   }
+  reqid_owner_[c->reqid] = conn_name;
   ctx_.connections[conn_name] = std::move(c);
   ++ctx_.connections_generation;
   return {};
@@ -333,9 +382,21 @@ void Engine::terminate(const std::string& conn_name) {
 }
 
 IkeSaInfo Engine::info(IkeSa& sa) {
+  // Due times are steady; listings speak wall-clock time.
+  const auto now = ctx_.loop.now();
+  const auto wall = ctx_.loop.clock().wall();
+  auto at = [&](Clock::SteadyTime due) -> std::optional<std::chrono::system_clock::time_point> {
+    if (due == Clock::SteadyTime{}) {
+      return std::nullopt;
+    }
+    return wall + std::chrono::duration_cast<std::chrono::system_clock::duration>(due - now);
+  };
   IkeSaInfo info;
   info.connection = sa.conn->name();
-  info.state = std::string(name(sa.state));
+  info.state = sa.rekeying ? "rekeying" : std::string(name(sa.state));
+  (sa.conn->spec.reauth ? info.reauth_at : info.rekey_at) = at(sa.rekey_due);
+  info.expires_at = at(sa.expire_due);
+  info.rekeys = sa.rekeys;
   info.initiator = sa.initiator;
   info.spi_i = sa.spi_i;
   info.spi_r = sa.spi_r;
@@ -352,7 +413,13 @@ IkeSaInfo Engine::info(IkeSa& sa) {
   for (const auto& child : sa.children) {
     ChildSaInfo c;
     c.connection = child.conn->name();
-    c.state = child.deleting ? "deleting" : "installed";
+    c.state = child.deleting                                       ? "deleting"
+              : child.rekey == ChildRekey::kRekeyed || child.spare ? "rekeyed"
+              : child.rekey == ChildRekey::kRekeying               ? "rekeying"
+                                                                   : "installed";
+    c.rekey_at = at(child.rekey_due);
+    c.expires_at = at(child.expire_due);
+    c.rekeys = child.rekeys;
     c.spi_in = child.spi_in;
     c.spi_out = child.spi_out;
     c.reqid = child.reqid;

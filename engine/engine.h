@@ -60,6 +60,14 @@ class Engine {
   uint64_t subscribe(Subscriber subscriber);
   void unsubscribe(uint64_t id);
   void set_secrets(std::shared_ptr<const model::Secrets> secrets);
+  // A kernel event (the controller reads the kernel's event fd): a soft
+  // expire of one of our SAs (byte or packet limit, or the time lifetime)
+  // starts its rekey, a hard expire takes the CHILD SA down. Others are ignored.
+  void on_kernel_event(const kernel::Event& event);
+  // Starts a rekey of the connection's IKE SA (kIke, kReauth) or CHILD SA
+  // (kChild) now, as its lifetime would; false with nothing done when the
+  // connection has no established SA of that kind or a rekey is under way.
+  bool rekey(const std::string& name, RekeyKind kind);
 
   bool loaded(const std::string& name) const { return ctx_.connections.contains(name); }
   // The connection as loaded (oriented, selectors and reqid resolved); null when not loaded.
@@ -89,7 +97,8 @@ class Engine {
   std::unordered_set<uint64_t> initiating_;
   std::vector<std::pair<uint64_t, Subscriber>> subscribers_;
   uint64_t next_subscriber_ = 1;
-  std::unordered_map<std::string, uint32_t> reqids_;  // stable across reloads
+  std::unordered_map<std::string, uint32_t> reqids_;       // stable across reloads
+  std::unordered_map<uint32_t, std::string> reqid_owner_;  // for kernel expire events
   uint32_t next_reqid_ = 0;
 };
 

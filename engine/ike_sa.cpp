@@ -51,11 +51,26 @@ IkeSa::IkeSa(EngineContext& ctx, bool is_initiator, uint64_t spi, ConnectionRef 
 }
 
 IkeSa::~IkeSa() {
-  if (half_open_timer != 0) {
-    ctx_.loop.cancel(half_open_timer);
+  cancel_timers();
+}
+
+namespace {
+void cancel(EventLoop& loop, EventLoop::TimerId& id) {
+  if (id != 0) {
+    loop.cancel(id);
+    id = 0;
   }
-  if (keepalive_timer != 0) {
-    ctx_.loop.cancel(keepalive_timer);
+}
+}  // namespace
+
+void IkeSa::cancel_timers() {
+  for (auto* t : {&half_open_timer, &keepalive_timer, &rekey_timer, &expire_timer, &dpd_timer,
+                  &spare_timer}) {
+    cancel(ctx_.loop, *t);
+  }
+  for (auto& child : children) {
+    cancel(ctx_.loop, child.rekey_timer);
+    cancel(ctx_.loop, child.expire_timer);
   }
 }
 
@@ -143,6 +158,17 @@ model::Result<bool> IkeSa::derive_keys(std::span<const uint8_t> g_ir) {
   }
   crypto::IkeKeys keys = crypto::derive_ike_keys(*prf, *lengths, handshake->nonce_i,
                                                  handshake->nonce_r, g_ir, spi_i, spi_r);
+  auto taken = take_keys(keys);
+  if (!taken.ok()) {
+    return taken;
+  }
+  handshake->sk_pi = std::move(keys.sk_pi);
+  handshake->sk_pr = std::move(keys.sk_pr);
+  return true;
+}
+
+model::Result<bool> IkeSa::take_keys(crypto::IkeKeys& keys) {
+  using R = model::Result<bool>;
   const crypto::SkAlgorithm alg{algorithms.encr.id, algorithms.encr.key_bits, algorithms.integ};
   auto out = crypto::SkCipher::create(alg, initiator ? keys.sk_ei : keys.sk_er,
                                       initiator ? keys.sk_ai : keys.sk_ar);
@@ -154,8 +180,6 @@ model::Result<bool> IkeSa::derive_keys(std::span<const uint8_t> g_ir) {
   sk_out = std::move(out).value();
   sk_in = std::move(in).value();
   sk_d = std::move(keys.sk_d);
-  handshake->sk_pi = std::move(keys.sk_pi);
-  handshake->sk_pr = std::move(keys.sk_pr);
   return true;
 }
 
@@ -172,7 +196,14 @@ ChildSa* IkeSa::child_by_spi_out(uint32_t spi) {
 }
 
 void IkeSa::remove_child(uint32_t spi_in) {
-  std::erase_if(children, [spi_in](const ChildSa& c) { return c.spi_in == spi_in; });
+  std::erase_if(children, [this, spi_in](ChildSa& c) {
+    if (c.spi_in != spi_in) {
+      return false;
+    }
+    cancel(ctx_.loop, c.rekey_timer);
+    cancel(ctx_.loop, c.expire_timer);
+    return true;
+  });
 }
 
 }  // namespace ipsecd::engine

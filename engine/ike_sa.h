@@ -12,6 +12,7 @@
 
 #include "engine/context.h"
 #include "engine/crypto/key_exchange.h"
+#include "engine/crypto/keys.h"
 #include "engine/crypto/prf.h"
 #include "engine/crypto/secret.h"
 #include "engine/crypto/sk_cipher.h"
@@ -23,6 +24,13 @@ namespace ipsecd::engine {
 
 enum class IkeState : uint8_t { kConnecting, kEstablished, kDeleting, kDead };
 std::string_view name(IkeState state);
+
+enum class ChildRekey : uint8_t { kNone, kRekeying, kRekeyed };
+
+struct OutboundKeys {
+  crypto::Secret encr;
+  crypto::Secret integ;
+};
 
 struct ChildSa {
   ConnectionRef conn;
@@ -37,6 +45,23 @@ struct ChildSa {
   std::vector<kernel::Selector> flows;  // outbound direction: local to remote
   Clock::WallTime established{};
   bool deleting = false;
+
+  // Rekeying (RFC 7296 1.3.3, 2.8). kRekeyed: a successor is installed and
+  // this one waits for its DELETE, still receiving what is in flight.
+  ChildRekey rekey = ChildRekey::kNone;
+  // Leaves without a child-down event: it was replaced, or it is the spare
+  // of a rekey collision (2.8.1) that one side deletes.
+  bool quiet = false;
+  bool spare = false;     // that spare: its pending outbound SA never goes in
+  uint32_t replaces = 0;  // spi_in of the CHILD SA this one rekeyed while that one remains
+  uint32_t rekeys = 0;    // rekeys of its predecessors: the lineage's count
+  // Responder of a rekey: our outbound SA goes in only once the old CHILD SA
+  // is deleted, so the peer never sees traffic on an SA it cannot read yet.
+  std::optional<OutboundKeys> pending_out;
+  Clock::SteadyTime rekey_due{};   // zero: no rekey (rekey=no, or replaced)
+  Clock::SteadyTime expire_due{};  // the hard lifetime
+  EventLoop::TimerId rekey_timer = 0;
+  EventLoop::TimerId expire_timer = 0;
 };
 
 // The connections a responder may use for one (local, remote) address pair:
@@ -81,13 +106,18 @@ class IkeSa {
 
   // Keys from IKE_SA_INIT; sets sk_d, the SK ciphers and handshake SK_pi/pr.
   model::Result<bool> derive_keys(std::span<const uint8_t> g_ir);
+  // SK_d and the SK ciphers from `keys` (algorithms and prf already set).
+  model::Result<bool> take_keys(crypto::IkeKeys& keys);
 
   // Sends an encoded IKE message from local to remote and notes when.
   void send(std::span<const uint8_t> datagram);
 
   ChildSa* child_by_spi_in(uint32_t spi);
   ChildSa* child_by_spi_out(uint32_t spi);
+  // Forgets the CHILD SA and its timers (the kernel objects are the caller's).
   void remove_child(uint32_t spi_in);
+  // Cancels the SA's own timers and its CHILD SAs' (it dies, or hands them on).
+  void cancel_timers();
 
   uint64_t spi_i = 0;
   uint64_t spi_r = 0;
@@ -113,6 +143,17 @@ class IkeSa {
   EventLoop::TimerId keepalive_timer = 0;
   Clock::SteadyTime last_sent{};  // the last IKE message or keepalive to the peer
   Endpoint first_remote;  // responder: where IKE_SA_INIT came from (the half-open index key)
+  Clock::SteadyTime last_received{};  // the last authenticated message from the peer
+  // Rekey and liveness (RFC 7296 1.3.2, 2.4, 2.8.2).
+  bool rekeying = false;    // our IKE rekey or reauthentication is under way
+  bool superseded = false;  // replaced by a rekey (or a collision's spare): goes without events
+  uint32_t rekeys = 0;      // rekeys and reauthentications of its predecessors
+  Clock::SteadyTime rekey_due{};   // zero: none (rekey=no)
+  Clock::SteadyTime expire_due{};  // rekey=no: deleted then
+  EventLoop::TimerId rekey_timer = 0;
+  EventLoop::TimerId expire_timer = 0;
+  EventLoop::TimerId dpd_timer = 0;
+  EventLoop::TimerId spare_timer = 0;  // a collision's spare the peer should delete
   TaskManager tasks;
 
  private:

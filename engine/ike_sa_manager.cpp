@@ -5,6 +5,12 @@
 #include "engine/child_install.h"
 #include "engine/crypto/prf.h"
 #include "engine/identities.h"
+#include "engine/lifetime.h"
+#include "engine/tasks/child_create.h"
+#include "engine/tasks/child_delete.h"
+#include "engine/tasks/ike_delete.h"
+#include "engine/tasks/ike_dpd.h"
+#include "engine/tasks/ike_rekey.h"
 #include "engine/tasks/task.h"
 
 namespace ipsecd::engine {
@@ -133,7 +139,8 @@ IkeSa* IkeSaManager::reusable_for(const LoadedConnection& conn) {
   });
   for (uint64_t s : it->second) {
     IkeSa* sa = find(s);
-    if (sa->state != IkeState::kConnecting && sa->state != IkeState::kEstablished) {
+    if ((sa->state != IkeState::kConnecting && sa->state != IkeState::kEstablished) ||
+        sa->superseded) {
       continue;
     }
     const LoadedConnection& other = *sa->conn;
@@ -341,6 +348,8 @@ void IkeSaManager::established(IkeSa& sa) {
       ctx_.options.nat_keepalive_interval.count() > 0 && sa.keepalive_timer == 0) {
     schedule_keepalive(sa, sa.last_sent + ctx_.options.nat_keepalive_interval);
   }
+  sa.last_received = ctx_.loop.now();
+  arm_ike(sa);
   Event up{EventType::kIkeUp, sa.conn->name(), sa.spi_i, sa.spi_r, 0, 0, {}};
   up.handshake = ctx_.loop.now() - sa.created;
   ctx_.emit(std::move(up));
@@ -369,15 +378,66 @@ void IkeSaManager::keepalive(uint64_t spi) {
   schedule_keepalive(*sa, due);  // an IKE message refreshed the mapping meanwhile
 }
 
+bool IkeSaManager::has_equivalent(const IkeSa& sa, const ChildSa& child, bool other_sas_only) {
+  auto it = by_child_.find(child.conn->name());
+  if (it == by_child_.end()) {
+    return false;
+  }
+  for (uint64_t spi : it->second) {
+    const IkeSa* other = find(spi);
+    if (other == nullptr || other->state == IkeState::kDead || (other_sas_only && other == &sa)) {
+      continue;
+    }
+    for (const auto& c : other->children) {
+      if (&c != &child && !c.deleting && !c.spare && c.reqid == child.reqid &&
+          c.flows == child.flows) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 void IkeSaManager::child_down(IkeSa& sa, uint32_t spi_in, const std::string& reason) {
   ChildSa* child = sa.child_by_spi_in(spi_in);
   if (child == nullptr) {
     return;
   }
-  uninstall(ctx_.kernel, sa, *child);
-  ctx_.emit(Event{EventType::kChildDown, child->conn->name(), sa.spi_i, sa.spi_r, child->spi_in,
-                  child->spi_out, reason});
+  const bool equivalent = has_equivalent(sa, *child, false);
+  uninstall(ctx_.kernel, sa, *child, !equivalent);
+  if (!child->quiet && !equivalent) {
+    ctx_.emit(Event{EventType::kChildDown, child->conn->name(), sa.spi_i, sa.spi_r, child->spi_in,
+                    child->spi_out, reason});
+  }
   sa.remove_child(spi_in);
+  // A rekey's responder side: the new outbound SA goes in once the old is gone.
+  for (auto& next : sa.children) {
+    if (next.replaces != spi_in) {
+      continue;
+    }
+    next.replaces = 0;
+    if (!next.pending_out || next.spare) {
+      next.pending_out.reset();
+      continue;
+    }
+    OutboundKeys keys = std::move(*next.pending_out);
+    next.pending_out.reset();
+    if (auto st = install_sa(ctx_.kernel, sa, next, false, keys.encr, keys.integ); !st.ok()) {
+      ctx_.log(next.conn->name() + ": the kernel refused the rekeyed outbound SA " +
+               tasks::hex32(next.spi_out) + ": " + st.error().message);
+      const uint32_t failed = next.spi_in;
+      sa.tasks.queue(std::make_unique<tasks::ChildDelete>(
+          sa, ctx_, std::vector<uint32_t>{failed}, true, "the kernel refused its outbound SA"));
+      sa.tasks.initiate();
+    }
+    break;
+  }
+}
+
+void IkeSaManager::add_child(IkeSa& sa, ChildSa child) {
+  child_added(sa, child.conn->name());
+  sa.children.push_back(std::move(child));
+  arm_child(sa, sa.children.back());
 }
 
 void IkeSaManager::finish(IkeSa& sa, std::string reason, bool failed, bool notify) {
@@ -385,8 +445,12 @@ void IkeSaManager::finish(IkeSa& sa, std::string reason, bool failed, bool notif
     return;
   }
   sa.state = IkeState::kDead;
+  notify = notify && !sa.superseded;  // replaced: the connection did not go down
   ctx_.log((sa.conn ? sa.conn->name() : std::string("?")) + ": IKE SA " +
-           (failed ? "failed: " : "down: ") + reason);
+           (sa.superseded ? "replaced: "
+            : failed      ? "failed: "
+                          : "down: ") +
+           reason);
   if (sa.half_open) {
     sa.half_open = false;
     --half_open_;
@@ -396,17 +460,16 @@ void IkeSaManager::finish(IkeSa& sa, std::string reason, bool failed, bool notif
     ctx_.loop.cancel(sa.half_open_timer);
     sa.half_open_timer = 0;
   }
-  if (sa.keepalive_timer != 0) {
-    ctx_.loop.cancel(sa.keepalive_timer);
-    sa.keepalive_timer = 0;
-  }
+  sa.cancel_timers();
   if (notify) {
     ctx_.emit(Event{failed ? EventType::kIkeFailed : EventType::kIkeDown, sa.conn->name(), sa.spi_i,
                     sa.spi_r, 0, 0, reason});
   }
   for (const auto& child : sa.children) {
-    uninstall(ctx_.kernel, sa, child);
-    if (notify) {
+    // Another IKE SA may carry the same flows (a reauthentication, a duplicate).
+    const bool equivalent = has_equivalent(sa, child, true);
+    uninstall(ctx_.kernel, sa, child, !equivalent);
+    if (notify && !child.quiet && !equivalent) {
       ctx_.emit(Event{EventType::kChildDown, child.conn->name(), sa.spi_i, sa.spi_r, child.spi_in,
                       child.spi_out, reason});
     }
@@ -433,6 +496,367 @@ void IkeSaManager::reap(uint64_t spi) {
     }
   }
   sas_.erase(spi);
+}
+
+// ---- Rekeying and liveness
+
+namespace {
+
+Clock::Duration since(Clock::SteadyTime t, Clock::SteadyTime now) {
+  return now > t ? now - t : Clock::Duration::zero();
+}
+
+}  // namespace
+
+void IkeSaManager::arm_child(IkeSa& sa, ChildSa& child) {
+  const model::Connection& spec = child.conn->spec;
+  const auto life = std::chrono::duration_cast<Clock::Duration>(spec.ipsec_lifetime);
+  if (life.count() <= 0) {
+    return;
+  }
+  const auto now = ctx_.loop.now();
+  child.expire_due = now + life;
+  child.rekey_due = {};
+  if (spec.rekey) {
+    child.rekey_due =
+        now + rekey_after(life, spec.rekey_margin, spec.rekey_fuzz_percent, ctx_.random.next_u64());
+  }
+  schedule_child_timers(sa, child);
+}
+
+void IkeSaManager::schedule_child_timers(IkeSa& sa, ChildSa& child) {
+  const uint64_t ike = sa.our_spi();
+  const uint32_t spi = child.spi_in;
+  if (child.rekey_due != Clock::SteadyTime{} && child.rekey == ChildRekey::kNone) {
+    child.rekey_timer =
+        ctx_.loop.schedule_at(child.rekey_due, [this, ike, spi] { child_timer(ike, spi, false); });
+  }
+  if (child.expire_due != Clock::SteadyTime{}) {
+    child.expire_timer =
+        ctx_.loop.schedule_at(child.expire_due, [this, ike, spi] { child_timer(ike, spi, true); });
+  }
+}
+
+void IkeSaManager::child_timer(uint64_t ike_spi, uint32_t spi_in, bool hard) {
+  IkeSa* sa = find(ike_spi);
+  ChildSa* child =
+      sa == nullptr || sa->state == IkeState::kDead ? nullptr : sa->child_by_spi_in(spi_in);
+  if (child == nullptr) {
+    return;
+  }
+  if (!hard) {
+    child->rekey_timer = 0;
+    start_child_rekey(*sa, spi_in);
+    return;
+  }
+  child->expire_timer = 0;
+  // The hard lifetime: the kernel drops the SAs now (XFRM does so itself);
+  // the peer is told, and the reconciler decides what comes next.
+  const std::string reason =
+      child->rekey == ChildRekey::kRekeyed || child->spare ? "replaced, and its DELETE never came"
+      : child->conn->spec.rekey ? "CHILD SA lifetime expired: its rekey did not complete"
+                                : "CHILD SA lifetime expired (rekey=no)";
+  ctx_.log(child->conn->name() + ": " + tasks::hex32(spi_in) + ": " + reason);
+  child_down(*sa, spi_in, reason);
+  if (sa->established()) {
+    sa->tasks.queue(std::make_unique<tasks::ChildDelete>(*sa, ctx_, std::vector<uint32_t>{spi_in},
+                                                         false, reason));
+    sa->tasks.initiate();
+  }
+}
+
+bool IkeSaManager::start_child_rekey(IkeSa& sa, uint32_t spi_in) {
+  ChildSa* child = sa.child_by_spi_in(spi_in);
+  if (child == nullptr || child->deleting || child->spare || child->rekey != ChildRekey::kNone ||
+      sa.state != IkeState::kEstablished || sa.superseded || sa.tasks.child_rekey_pending(spi_in)) {
+    return false;
+  }
+  if (child->rekey_timer != 0) {
+    ctx_.loop.cancel(child->rekey_timer);
+    child->rekey_timer = 0;
+  }
+  child->rekey_due = {};
+  sa.tasks.queue(std::make_unique<tasks::ChildCreate>(sa, ctx_, child->conn, false, spi_in));
+  sa.tasks.initiate();
+  return true;
+}
+
+void IkeSaManager::retry_child_rekey(IkeSa& sa, uint32_t spi_in) {
+  ChildSa* child = sa.child_by_spi_in(spi_in);
+  if (child == nullptr || child->rekey != ChildRekey::kNone) {
+    return;
+  }
+  const auto delay = std::chrono::milliseconds(2000 + ctx_.random.next_u64() % 8000);
+  child->rekey_due = ctx_.loop.now() + delay;
+  if (child->expire_due != Clock::SteadyTime{} && child->rekey_due >= child->expire_due) {
+    return;  // too late: the SA expires first
+  }
+  if (child->rekey_timer != 0) {
+    ctx_.loop.cancel(child->rekey_timer);
+  }
+  const uint64_t ike = sa.our_spi();
+  child->rekey_timer =
+      ctx_.loop.schedule(delay, [this, ike, spi_in] { child_timer(ike, spi_in, false); });
+}
+
+void IkeSaManager::arm_ike(IkeSa& sa) {
+  const model::Connection& spec = sa.conn->spec;
+  const auto now = ctx_.loop.now();
+  const auto life = std::chrono::duration_cast<Clock::Duration>(spec.ike_lifetime);
+  sa.rekey_due = {};
+  sa.expire_due = {};
+  if (life.count() > 0) {
+    if (spec.rekey) {
+      sa.rekey_due = now + rekey_after(life, spec.rekey_margin, spec.rekey_fuzz_percent,
+                                       ctx_.random.next_u64());
+    } else {
+      sa.expire_due = now + life;
+    }
+  }
+  schedule_ike_timers(sa);
+  if (spec.dpd_delay.count() > 0 && sa.dpd_timer == 0) {
+    schedule_dpd(sa, now + spec.dpd_delay);
+  }
+}
+
+void IkeSaManager::schedule_ike_timers(IkeSa& sa) {
+  const uint64_t spi = sa.our_spi();
+  if (sa.rekey_due != Clock::SteadyTime{}) {
+    sa.rekey_timer = ctx_.loop.schedule_at(sa.rekey_due, [this, spi] { ike_timer(spi, false); });
+  }
+  if (sa.expire_due != Clock::SteadyTime{}) {
+    sa.expire_timer = ctx_.loop.schedule_at(sa.expire_due, [this, spi] { ike_timer(spi, true); });
+  }
+}
+
+void IkeSaManager::ike_timer(uint64_t spi, bool hard) {
+  IkeSa* sa = find(spi);
+  if (sa == nullptr || sa->state == IkeState::kDead) {
+    return;
+  }
+  (hard ? sa->expire_timer : sa->rekey_timer) = 0;
+  if (!hard) {
+    start_ike_rekey(*sa, sa->conn->spec.reauth);
+    return;
+  }
+  if (sa->established() && !sa->tasks.has_task("IkeDelete")) {
+    sa->tasks.queue(
+        std::make_unique<tasks::IkeDelete>(*sa, ctx_, "IKE SA lifetime expired (rekey=no)"));
+    sa->tasks.initiate();
+  }
+}
+
+bool IkeSaManager::start_ike_rekey(IkeSa& sa, bool reauth) {
+  if (sa.state != IkeState::kEstablished || sa.superseded || sa.rekeying ||
+      sa.tasks.has_task("IkeRekey") || sa.tasks.has_task("IkeDelete")) {
+    return false;
+  }
+  if (sa.rekey_timer != 0) {
+    ctx_.loop.cancel(sa.rekey_timer);
+    sa.rekey_timer = 0;
+  }
+  sa.rekey_due = {};
+  if (reauth) {
+    ctx_.log(sa.conn->name() + ": reauthentication is not supported yet; rekeying the IKE SA");
+  }
+  sa.tasks.queue(std::make_unique<tasks::IkeRekey>(sa, ctx_));
+  sa.tasks.initiate();
+  return true;
+}
+
+void IkeSaManager::retry_ike_rekey(IkeSa& sa, bool temporary) {
+  if (sa.state != IkeState::kEstablished || sa.superseded) {
+    return;
+  }
+  // A crossing exchange clears in seconds; a refusal may need the peer's
+  // configuration to change.
+  const auto delay = temporary ? std::chrono::milliseconds(2000 + ctx_.random.next_u64() % 8000)
+                               : std::chrono::milliseconds(60000);
+  sa.rekey_due = ctx_.loop.now() + delay;
+  if (sa.rekey_timer != 0) {
+    ctx_.loop.cancel(sa.rekey_timer);
+  }
+  const uint64_t spi = sa.our_spi();
+  sa.rekey_timer = ctx_.loop.schedule(delay, [this, spi] { ike_timer(spi, false); });
+}
+
+IkeSa* IkeSaManager::adopt_rekey(IkeSa& old, uint64_t our_spi, uint64_t spi_i, uint64_t spi_r,
+                                 bool initiator, const IkeAlgorithms& algorithms,
+                                 crypto::IkeKeys& keys, std::string& error) {
+  if (sas_.contains(our_spi)) {
+    error = "our new IKE SPI is taken";
+    return nullptr;
+  }
+  auto prf = crypto::Prf::create(algorithms.prf);
+  if (!prf.ok()) {
+    error = prf.error();
+    return nullptr;
+  }
+  auto owned = std::make_unique<IkeSa>(ctx_, initiator, our_spi, old.conn, old.local, old.remote);
+  IkeSa& sa = *owned;
+  sa.spi_i = spi_i;
+  sa.spi_r = spi_r;
+  sa.algorithms = algorithms;
+  sa.prf.emplace(std::move(prf).value());
+  if (auto taken = sa.take_keys(keys); !taken.ok()) {
+    error = taken.error();
+    return nullptr;
+  }
+  sa.handshake.reset();
+  sa.state = IkeState::kEstablished;
+  sa.peer_id = old.peer_id;
+  sa.nat_local = old.nat_local;
+  sa.nat_remote = old.nat_remote;
+  sa.rekeys = old.rekeys + 1;
+  sa.established_at = ctx_.loop.clock().wall();
+  sa.last_sent = old.last_sent;
+  sa.last_received = ctx_.loop.now();
+  sas_.emplace(our_spi, std::move(owned));
+  index_peer(sa);
+  note_connection(sa);
+  arm_ike(sa);
+  if (sa.nat_local && sa.conn->spec.nat_keepalive &&
+      ctx_.options.nat_keepalive_interval.count() > 0) {
+    schedule_keepalive(sa, sa.last_sent + ctx_.options.nat_keepalive_interval);
+  }
+  return &sa;
+}
+
+void IkeSaManager::hand_over(IkeSa& from, IkeSa& to) {
+  for (auto& child : from.children) {
+    for (auto* t : {&child.rekey_timer, &child.expire_timer}) {
+      if (*t != 0) {
+        ctx_.loop.cancel(*t);
+        *t = 0;
+      }
+    }
+  }
+  auto moved = std::move(from.children);
+  from.children.clear();
+  for (auto& child : moved) {
+    child_added(to, child.conn->name());
+    to.children.push_back(std::move(child));
+    schedule_child_timers(to, to.children.back());
+  }
+  from.tasks.migrate_to(to);
+  from.superseded = true;
+  from.state = IkeState::kDeleting;
+  for (auto* t : {&from.rekey_timer, &from.expire_timer, &from.dpd_timer}) {
+    if (*t != 0) {
+      ctx_.loop.cancel(*t);
+      *t = 0;
+    }
+  }
+  to.tasks.initiate();
+}
+
+void IkeSaManager::ike_rekeyed(const IkeSa& now, const IkeSa& old, RekeyKind kind) {
+  ctx_.log(now.conn->name() + ": IKE SA " + std::to_string(old.our_spi()) + " " +
+           std::string(name(kind) == "reauth" ? "reauthenticated" : "rekeyed") + " to " +
+           std::to_string(now.our_spi()));
+  Event e{EventType::kRekeyed, now.conn->name(), now.spi_i, now.spi_r, 0, 0, {}};
+  e.rekey = kind;
+  e.replaced_spi_i = old.spi_i;
+  e.replaced_spi_r = old.spi_r;
+  ctx_.emit(std::move(e));
+}
+
+void IkeSaManager::delete_spare(IkeSa& sa) {
+  sa.superseded = true;
+  if (sa.tasks.has_task("IkeDelete")) {
+    return;
+  }
+  sa.tasks.queue(std::make_unique<tasks::IkeDelete>(sa, ctx_, "replaced by a rekey"));
+  sa.tasks.initiate();
+}
+
+void IkeSaManager::expect_spare_delete(IkeSa& sa) {
+  sa.superseded = true;
+  if (sa.spare_timer != 0) {
+    return;
+  }
+  const uint64_t spi = sa.our_spi();
+  sa.spare_timer = ctx_.loop.schedule(sa.conn->spec.retransmit_timeout, [this, spi] {
+    IkeSa* s = find(spi);
+    if (s == nullptr || s->state == IkeState::kDead) {
+      return;
+    }
+    s->spare_timer = 0;
+    if (s->children.empty()) {
+      finish(*s, "replaced by a rekey; the peer did not delete it", false);
+    }
+  });
+}
+
+void IkeSaManager::expect_spare_delete(IkeSa& sa, uint32_t child_spi_in) {
+  const uint64_t ike = sa.our_spi();
+  ctx_.loop.schedule(sa.conn->spec.retransmit_timeout, [this, ike, child_spi_in,
+                                                        alive = std::weak_ptr<int>(ctx_.alive)] {
+    if (alive.expired()) {
+      return;
+    }
+    IkeSa* s = find(ike);
+    ChildSa* c =
+        s == nullptr || s->state == IkeState::kDead ? nullptr : s->child_by_spi_in(child_spi_in);
+    if (c == nullptr || !c->spare || c->deleting) {
+      return;
+    }
+    s->tasks.queue(std::make_unique<tasks::ChildDelete>(
+        *s, ctx_, std::vector<uint32_t>{child_spi_in}, true, "spare of a rekey collision"));
+    s->tasks.initiate();
+  });
+}
+
+void IkeSaManager::on_kernel_expire(const kernel::ExpireEvent& expire, const std::string& conn) {
+  for (IkeSa* sa : for_connection(conn)) {
+    for (const auto& child : sa->children) {
+      const bool in = child.spi_in == expire.sa.spi && expire.sa.dst == sa->local.address;
+      const bool out = child.spi_out == expire.sa.spi && expire.sa.dst == sa->remote.address;
+      if (!in && !out) {
+        continue;
+      }
+      const uint32_t spi_in = child.spi_in;
+      if (!expire.hard) {
+        if (child.conn->spec.rekey) {
+          start_child_rekey(*sa, spi_in);  // a byte or packet limit, or the kernel's clock
+        }
+        return;
+      }
+      const std::string reason = "the kernel expired SA " + tasks::hex32(expire.sa.spi) +
+                                 " (hard " +
+                                 (child.conn->spec.rekey ? "limit" : "limit, rekey=no") + ")";
+      child_down(*sa, spi_in, reason);
+      if (sa->established()) {
+        sa->tasks.queue(std::make_unique<tasks::ChildDelete>(
+            *sa, ctx_, std::vector<uint32_t>{spi_in}, false, reason));
+        sa->tasks.initiate();
+      }
+      return;
+    }
+  }
+}
+
+void IkeSaManager::schedule_dpd(IkeSa& sa, Clock::SteadyTime when) {
+  const uint64_t spi = sa.our_spi();
+  sa.dpd_timer = ctx_.loop.schedule_at(when, [this, spi] { dpd(spi); });
+}
+
+void IkeSaManager::dpd(uint64_t spi) {
+  IkeSa* sa = find(spi);
+  if (sa == nullptr || sa->state == IkeState::kDead || sa->superseded) {
+    return;
+  }
+  sa->dpd_timer = 0;
+  const auto delay = std::chrono::duration_cast<Clock::Duration>(sa->conn->spec.dpd_delay);
+  const auto now = ctx_.loop.now();
+  // RFC 7296 2.4: only when nothing came from the peer for a whole interval.
+  if (since(sa->last_received, now) >= delay && sa->established() && sa->tasks.idle()) {
+    sa->tasks.queue(std::make_unique<tasks::IkeDpd>(*sa, ctx_));
+    sa->tasks.initiate();
+    schedule_dpd(*sa, now + delay);
+    return;
+  }
+  schedule_dpd(*sa, std::max(sa->last_received + delay, now + delay / 4));
 }
 
 }  // namespace ipsecd::engine

@@ -41,8 +41,39 @@ class IkeSaManager {
   void finish(IkeSa& sa, std::string reason, bool failed, bool notify = true);
   // IKE_AUTH succeeded.
   void established(IkeSa& sa);
-  // Uninstalls one CHILD SA and tells the controller.
+  // Uninstalls one CHILD SA and tells the controller, unless it was replaced
+  // or the connection keeps an equivalent CHILD SA (then its policies stay
+  // too). A successor waiting for it to go gets its outbound SA now.
   void child_down(IkeSa& sa, uint32_t spi_in, const std::string& reason);
+  // A CHILD SA is in the kernel: kept on `sa`, indexed, its rekey and expiry timers armed.
+  void add_child(IkeSa& sa, ChildSa child);
+
+  // ---- Rekeying and liveness (RFC 7296 1.3.2, 1.3.3, 2.4, 2.8)
+  uint64_t new_spi();
+  // Queues a rekey of that CHILD SA; false when it is gone, replaced or
+  // already being rekeyed, or the IKE SA is not established.
+  bool start_child_rekey(IkeSa& sa, uint32_t spi_in);
+  // Queues the IKE SA's rekey (or, with reauth=yes, a reauthentication).
+  bool start_ike_rekey(IkeSa& sa, bool reauth);
+  // After TEMPORARY_FAILURE: the rekey again in 2-10 s (before the SA expires).
+  void retry_child_rekey(IkeSa& sa, uint32_t spi_in);
+  void retry_ike_rekey(IkeSa& sa, bool temporary);
+  // The new IKE SA of a rekey: established, keyed from `keys`, no CHILD SAs
+  // yet; null with `error` when its keys cannot be set up.
+  IkeSa* adopt_rekey(IkeSa& old, uint64_t our_spi, uint64_t spi_i, uint64_t spi_r, bool initiator,
+                     const IkeAlgorithms& algorithms, crypto::IkeKeys& keys, std::string& error);
+  // `from`'s CHILD SAs (with their timers) and queued tasks move to `to`;
+  // `from` is superseded and waits for its DELETE.
+  void hand_over(IkeSa& from, IkeSa& to);
+  void ike_rekeyed(const IkeSa& now, const IkeSa& old, RekeyKind kind);
+  // Deletes a superseded IKE SA (a rekey's old one or a collision's spare) quietly.
+  void delete_spare(IkeSa& sa);
+  // The peer should delete this superseded IKE SA (or this spare CHILD SA);
+  // if it has not after retransmit-timeout, we do.
+  void expect_spare_delete(IkeSa& sa);
+  void expect_spare_delete(IkeSa& sa, uint32_t child_spi_in);
+  // A kernel soft expire starts the SA's rekey; a hard one takes it down.
+  void on_kernel_expire(const kernel::ExpireEvent& expire, const std::string& conn);
 
   // A CHILD SA of `conn` now lives on `sa` (for child_up()).
   void child_added(IkeSa& sa, const std::string& conn);
@@ -80,8 +111,18 @@ class IkeSaManager {
   static std::string peer_key(const kernel::Address& local, const kernel::Address& remote,
                               const model::Identity& local_id);
   void index_peer(IkeSa& sa);
-  uint64_t new_spi();
   void reap(uint64_t spi);
+  // Whether another CHILD SA of the same connection with the same flows is
+  // live (on `sa` too unless other_sas_only): the connection is still up.
+  bool has_equivalent(const IkeSa& sa, const ChildSa& child, bool other_sas_only);
+  void arm_child(IkeSa& sa, ChildSa& child);
+  void schedule_child_timers(IkeSa& sa, ChildSa& child);
+  void child_timer(uint64_t ike_spi, uint32_t spi_in, bool hard);
+  void arm_ike(IkeSa& sa);
+  void schedule_ike_timers(IkeSa& sa);
+  void ike_timer(uint64_t spi, bool hard);
+  void schedule_dpd(IkeSa& sa, Clock::SteadyTime when);
+  void dpd(uint64_t spi);
   // Arms the SA's NAT-keepalive timer to fire at `when`.
   void schedule_keepalive(IkeSa& sa, Clock::SteadyTime when);
   void keepalive(uint64_t spi);

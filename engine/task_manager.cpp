@@ -11,6 +11,7 @@
 #include "engine/tasks/ike_dpd.h"
 #include "engine/tasks/ike_init.h"
 #include "engine/tasks/ike_natd.h"
+#include "engine/tasks/ike_rekey.h"
 
 namespace ipsecd::engine {
 
@@ -30,6 +31,52 @@ bool TaskManager::has_task(std::string_view name) const {
   auto named = [name](const std::unique_ptr<tasks::Task>& t) { return t->name() == name; };
   return std::any_of(active_.begin(), active_.end(), named) ||
          std::any_of(queued_.begin(), queued_.end(), named);
+}
+
+tasks::ChildCreate* TaskManager::active_child_rekey(uint32_t spi_in) const {
+  for (const auto& t : active_) {
+    if (auto* c = dynamic_cast<tasks::ChildCreate*>(t.get());
+        c != nullptr && c->initiating() && c->rekey_of() == spi_in) {
+      return c;
+    }
+  }
+  return nullptr;
+}
+
+bool TaskManager::child_rekey_pending(uint32_t spi_in) const {
+  if (active_child_rekey(spi_in) != nullptr) {
+    return true;
+  }
+  return std::any_of(queued_.begin(), queued_.end(), [spi_in](const auto& t) {
+    const auto* c = dynamic_cast<const tasks::ChildCreate*>(t.get());
+    return c != nullptr && c->rekey_of() == spi_in;
+  });
+}
+
+tasks::IkeRekey* TaskManager::active_ike_rekey() const {
+  for (const auto& t : active_) {
+    if (auto* r = dynamic_cast<tasks::IkeRekey*>(t.get()); r != nullptr && r->initiating()) {
+      return r;
+    }
+  }
+  return nullptr;
+}
+
+bool TaskManager::child_exchange_active() const {
+  return std::any_of(active_.begin(), active_.end(), [](const auto& t) {
+    return t->name() == "ChildCreate" || t->name() == "ChildDelete";
+  });
+}
+
+void TaskManager::migrate_to(IkeSa& to) {
+  auto queued = std::move(queued_);
+  queued_.clear();
+  for (auto& t : queued) {
+    if (auto moved = t->migrate(to)) {
+      to.tasks.queue(std::move(moved));
+    }
+    retired_.push_back(std::move(t));
+  }
 }
 
 void TaskManager::initiate() {
@@ -108,13 +155,23 @@ Clock::Duration TaskManager::interval() const {
 
 void TaskManager::retransmit() {
   retransmit_timer_ = 0;
-  const auto timeout = sa_.conn->spec.retransmit_timeout;
+  auto timeout = std::chrono::duration_cast<Clock::Duration>(sa_.conn->spec.retransmit_timeout);
+  if (!active_.empty() && active_.front()->give_up_after().count() > 0) {
+    timeout = active_.front()->give_up_after();
+  }
   const auto elapsed = ctx_.loop.now() - first_sent_;
   if (elapsed >= timeout) {
     const bool deleting = sa_.state == IkeState::kDeleting;
-    ctx_.sas->finish(sa_,
-                     deleting ? "deleted locally (the peer did not answer)" : "peer not responding",
-                     !deleting);
+    const bool liveness = !active_.empty() && active_.front()->name() == "IkeDpd";
+    ctx_.sas->finish(
+        sa_,
+        deleting   ? "deleted locally (the peer did not answer)"
+        : liveness ? "peer not responding: no answer to a liveness check (DPD) in " +
+                         std::to_string(
+                             std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
+                         " s"
+                   : "peer not responding",
+        !deleting);
     return;
   }
   ++retransmits_;
@@ -127,6 +184,9 @@ void TaskManager::retransmit() {
 
 void TaskManager::on_message(wire::Message& message, const Endpoint& local, const Endpoint& remote,
                              std::span<const uint8_t> raw) {
+  if (message.header.exchange != wire::ExchangeType::kIkeSaInit) {
+    sa_.last_received = ctx_.loop.now();  // decrypted, so the peer is alive
+  }
   if (message.header.response) {
     on_response(message, raw);
     return;
@@ -216,12 +276,21 @@ void TaskManager::on_request(wire::Message& request, const Endpoint& local, cons
       passive.push_back(std::make_unique<tasks::IkeAuth>(sa_, ctx_));
       passive.push_back(std::make_unique<tasks::ChildCreate>(sa_, ctx_, nullptr, true));
       break;
-    case wire::ExchangeType::kCreateChildSa:
-      if (!sa_.established()) {
+    case wire::ExchangeType::kCreateChildSa: {
+      // A deleting IKE SA still answers, with TEMPORARY_FAILURE (RFC 7296 2.25).
+      if (!sa_.established() && sa_.state != IkeState::kDeleting) {
         return;
       }
-      passive.push_back(std::make_unique<tasks::ChildCreate>(sa_, ctx_, nullptr, false));
+      const auto* sa_payload = tasks::find<wire::SaPayload>(request);
+      const bool ike = sa_payload != nullptr && !sa_payload->proposals.empty() &&
+                       sa_payload->proposals.front().protocol == wire::ProtocolId::kIke;
+      if (ike) {
+        passive.push_back(std::make_unique<tasks::IkeRekey>(sa_, ctx_));
+      } else {
+        passive.push_back(std::make_unique<tasks::ChildCreate>(sa_, ctx_, nullptr, false));
+      }
       break;
+    }
     case wire::ExchangeType::kInformational: {
       if (!sa_.sk_in) {
         return;

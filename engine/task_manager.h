@@ -18,6 +18,10 @@ namespace ipsecd::engine {
 
 class IkeSa;
 struct EngineContext;
+namespace tasks {
+class ChildCreate;
+class IkeRekey;
+}  // namespace tasks
 
 class TaskManager {
  public:
@@ -39,6 +43,17 @@ class TaskManager {
   // Whether a queued or active task is of this kind (by name()).
   bool has_task(std::string_view name) const;
   uint32_t next_request_id() const { return next_request_id_; }
+  // Our outstanding rekey of the CHILD SA with this inbound SPI, if any.
+  tasks::ChildCreate* active_child_rekey(uint32_t spi_in) const;
+  // Whether a rekey of that CHILD SA is queued or outstanding.
+  bool child_rekey_pending(uint32_t spi_in) const;
+  // Our outstanding IKE rekey, if any.
+  tasks::IkeRekey* active_ike_rekey() const;
+  // Whether our outstanding request creates, rekeys or deletes a CHILD SA
+  // (RFC 7296 2.25.2: the peer's IKE rekey waits for it).
+  bool child_exchange_active() const;
+  // The IKE SA is replaced: queued tasks that mean something there move to `to`.
+  void migrate_to(IkeSa& to);
 
  private:
   void on_request(wire::Message& request, const Endpoint& local, const Endpoint& remote,

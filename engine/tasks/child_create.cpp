@@ -25,15 +25,73 @@ std::optional<uint16_t> pfs_group(const LoadedConnection& conn) {
   return std::nullopt;
 }
 
+uint32_t spi_of(std::span<const uint8_t> spi) {
+  return static_cast<uint32_t>(spi[0]) << 24 | static_cast<uint32_t>(spi[1]) << 16 |
+         static_cast<uint32_t>(spi[2]) << 8 | spi[3];
+}
 uint32_t spi_of(const wire::Proposal& p) {
-  return static_cast<uint32_t>(p.spi[0]) << 24 | static_cast<uint32_t>(p.spi[1]) << 16 |
-         static_cast<uint32_t>(p.spi[2]) << 8 | p.spi[3];
+  return spi_of(p.spi);
+}
+std::vector<uint8_t> spi_octets(uint32_t spi) {
+  return {static_cast<uint8_t>(spi >> 24), static_cast<uint8_t>(spi >> 16),
+          static_cast<uint8_t>(spi >> 8), static_cast<uint8_t>(spi)};
+}
+
+// RFC 7296 2.8.1: of two crossing rekeys, the exchange that holds the lowest
+// of the four nonces made the spare SA.
+bool holds_lowest_nonce(const std::vector<uint8_t>& a1, const std::vector<uint8_t>& a2,
+                        const std::vector<uint8_t>& b1, const std::vector<uint8_t>& b2) {
+  return std::min(a1, a2) < std::min(b1, b2);
 }
 
 }  // namespace
 
-ChildCreate::ChildCreate(IkeSa& sa, EngineContext& ctx, ConnectionRef conn, bool first)
-    : Task(sa, ctx), conn_(std::move(conn)), first_(first) {}
+ChildCreate::ChildCreate(IkeSa& sa, EngineContext& ctx, ConnectionRef conn, bool first,
+                         uint32_t rekey_of)
+    : Task(sa, ctx), conn_(std::move(conn)), first_(first), rekey_of_(rekey_of) {}
+
+std::unique_ptr<Task> ChildCreate::migrate(IkeSa& to) {
+  if (first_ || !initiating_ || !conn_) {
+    return nullptr;
+  }
+  return std::make_unique<ChildCreate>(to, ctx_, conn_, false, rekey_of_);
+}
+
+void ChildCreate::note_collision(std::vector<uint8_t> peer_nonce, std::vector<uint8_t> our_nonce,
+                                 uint32_t spi_in) {
+  collision_ = Collision{std::move(peer_nonce), std::move(our_nonce), spi_in};
+}
+
+void ChildCreate::emit_rekeyed(const ChildSa& now, uint32_t old_in, uint32_t old_out) {
+  ctx_.log(now.conn->name() + ": CHILD SA " + hex32(old_in) + "/" + hex32(old_out) +
+           " rekeyed to " + hex32(now.spi_in) + "/" + hex32(now.spi_out));
+  Event e{EventType::kRekeyed, now.conn->name(), sa_.spi_i, sa_.spi_r, now.spi_in, now.spi_out, {}};
+  e.rekey = RekeyKind::kChild;
+  e.replaced_child_spi_in = old_in;
+  e.replaced_child_spi_out = old_out;
+  ctx_.emit(std::move(e));
+}
+
+void ChildCreate::rekey_failed(const std::string& reason) {
+  const uint32_t old_spi = rekey_of_ != 0 ? rekey_of_ : replaced_;
+  ChildSa* old = sa_.child_by_spi_in(old_spi);
+  if (rekey_of_ != 0 && old != nullptr && old->rekey == ChildRekey::kRekeying) {
+    old->rekey = ChildRekey::kNone;
+  }
+  ctx_.log((conn_ ? conn_->name() : std::string("?")) + ": rekey of CHILD SA " + hex32(old_spi) +
+           " failed: " + reason);
+  Event e{EventType::kRekeyFailed,
+          conn_ ? conn_->name() : std::string(),
+          sa_.spi_i,
+          sa_.spi_r,
+          child_.spi_in,
+          child_.spi_out,
+          reason};
+  e.rekey = RekeyKind::kChild;
+  e.replaced_child_spi_in = old_spi;
+  e.replaced_child_spi_out = old != nullptr ? old->spi_out : 0;
+  ctx_.emit(std::move(e));
+}
 
 ChildCreate::~ChildCreate() {
   if (!finished_) {
@@ -50,7 +108,9 @@ void ChildCreate::release_spi() {
 }
 
 Result ChildCreate::fail(std::string reason) {
-  if (!finished_ && conn_) {
+  if (!finished_ && (rekey_of_ != 0 || replaced_ != 0)) {
+    rekey_failed(reason);  // the old CHILD SA stays: the connection is still up
+  } else if (!finished_ && conn_) {
     finished_ = true;
     ctx_.emit(Event{EventType::kChildFailed, conn_->name(), sa_.spi_i, sa_.spi_r, child_.spi_in,
                     child_.spi_out, reason});
@@ -72,6 +132,10 @@ Result ChildCreate::reject(std::string reason) {
 void ChildCreate::abort(std::string_view reason) {
   if (!finished_) {
     release_spi();
+    if (rekey_of_ != 0 || replaced_ != 0) {
+      finished_ = true;  // the IKE SA ends: its own events say so
+      return;
+    }
     fail(std::string(reason));
   }
 }
@@ -107,6 +171,17 @@ Result ChildCreate::process(const wire::Message& message) {
 // ---- Initiator
 
 Result ChildCreate::build_request(wire::Message& message) {
+  ChildSa* old = nullptr;
+  if (rekey_of_ != 0) {
+    old = sa_.child_by_spi_in(rekey_of_);
+    if (old == nullptr || old->deleting || old->rekey != ChildRekey::kNone) {
+      finished_ = true;  // deleted or replaced meanwhile: nothing left to rekey
+      return Result::failed("CHILD SA " + hex32(rekey_of_) + " is gone or already replaced");
+    }
+    old->rekey = ChildRekey::kRekeying;
+    conn_ = old->conn;
+    child_.rekeys = old->rekeys + 1;
+  }
   const LoadedConnection& conn = *conn_;
   child_.conn = conn_;
   child_.reqid = conn.reqid;
@@ -122,9 +197,15 @@ Result ChildCreate::build_request(wire::Message& message) {
     release_spi();
     return fail("esp= has no algorithm the kernel backend supports");
   }
-  offered_tsi_ = conn.ts_local;
-  offered_tsr_ = conn.remote_selectors(sa_.remote.address);
-  transport_ = conn.spec.mode == model::Mode::kTransport;
+  // A rekey asks for what the old CHILD SA has, as it was narrowed.
+  offered_tsi_ = old != nullptr ? old->ts_local : conn.ts_local;
+  offered_tsr_ = old != nullptr ? old->ts_remote : conn.remote_selectors(sa_.remote.address);
+  transport_ = old != nullptr ? old->mode == kernel::Mode::kTransport
+                              : conn.spec.mode == model::Mode::kTransport;
+  if (old != nullptr) {
+    message.payloads.emplace_back(wire::NotifyPayload{
+        wire::ProtocolId::kEsp, spi_octets(rekey_of_), wire::NotifyType::kRekeySa, {}});
+  }
   if (transport_) {
     message.payloads.emplace_back(make_notify(wire::NotifyType::kUseTransportMode));
   }
@@ -155,6 +236,9 @@ Result ChildCreate::process_response(const wire::Message& message) {
   const LoadedConnection& conn = *conn_;
   if (const auto* error = first_error(message)) {
     release_spi();
+    if (rekey_of_ != 0) {
+      return rekey_refused(*error);
+    }
     return fail("the peer refused the CHILD SA: " + wire::notify_name(error->type) +
                 (error->type == wire::NotifyType::kNoProposalChosen
                      ? " (we offered esp=" + describe(offer_) + ")"
@@ -246,15 +330,131 @@ Result ChildCreate::process_response(const wire::Message& message) {
   }
   child_.established = ctx_.loop.clock().wall();
   finished_ = true;
+  const uint32_t spi_in = child_.spi_in;
+  if (rekey_of_ != 0) {
+    child_.replaces = sa_.child_by_spi_in(rekey_of_) != nullptr ? rekey_of_ : 0;
+    ctx_.sas->add_child(sa_, std::move(child_));
+    finish_rekey(spi_in);
+    return Result::success();
+  }
   Event up{EventType::kChildUp, conn.name(),    sa_.spi_i, sa_.spi_r,
            child_.spi_in,       child_.spi_out, {}};
-  ctx_.sas->child_added(sa_, child_.conn->name());
-  sa_.children.push_back(std::move(child_));
+  ctx_.sas->add_child(sa_, std::move(child_));
   ctx_.emit(std::move(up));
   return Result::success();
 }
 
+Result ChildCreate::rekey_refused(const wire::NotifyPayload& error) {
+  finished_ = true;
+  ChildSa* old = sa_.child_by_spi_in(rekey_of_);
+  const std::string why = "the peer answered " + wire::notify_name(error.type);
+  if (collision_) {
+    // The peer finished its own rekey of this CHILD SA first (2.8.1): the
+    // one its exchange made here takes over and the peer deletes the old.
+    ChildSa* theirs = sa_.child_by_spi_in(collision_->spi_in);
+    if (theirs != nullptr) {
+      theirs->quiet = false;
+      if (old != nullptr) {
+        old->rekey = ChildRekey::kRekeyed;
+        emit_rekeyed(*theirs, old->spi_in, old->spi_out);
+      }
+    }
+    return Result::success();
+  }
+  if (old == nullptr) {
+    return Result::success();  // deleted meanwhile: nothing to rekey
+  }
+  if (error.type == wire::NotifyType::kChildSaNotFound) {
+    // RFC 7296 2.25: the peer has no such CHILD SA; ours is of no use.
+    old->rekey = ChildRekey::kNone;
+    ctx_.sas->child_down(sa_, rekey_of_, "the peer no longer has the CHILD SA (" + why + ")");
+    return Result::success();
+  }
+  rekey_failed(why);
+  if (error.type == wire::NotifyType::kTemporaryFailure) {
+    ctx_.sas->retry_child_rekey(sa_, rekey_of_);  // a crossing exchange: again a little later
+  }
+  return Result::success();
+}
+
+void ChildCreate::finish_rekey(uint32_t new_spi_in) {
+  ChildSa* ours = sa_.child_by_spi_in(new_spi_in);
+  ChildSa* old = sa_.child_by_spi_in(rekey_of_);
+  if (collision_) {
+    ChildSa* theirs = sa_.child_by_spi_in(collision_->spi_in);
+    const bool spare =
+        holds_lowest_nonce(nonce_i_, nonce_r_, collision_->peer_nonce, collision_->our_nonce);
+    ctx_.log(conn_->name() + ": rekey collision on CHILD SA " + hex32(rekey_of_) + ": " +
+             (spare ? "ours is the spare, deleting it" : "ours stays, deleting the old SA"));
+    if (spare) {
+      ours->quiet = true;
+      ours->spare = true;
+      ours->replaces = 0;
+      sa_.tasks.queue(std::make_unique<ChildDelete>(sa_, ctx_, std::vector<uint32_t>{new_spi_in},
+                                                    true, "spare of a rekey collision"));
+      if (theirs != nullptr) {
+        theirs->quiet = false;
+      }
+      if (old != nullptr) {
+        old->rekey = ChildRekey::kRekeyed;  // the peer deletes it
+        if (theirs != nullptr) {
+          emit_rekeyed(*theirs, old->spi_in, old->spi_out);
+        }
+      }
+      return;
+    }
+    if (theirs != nullptr) {
+      theirs->spare = true;  // the peer deletes it; if it does not, we do
+      ctx_.sas->expect_spare_delete(sa_, theirs->spi_in);
+    }
+  } else if (old == nullptr) {
+    // The peer deleted the CHILD SA while we rekeyed it: it wanted it gone (2.25.1).
+    ours->quiet = true;
+    ours->replaces = 0;
+    sa_.tasks.queue(std::make_unique<ChildDelete>(sa_, ctx_, std::vector<uint32_t>{new_spi_in},
+                                                  true,
+                                                  "the peer deleted it while it was rekeyed"));
+    return;
+  }
+  if (old != nullptr) {
+    old->rekey = ChildRekey::kRekeyed;
+    old->quiet = true;
+    emit_rekeyed(*ours, old->spi_in, old->spi_out);
+    sa_.tasks.queue(std::make_unique<ChildDelete>(sa_, ctx_, std::vector<uint32_t>{rekey_of_}, true,
+                                                  "rekeyed"));
+  }
+}
+
 // ---- Responder
+
+Result ChildCreate::take_rekey(const wire::NotifyPayload& notify) {
+  if (notify.protocol != wire::ProtocolId::kEsp || notify.spi.size() != 4) {
+    return refuse(wire::NotifyType::kInvalidSyntax,
+                  "REKEY_SA must name an ESP SPI of 4 octets (protocol " +
+                      std::to_string(static_cast<int>(notify.protocol)) + ", " +
+                      std::to_string(notify.spi.size()) + " octets)");
+  }
+  // The peer names its inbound SPI: our outbound one.
+  const uint32_t spi = spi_of(notify.spi);
+  ChildSa* old = sa_.child_by_spi_out(spi);
+  if (old == nullptr) {
+    error_ = wire::NotifyPayload{
+        wire::ProtocolId::kEsp, notify.spi, wire::NotifyType::kChildSaNotFound, {}};
+    reason_ = "the peer asks to rekey CHILD SA " + hex32(spi) + ", which does not exist here";
+    ctx_.log("refusing CHILD SA: " + reason_);
+    return Result::failed(reason_);
+  }
+  if (old->deleting || old->rekey == ChildRekey::kRekeyed) {
+    // 2.25.1: being deleted, or already replaced by our own rekey.
+    return refuse(wire::NotifyType::kTemporaryFailure,
+                  "CHILD SA " + hex32(spi) + " is being deleted or was replaced already");
+  }
+  conn_ = old->conn;
+  replaced_ = old->spi_in;
+  replaced_out_ = old->spi_out;
+  child_.rekeys = old->rekeys + 1;
+  return Result::success();
+}
 
 ConnectionRef ChildCreate::pick_connection(const wire::TsPayload& tsi,
                                            const wire::TsPayload& tsr) const {
@@ -306,13 +506,18 @@ Result ChildCreate::process_request(const wire::Message& message) {
   if (sa == nullptr || tsi == nullptr || tsr == nullptr) {
     return refuse(wire::NotifyType::kInvalidSyntax, "the request lacks SA, TSi or TSr");
   }
-  if (find_notify(message, wire::NotifyType::kRekeySa) != nullptr ||
-      std::any_of(sa->proposals.begin(), sa->proposals.end(),
-                  [](const wire::Proposal& p) { return p.protocol == wire::ProtocolId::kIke; })) {
-    return refuse(wire::NotifyType::kNoProposalChosen,
-                  "the peer asked to rekey an SA; rekeying is not supported yet");
+  if (!first_ && (sa_.state == IkeState::kDeleting || sa_.rekeying)) {
+    // RFC 7296 2.25.2: not while the IKE SA is being closed or rekeyed.
+    return refuse(wire::NotifyType::kTemporaryFailure,
+                  "the IKE SA is being rekeyed or deleted; the peer may retry on its successor");
   }
-  conn_ = pick_connection(*tsi, *tsr);
+  if (const auto* rekey = first_ ? nullptr : find_notify(message, wire::NotifyType::kRekeySa)) {
+    if (auto r = take_rekey(*rekey); r.outcome == Outcome::kFailed) {
+      return r;
+    }
+  } else {
+    conn_ = pick_connection(*tsi, *tsr);
+  }
   if (!conn_) {
     return refuse(wire::NotifyType::kTsUnacceptable,
                   "no connection between " + sa_.local.address.str() + " and " +
@@ -416,8 +621,11 @@ Result ChildCreate::build_response(wire::Message& message) {
   }
   if (error_) {
     message.payloads.emplace_back(*error_);
-    if (conn_) {
+    if (conn_ && replaced_ == 0) {
       return fail(reason_);
+    }
+    if (replaced_ != 0) {
+      rekey_failed("we refused the peer's rekey: " + reason_);
     }
     finished_ = true;
     return Result::failed(reason_);
@@ -447,7 +655,15 @@ void ChildCreate::sent() {
   if (!requested_ || error_ || finished_) {
     return;
   }
-  kernel::Status st = install_sa(ctx_.kernel, sa_, child_, false, keys_->encr_r, keys_->integ_r);
+  ChildSa* old = replaced_ != 0 ? sa_.child_by_spi_in(replaced_) : nullptr;
+  kernel::Status st;
+  if (old != nullptr) {
+    // A rekey: the new outbound SA waits for the old CHILD SA's DELETE.
+    child_.pending_out = OutboundKeys{std::move(keys_->encr_r), std::move(keys_->integ_r)};
+    child_.replaces = replaced_;
+  } else {
+    st = install_sa(ctx_.kernel, sa_, child_, false, keys_->encr_r, keys_->integ_r);
+  }
   if (st.ok()) {
     st = install_policies(ctx_.kernel, sa_, child_);
   }
@@ -463,10 +679,27 @@ void ChildCreate::sent() {
   }
   child_.established = ctx_.loop.clock().wall();
   finished_ = true;
+  if (old != nullptr) {
+    const uint32_t spi_in = child_.spi_in;
+    if (auto* ours = sa_.tasks.active_child_rekey(replaced_)) {
+      // Crossing rekeys (2.8.1): settled when our own exchange ends.
+      ours->note_collision(nonce_i_, nonce_r_, spi_in);
+      child_.quiet = true;
+      old->quiet = true;
+      ctx_.sas->add_child(sa_, std::move(child_));
+      return;
+    }
+    old->rekey = ChildRekey::kRekeyed;
+    old->quiet = true;
+    ctx_.sas->add_child(sa_, std::move(child_));
+    if (ChildSa* now = sa_.child_by_spi_in(spi_in)) {
+      emit_rekeyed(*now, replaced_, replaced_out_);
+    }
+    return;
+  }
   Event up{EventType::kChildUp, conn_->name(),  sa_.spi_i, sa_.spi_r,
            child_.spi_in,       child_.spi_out, {}};
-  ctx_.sas->child_added(sa_, child_.conn->name());
-  sa_.children.push_back(std::move(child_));
+  ctx_.sas->add_child(sa_, std::move(child_));
   ctx_.emit(std::move(up));
 }
 

@@ -4,6 +4,14 @@
 // mode on request, keys (2.17) and the kernel. The responder installs the
 // inbound SA before its response leaves and the outbound SA and policies
 // after; the initiator installs both when the response has come.
+//
+// Rekeying (RFC 7296 1.3.3, 2.8) is the same exchange with REKEY_SA naming
+// the old CHILD SA: the initiator installs the new pair and then deletes the
+// old one; the responder puts the new outbound SA in only once the old one is
+// deleted, so no packet is sent on an SA the peer cannot read yet. Crossing
+// rekeys of one CHILD SA (2.8.1) both complete; the exchange holding the
+// lowest of the four nonces made the spare, which its initiator deletes,
+// while the other side deletes the old SA.
 
 #include <optional>
 
@@ -18,7 +26,8 @@ namespace ipsecd::engine::tasks {
 class ChildCreate final : public Task {
  public:
   // conn: the connection whose CHILD SA we initiate; null on the responder.
-  ChildCreate(IkeSa& sa, EngineContext& ctx, ConnectionRef conn, bool first);
+  // rekey_of: our inbound SPI of the CHILD SA this one replaces (0: a new one).
+  ChildCreate(IkeSa& sa, EngineContext& ctx, ConnectionRef conn, bool first, uint32_t rekey_of = 0);
   ~ChildCreate() override;
   wire::ExchangeType exchange() const override {
     return first_ ? wire::ExchangeType::kIkeAuth : wire::ExchangeType::kCreateChildSa;
@@ -29,7 +38,13 @@ class ChildCreate final : public Task {
   void sent() override;
   void abort(std::string_view reason) override;
   bool fatal() const override { return false; }
+  std::unique_ptr<Task> migrate(IkeSa& to) override;
   const ConnectionRef& connection() const { return conn_; }
+  uint32_t rekey_of() const { return rekey_of_; }
+  // Our rekey of this CHILD SA crossed the peer's, which we answered (2.8.1):
+  // the nonces of that exchange and the CHILD SA it made here.
+  void note_collision(std::vector<uint8_t> peer_nonce, std::vector<uint8_t> our_nonce,
+                      uint32_t spi_in);
 
  private:
   Result build_request(wire::Message& message);
@@ -43,6 +58,20 @@ class ChildCreate final : public Task {
   bool derive(std::span<const uint8_t> g_ir);
   void release_spi();
   ConnectionRef pick_connection(const wire::TsPayload& tsi, const wire::TsPayload& tsr) const;
+  // The peer's REKEY_SA: the CHILD SA it names, or a refusal.
+  Result take_rekey(const wire::NotifyPayload& notify);
+  // Initiator: the new CHILD SA is in; the old one (or the collision's spare) goes.
+  void finish_rekey(uint32_t new_spi_in);
+  void rekey_failed(const std::string& reason);
+  // Initiator: the peer refused our rekey with `error`.
+  Result rekey_refused(const wire::NotifyPayload& error);
+  void emit_rekeyed(const ChildSa& now, uint32_t old_in, uint32_t old_out);
+
+  struct Collision {
+    std::vector<uint8_t> peer_nonce;  // Ni of the peer's exchange
+    std::vector<uint8_t> our_nonce;   // our Nr in it
+    uint32_t spi_in = 0;              // the CHILD SA that exchange made here
+  };
 
   ConnectionRef conn_;
   bool first_;
@@ -60,6 +89,10 @@ class ChildCreate final : public Task {
   std::optional<crypto::ChildKeys> keys_;
   bool transport_ = false;
   bool requested_ = false;  // responder: the request had an SA payload (not childless)
+  uint32_t rekey_of_ = 0;   // initiator: the CHILD SA we rekey (our inbound SPI)
+  uint32_t replaced_ = 0;   // responder: the CHILD SA the peer rekeys (our inbound SPI)
+  uint32_t replaced_out_ = 0;
+  std::optional<Collision> collision_;
 };
 
 }  // namespace ipsecd::engine::tasks

@@ -35,6 +35,7 @@ Result ChildDelete::process(const wire::Message& message) {
   }
   // The peer names its inbound SPIs, which are our outbound ones.
   std::vector<uint32_t> ours;
+  std::vector<uint32_t> answer;
   for (const auto& p : message.payloads) {
     const auto* del = std::get_if<wire::DeletePayload>(&p);
     if (del == nullptr || del->protocol != wire::ProtocolId::kEsp) {
@@ -43,14 +44,25 @@ Result ChildDelete::process(const wire::Message& message) {
     for (uint32_t spi : del->spis) {
       if (ChildSa* child = sa_.child_by_spi_out(spi)) {
         ours.push_back(child->spi_in);
+        // RFC 7296 2.25.1: one we are deleting ourselves is not named again.
+        if (!child->deleting) {
+          answer.push_back(child->spi_in);
+        }
       }
     }
   }
   for (uint32_t spi : ours) {
     ctx_.sas->child_down(sa_, spi, "deleted by the peer");
   }
-  spis_ = std::move(ours);
+  spis_ = std::move(answer);
   return Result::need_more();
+}
+
+std::unique_ptr<Task> ChildDelete::migrate(IkeSa& to) {
+  if (!initiating_) {
+    return nullptr;
+  }
+  return std::make_unique<ChildDelete>(to, ctx_, spis_, known_, reason_);
 }
 
 }  // namespace ipsecd::engine::tasks

@@ -20,6 +20,7 @@ class ChildDelete final : public Task {
   Result build(wire::Message& message) override;
   Result process(const wire::Message& message) override;
   bool fatal() const override { return false; }
+  std::unique_ptr<Task> migrate(IkeSa& to) override;
 
  private:
   std::vector<uint32_t> spis_;

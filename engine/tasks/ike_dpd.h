@@ -16,6 +16,8 @@ class IkeDpd final : public Task {
   Result process(const wire::Message&) override {
     return initiating_ ? Result::success() : Result::need_more();
   }
+  // libreswan's dpdtimeout=, when set; else retransmit-timeout.
+  std::chrono::milliseconds give_up_after() const override;
 };
 
 }  // namespace ipsecd::engine::tasks

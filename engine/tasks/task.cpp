@@ -48,4 +48,13 @@ wire::NotifyPayload make_notify(wire::NotifyType type, std::vector<uint8_t> data
   return n;
 }
 
+std::string hex32(uint32_t spi) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out = "0x";
+  for (int shift = 28; shift >= 0; shift -= 4) {
+    out += kDigits[(spi >> shift) & 15];
+  }
+  return out;
+}
+
 }  // namespace ipsecd::engine::tasks

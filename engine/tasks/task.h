@@ -5,6 +5,7 @@
 // share one exchange (IKE_SA_INIT: IkeInit + IkeNatd; IKE_AUTH: IkeAuth +
 // ChildCreate), each adding and reading its own payloads.
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -46,6 +47,13 @@ class Task {
   virtual void abort(std::string_view /*reason*/) {}
   // Whether a failure ends the IKE SA (a CHILD SA failing does not).
   virtual bool fatal() const { return true; }
+  // A queued task when its IKE SA is replaced by a rekey: the same work for
+  // `to`, or null when it has no meaning there (RFC 7296 2.18: what is
+  // pending moves to the new IKE SA).
+  virtual std::unique_ptr<Task> migrate(IkeSa& /*to*/) { return nullptr; }
+  // How long our request is retransmitted before the peer counts as gone;
+  // zero: the connection's retransmit-timeout.
+  virtual std::chrono::milliseconds give_up_after() const { return {}; }
   // Tasks answering the peer's request are passive; ours initiate.
   void set_passive() { initiating_ = false; }
   bool initiating() const { return initiating_; }
@@ -73,5 +81,7 @@ const wire::NotifyPayload* find_notify(const wire::Message& m, wire::NotifyType 
 // The first error notify (type below 16384), if any.
 const wire::NotifyPayload* first_error(const wire::Message& m);
 wire::NotifyPayload make_notify(wire::NotifyType type, std::vector<uint8_t> data = {});
+// An SPI for logs: "0xc0168451".
+std::string hex32(uint32_t spi);
 
 }  // namespace ipsecd::engine::tasks

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "engine/event_loop.h"
+#include "engine/lifetime.h"
 #include "engine/memory_network.h"
 #include "engine/udp_transport.h"
 
@@ -16,6 +17,26 @@ namespace {
 
 using namespace std::chrono_literals;
 using kernel::Address;
+
+TEST(RekeyAfter, SubtractsTheMarginAndUpToFuzzPercentMoreAsLibreswanDoes) {
+  using std::chrono::seconds;
+  const Clock::Duration life = seconds(3600);
+  const Clock::Duration margin = seconds(540);
+  // The random value sets where in the fuzz range the rekey falls.
+  EXPECT_EQ(rekey_after(life, margin, 100, 0), seconds(3060));
+  EXPECT_NEAR(std::chrono::duration<double>(rekey_after(life, margin, 100, ~uint64_t{0})).count(),
+              2520.0, 0.001);
+  EXPECT_NEAR(
+      std::chrono::duration<double>(rekey_after(life, margin, 50, uint64_t{1} << 63)).count(),
+      3060.0 - 135.0, 0.001);
+  EXPECT_EQ(rekey_after(life, margin, 0, 12345), seconds(3060));
+  // A margin too large for the lifetime: between half and three quarters of it.
+  EXPECT_EQ(rekey_after(seconds(30), margin, 100, 0), std::chrono::milliseconds(22500));
+  EXPECT_NEAR(
+      std::chrono::duration<double>(rekey_after(seconds(30), margin, 100, ~uint64_t{0})).count(),
+      15.0, 0.001);
+  EXPECT_EQ(rekey_after(Clock::Duration::zero(), margin, 100, 7), Clock::Duration::zero());
+}
 
 TEST(SimulatedLoop, FiresTimersInDeadlineOrderAndSkipsCancelledOnes) {
   ManualClock clock;
