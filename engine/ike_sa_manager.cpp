@@ -751,9 +751,6 @@ void IkeSaManager::hand_over(IkeSa& from, IkeSa& to) {
 }
 
 void IkeSaManager::ike_rekeyed(const IkeSa& now, const IkeSa& old, RekeyKind kind) {
-  ctx_.log(now.conn->name() + ": IKE SA " + std::to_string(old.our_spi()) + " " +
-           std::string(name(kind) == "reauth" ? "reauthenticated" : "rekeyed") + " to " +
-           std::to_string(now.our_spi()));
   Event e{EventType::kRekeyed, now.conn->name(), now.spi_i, now.spi_r, 0, 0, {}};
   e.rekey = kind;
   e.replaced_spi_i = old.spi_i;

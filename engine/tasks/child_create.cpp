@@ -63,8 +63,6 @@ void ChildCreate::note_collision(std::vector<uint8_t> peer_nonce, std::vector<ui
 }
 
 void ChildCreate::emit_rekeyed(const ChildSa& now, uint32_t old_in, uint32_t old_out) {
-  ctx_.log(now.conn->name() + ": CHILD SA " + hex32(old_in) + "/" + hex32(old_out) +
-           " rekeyed to " + hex32(now.spi_in) + "/" + hex32(now.spi_out));
   Event e{EventType::kRekeyed, now.conn->name(), sa_.spi_i, sa_.spi_r, now.spi_in, now.spi_out, {}};
   e.rekey = RekeyKind::kChild;
   e.replaced_child_spi_in = old_in;
@@ -78,8 +76,6 @@ void ChildCreate::rekey_failed(const std::string& reason) {
   if (rekey_of_ != 0 && old != nullptr && old->rekey == ChildRekey::kRekeying) {
     old->rekey = ChildRekey::kNone;
   }
-  ctx_.log((conn_ ? conn_->name() : std::string("?")) + ": rekey of CHILD SA " + hex32(old_spi) +
-           " failed: " + reason);
   Event e{EventType::kRekeyFailed,
           conn_ ? conn_->name() : std::string(),
           sa_.spi_i,

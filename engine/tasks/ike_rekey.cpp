@@ -76,7 +76,6 @@ bool IkeRekey::peer_won() {
 void IkeRekey::failed(const std::string& reason) {
   done_ = true;
   sa_.rekeying = false;
-  ctx_.log(sa_.conn->name() + ": IKE SA rekey failed: " + reason);
   Event e{EventType::kRekeyFailed, sa_.conn->name(), sa_.spi_i, sa_.spi_r, 0, 0, reason};
   e.rekey = RekeyKind::kIke;
   e.replaced_spi_i = sa_.spi_i;
