@@ -68,6 +68,13 @@ std::string algorithms(const value& sa, std::initializer_list<std::string_view> 
   return out.empty() ? "-" : out;
 }
 
+// ", rekeys N"; nothing from a daemon that does not count them.
+std::string rekeys_text(const value& sa) {
+  return detail::member(sa, "rekeys") == nullptr
+             ? std::string()
+             : ", rekeys " + std::to_string(number(sa, "rekeys"));
+}
+
 std::string ike_sa_text(const value& sa, bool utc) {
   std::string out = "    IKE SA " + text(sa, "localSpi", "?") + ":" + text(sa, "remoteSpi", "?") +
                     " " + text(sa, "state", "?") +
@@ -85,7 +92,10 @@ std::string ike_sa_text(const value& sa, bool utc) {
   if (!text(sa, "reauthAt").empty()) {
     out += ", reauth " + time_member(sa, "reauthAt", utc);
   }
-  return out + "\n";
+  if (!text(sa, "expiresAt").empty()) {
+    out += ", expires " + time_member(sa, "expiresAt", utc);
+  }
+  return out + rekeys_text(sa) + "\n";
 }
 
 std::string child_sa_text(const value& sa, bool utc) {
@@ -100,7 +110,8 @@ std::string child_sa_text(const value& sa, bool utc) {
          std::to_string(number(sa, "packetsIn")) + " out " +
          std::to_string(number(sa, "packetsOut")) + "\n";
   out += "      established " + time_member(sa, "establishedAt", utc) + ", rekey " +
-         time_member(sa, "rekeyAt", utc) + ", expires " + time_member(sa, "expiresAt", utc) + "\n";
+         time_member(sa, "rekeyAt", utc) + ", expires " + time_member(sa, "expiresAt", utc) +
+         rekeys_text(sa) + "\n";
   return out;
 }
 

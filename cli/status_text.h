@@ -13,8 +13,8 @@ namespace ipsecd::cli {
 // GET /v1/status and GET /v1/connections as a summary, the sources with
 // their errors, a table of connections (name, origin, auto=, intent,
 // generation/observed, conditions) and under each its IKE and CHILD SAs
-// (SPIs, state, addresses, IDs, algorithms, bytes, times) and last error.
-// Times in UTC with `utc`, else local time.
+// (SPIs, state, addresses, IDs, algorithms, bytes, times, rekey counts) and
+// last error. Times in UTC with `utc`, else local time.
 model::Result<std::string> format_status(const std::string& status_json,
                                          const std::string& connections_json, bool utc);
 

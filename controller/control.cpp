@@ -216,6 +216,8 @@ std::string to_json(const IkeSaStatus& sa) {
   out += field("establishedAt", time_json(sa.established_at));
   out += field("rekeyAt", time_json(sa.rekey_at));
   out += field("reauthAt", time_json(sa.reauth_at));
+  out += field("expiresAt", time_json(sa.expires_at));
+  out += field("rekeys", std::to_string(sa.rekeys));
   return out + "}";
 }
 
@@ -241,6 +243,7 @@ std::string to_json(const ChildSaStatus& sa) {
   out += field("establishedAt", time_json(sa.established_at));
   out += field("rekeyAt", time_json(sa.rekey_at));
   out += field("expiresAt", time_json(sa.expires_at));
+  out += field("rekeys", std::to_string(sa.rekeys));
   return out + "}";
 }
 

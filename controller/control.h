@@ -81,6 +81,8 @@ struct IkeSaStatus {
   std::optional<WallTime> established_at;
   std::optional<WallTime> rekey_at;  // when this side starts the next rekey
   std::optional<WallTime> reauth_at;
+  std::optional<WallTime> expires_at;  // rekey=no: deleted then
+  uint32_t rekeys = 0;                 // how often its predecessors were rekeyed or reauthenticated
 };
 
 struct ChildAlgorithms {
@@ -94,7 +96,9 @@ struct ChildSaStatus {
   uint32_t spi_in = 0;
   uint32_t spi_out = 0;
   uint32_t reqid = 0;
-  std::string state;     // "INSTALLED", "REKEYING", "DELETING"
+  // "INSTALLED", "REKEYING", "REKEYED" (replaced, kept for inbound packets
+  // until its DELETE completes), "DELETING"
+  std::string state;
   std::string protocol;  // "ESP", "AH"
   std::string mode;      // "tunnel", "transport"
   bool udp_encapsulated = false;
@@ -108,6 +112,7 @@ struct ChildSaStatus {
   std::optional<WallTime> established_at;
   std::optional<WallTime> rekey_at;
   std::optional<WallTime> expires_at;  // hard lifetime
+  uint32_t rekeys = 0;                 // how often its predecessors were rekeyed
 };
 
 struct ConnectionStatus {

@@ -13,6 +13,7 @@
 #include "controller/cert_store.h"
 #include "controller/metrics.h"
 #include "controller/reconciler.h"
+#include "controller/sa_status.h"
 #include "controller/source_feed.h"
 #include "controller/sources.h"
 #include "controller/store.h"
@@ -35,78 +36,6 @@ constexpr auto kHousekeepingPeriod = std::chrono::milliseconds(100);
 constexpr auto kMetricsPeriod = std::chrono::seconds(5);
 // How long a clean stop waits for the peers to answer our DELETEs.
 constexpr auto kDeleteGrace = std::chrono::seconds(3);
-
-std::string upper(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return s;
-}
-
-std::vector<std::string> split(std::string_view text, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(sep, start);
-    if (end == std::string_view::npos) {
-      end = text.size();
-    }
-    out.emplace_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
-bool is_integrity_name(std::string_view s) {
-  return s.starts_with("HMAC") || s.starts_with("AES_XCBC") || s.starts_with("AES_CMAC") ||
-         s.starts_with("AUTH");
-}
-
-// "AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE25519" (engine::IkeAlgorithms::str()).
-IkeAlgorithms ike_algorithms(std::string_view text) {
-  IkeAlgorithms out;
-  if (text.empty()) {
-    return out;
-  }
-  auto parts = split(text, '/');
-  out.encryption = parts.front();
-  for (size_t i = 1; i < parts.size(); ++i) {
-    if (parts[i].starts_with("PRF_")) {
-      out.prf = parts[i];
-    } else if (i + 1 == parts.size()) {
-      out.dh_group = parts[i];
-    } else {
-      out.integrity = parts[i];
-    }
-  }
-  return out;
-}
-
-// "AES_CBC_256/HMAC_SHA2_256_128/MODP_2048/ESN" (engine::EspAlgorithms::str()).
-ChildAlgorithms child_algorithms(std::string_view text) {
-  ChildAlgorithms out;
-  if (text.empty()) {
-    return out;
-  }
-  auto parts = split(text, '/');
-  out.encryption = parts.front();
-  for (size_t i = 1; i < parts.size(); ++i) {
-    if (parts[i] == "ESN") {
-      out.esn = true;
-    } else if (is_integrity_name(parts[i])) {
-      out.integrity = parts[i];
-    } else {
-      out.dh_group = parts[i];
-    }
-  }
-  return out;
-}
-
-std::optional<WallTime> wall(const std::optional<std::chrono::system_clock::time_point>& t) {
-  if (!t || *t == std::chrono::system_clock::time_point{}) {
-    return std::nullopt;
-  }
-  return *t;
-}
 
 std::string_view auto_name(model::AutoAction a) {
   switch (a) {
@@ -510,10 +439,7 @@ void Daemon::update_metrics() {
   size_t children = 0;
   std::map<std::string, std::map<uint32_t, std::pair<uint64_t, uint64_t>>> seen;
   for (const auto& sa : engine_->list()) {
-    const IkeSaState s = sa.state == "established" ? IkeSaState::kEstablished
-                         : sa.state == "deleting"  ? IkeSaState::kDeleting
-                                                   : IkeSaState::kConnecting;
-    ++ike[static_cast<size_t>(s)];
+    ++ike[static_cast<size_t>(ike_sa_metric_state(sa.state))];
     for (const auto& c : sa.children) {
       ++children;
       // Per-SA counters restart with every SA: count what each grew since the last look.
@@ -543,8 +469,12 @@ void Daemon::update_metrics() {
 
 // Every engine event: a log line, and the metrics' events.
 void Daemon::on_engine_event(const engine::Event& e) {
-  if (e.type == engine::EventType::kIkeUp || e.type == engine::EventType::kChildUp ||
-      e.type == engine::EventType::kIkeDown || e.type == engine::EventType::kChildDown) {
+  if (e.type == engine::EventType::kRekeyed) {
+    log_.info("engine", e.connection + ": " + describe_rekey(e));
+  } else if (e.type == engine::EventType::kRekeyFailed) {
+    log_.warning("engine", e.connection + ": " + describe_rekey(e));
+  } else if (e.type == engine::EventType::kIkeUp || e.type == engine::EventType::kChildUp ||
+             e.type == engine::EventType::kIkeDown || e.type == engine::EventType::kChildDown) {
     log_.info("engine", e.connection + ": " + std::string(engine::name(e.type)) +
                             (e.reason.empty() ? "" : " (" + e.reason + ")"));
   } else {
@@ -558,6 +488,10 @@ void Daemon::on_engine_event(const engine::Event& e) {
     metrics_->ike_sa_established(std::chrono::duration_cast<Duration>(e.handshake));
   } else if (e.type == engine::EventType::kIkeFailed) {
     metrics_->ike_sa_failed(failure_reason(e.reason));
+  } else if (e.type == engine::EventType::kRekeyed) {
+    metrics_->rekey_finished(rekey_kind(e.rekey), RekeyResult::kSuccess);
+  } else if (e.type == engine::EventType::kRekeyFailed) {
+    metrics_->rekey_finished(rekey_kind(e.rekey), RekeyResult::kFailure);
   }
 }
 
@@ -699,40 +633,13 @@ ConnectionStatus Daemon::status_of(const std::string& name,
   }
   const uint16_t natt = transport_ ? transport_->natt_port() : 4500;
   for (const auto& sa : live != nullptr ? *live : st->sas) {
-    IkeSaStatus ike;
-    ike.initiator = sa.initiator;
-    ike.local_spi = sa.initiator ? sa.spi_i : sa.spi_r;
-    ike.remote_spi = sa.initiator ? sa.spi_r : sa.spi_i;
-    ike.state = upper(sa.state);
-    ike.local_address = sa.local;
-    ike.remote_address = sa.remote;
-    ike.local_id = sa.local_id;
-    ike.remote_id = sa.remote_id;
-    ike.algorithms = ike_algorithms(sa.algorithms);
-    ike.established_at = wall(sa.established);
     const bool encapsulated = sa.local.ends_with(":" + std::to_string(natt));
-    out.ike_sas.push_back(std::move(ike));
+    out.ike_sas.push_back(ike_sa_status(sa));
     for (const auto& c : sa.children) {
       if (c.connection != name) {
         continue;
       }
-      ChildSaStatus child;
-      child.spi_in = c.spi_in;
-      child.spi_out = c.spi_out;
-      child.reqid = c.reqid;
-      child.state = upper(c.state);
-      child.protocol = "ESP";
-      child.mode = c.mode;
-      child.udp_encapsulated = encapsulated;
-      child.algorithms = child_algorithms(c.algorithms);
-      child.bytes_in = c.in.bytes;
-      child.bytes_out = c.out.bytes;
-      child.packets_in = c.in.packets;
-      child.packets_out = c.out.packets;
-      child.local_ts = c.local_selectors;
-      child.remote_ts = c.remote_selectors;
-      child.established_at = wall(c.established);
-      out.child_sas.push_back(std::move(child));
+      out.child_sas.push_back(child_sa_status(c, encapsulated));
     }
   }
   return out;

@@ -74,6 +74,16 @@ std::string_view rekey_kind_name(RekeyKind kind) {
   return "ike";
 }
 
+std::string_view rekey_result_name(RekeyResult result) {
+  switch (result) {
+    case RekeyResult::kSuccess:
+      return "success";
+    case RekeyResult::kFailure:
+      return "failure";
+  }
+  return "failure";
+}
+
 namespace {
 
 constexpr ConnectionState kConnectionStates[] = {
@@ -85,6 +95,7 @@ constexpr IkeFailure kIkeFailures[] = {IkeFailure::kTimeout,    IkeFailure::kAut
                                        IkeFailure::kNoProposal, IkeFailure::kTsUnacceptable,
                                        IkeFailure::kPeerError,  IkeFailure::kLocalError};
 constexpr RekeyKind kRekeyKinds[] = {RekeyKind::kIke, RekeyKind::kChild, RekeyKind::kReauth};
+constexpr RekeyResult kRekeyResults[] = {RekeyResult::kSuccess, RekeyResult::kFailure};
 
 double seconds(Duration d) {
   return std::chrono::duration<double>(d).count();
@@ -123,7 +134,9 @@ class Metrics::Impl {
   std::array<prometheus::Gauge*, std::size(kConnectionStates)> connection_gauges{};
   std::array<prometheus::Gauge*, std::size(kIkeSaStates)> ike_sa_gauges{};
   std::array<prometheus::Counter*, std::size(kIkeFailures)> failure_counters{};
-  std::array<prometheus::Counter*, std::size(kRekeyKinds)> rekey_counters{};
+  // [kind][result]
+  std::array<std::array<prometheus::Counter*, std::size(kRekeyResults)>, std::size(kRekeyKinds)>
+      rekey_counters{};
   prometheus::Counter* reload_success = nullptr;
   prometheus::Counter* reload_failure = nullptr;
 
@@ -166,7 +179,7 @@ Metrics::Impl::Impl(MetricsOptions opts)
                       .Register(*registry)),
       rekeys(prometheus::BuildCounter()
                  .Name("ipsec_rekeys_total")
-                 .Help("Completed rekeys, by kind")
+                 .Help("Rekeys of IKE and CHILD SAs, by kind and result")
                  .Register(*registry)),
       reloads(prometheus::BuildCounter()
                   .Name("ipsec_config_reloads_total")
@@ -218,7 +231,11 @@ Metrics::Impl::Impl(MetricsOptions opts)
     failure_counters[i] = &ike_failures.Add(label("reason", ike_failure_name(kIkeFailures[i])));
   }
   for (size_t i = 0; i < std::size(kRekeyKinds); ++i) {
-    rekey_counters[i] = &rekeys.Add(label("kind", rekey_kind_name(kRekeyKinds[i])));
+    for (size_t j = 0; j < std::size(kRekeyResults); ++j) {
+      rekey_counters[i][j] =
+          &rekeys.Add({{"kind", std::string(rekey_kind_name(kRekeyKinds[i]))},
+                       {"result", std::string(rekey_result_name(kRekeyResults[j]))}});
+    }
   }
   reload_success = &reloads.Add(label("result", "success"));
   reload_failure = &reloads.Add(label("result", "failure"));
@@ -322,8 +339,8 @@ void Metrics::ike_sa_failed(IkeFailure reason) {
   impl_->failure_counters[static_cast<size_t>(reason)]->Increment();
 }
 
-void Metrics::rekeyed(RekeyKind kind) {
-  impl_->rekey_counters[static_cast<size_t>(kind)]->Increment();
+void Metrics::rekey_finished(RekeyKind kind, RekeyResult result) {
+  impl_->rekey_counters[static_cast<size_t>(kind)][static_cast<size_t>(result)]->Increment();
 }
 
 void Metrics::child_sa_bytes(const std::string& connection, uint64_t bytes_in, uint64_t bytes_out) {

@@ -39,6 +39,10 @@ std::string_view ike_failure_name(IkeFailure reason);  // "timeout", "authentica
 enum class RekeyKind : uint8_t { kIke, kChild, kReauth };
 std::string_view rekey_kind_name(RekeyKind kind);  // "ike", "child", "reauth"
 
+// A rekey completed (the new SA replaced the old) or gave up (the old one stays until it expires).
+enum class RekeyResult : uint8_t { kSuccess, kFailure };
+std::string_view rekey_result_name(RekeyResult result);  // "success", "failure"
+
 struct MetricsOptions {
   std::string listen = std::string(kDefaultMetricsAddress);  // HOST:PORT; port 0: any free port
   // Off: ipsec_child_sa_bytes_total carries only {direction}, for nodes with
@@ -69,7 +73,7 @@ class Metrics {
   // Events.
   void ike_sa_established(Duration handshake);
   void ike_sa_failed(IkeFailure reason);
-  void rekeyed(RekeyKind kind);
+  void rekey_finished(RekeyKind kind, RekeyResult result);
   // Bytes moved since the last call for this connection (the daemon turns the
   // kernel's per-SA counters, which restart with each SA, into deltas).
   void child_sa_bytes(const std::string& connection, uint64_t bytes_in, uint64_t bytes_out);

@@ -1,6 +1,7 @@
 #include "controller/reconciler.h"
 
 #include "controller/metrics.h"
+#include "controller/sa_status.h"
 
 #include <algorithm>
 #include <future>
@@ -426,8 +427,9 @@ ReconcileResult Reconciler::reconcile(const std::string& name) {
     for (const auto& child : ike.children) {
       if (child.connection == name) {
         ours = true;
-        established = established || (ike.state == "established" && child.state == "installed");
-        any_live = any_live || child.state == "installed";
+        // A rekey under way keeps the connection up: the old SAs carry the traffic.
+        established = established || (ike_sa_up(ike.state) && child_sa_up(child.state));
+        any_live = any_live || child_sa_up(child.state);
       }
     }
     if (ike.connection == name) {
@@ -708,6 +710,9 @@ void Controller::start() {
               .watch(fd,
                      [this] {
                        for (const auto& e : kernel_.read_events(std::chrono::milliseconds(0))) {
+                         // The engine first: a soft expire starts its rekey, a hard
+                         // one takes the CHILD SA down before the reconciler looks.
+                         engine_.on_kernel_event(e);
                          reconciler_->on_kernel_event(e);
                        }
                      })

@@ -102,6 +102,7 @@ class FakeControl final : public controller::Control {
     ike.algorithms = {"AES_GCM_16_256", "", "PRF_HMAC_SHA2_256", "CURVE25519"};
     ike.established_at = at(1767225700);
     ike.rekey_at = at(1767250000);
+    ike.rekeys = 1;
     s.ike_sas.push_back(ike);
     controller::ChildSaStatus child;
     child.spi_in = 0xc0ffee01;
@@ -118,6 +119,7 @@ class FakeControl final : public controller::Control {
     child.local_ts = {"198.51.100.0/24"};
     child.remote_ts = {"203.0.113.0/24"};
     child.established_at = at(1767225700);
+    child.rekeys = 2;
     s.child_sas.push_back(child);
     return s;
   }
@@ -438,8 +440,10 @@ TEST_F(AutoTest, StatusPrintsConnectionsWithTheirSas) {
         "file:/etc/ipsec.conf", "Loaded=True Established=True",
         "IKE SA 0123456789abcdef:fedcba9876543210 ESTABLISHED initiator",
         "192.0.2.1:500 <-> 192.0.2.2:500 @west <-> @east",
-        "AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE25519", "established 2026-01-01 00:01:40 UTC",
+        "AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE25519; established 2026-01-01 00:01:40 UTC, "
+        "rekey 2026-01-01 06:46:40 UTC, rekeys 1\n",
         "CHILD SA ESP tunnel in c0ffee01 out c0ffee02 reqid 16385 INSTALLED",
+        "established 2026-01-01 00:01:40 UTC, rekey -, expires -, rekeys 2\n",
         "198.51.100.0/24 === 203.0.113.0/24", "bytes in 1024 out 2048",
         "last error: peer 192.0.2.7 did not answer"}) {
     EXPECT_NE(r.out.find(expected), std::string::npos) << expected << "\n" << r.out;

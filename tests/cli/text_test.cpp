@@ -89,6 +89,44 @@ TEST(Text, EmptyListingsSayNone) {
   EXPECT_EQ(*traffic, "");
 }
 
+TEST(Text, StatusShowsRekeyTimesStatesAndCounts) {
+  const std::string conns =
+      R"({"connections":[{"name":"west","origin":"api","auto":"start","intent":"none",)"
+      R"("generation":1,"observedGeneration":1,"conditions":[],)"
+      R"("ikeSas":[{"localSpi":"0000000000000001","remoteSpi":"0000000000000002",)"
+      R"("initiator":true,"state":"REKEYING","localAddress":"192.0.2.1:500",)"
+      R"("remoteAddress":"192.0.2.2:500","localId":"","remoteId":"","encryption":"AES_GCM_16_256",)"
+      R"("integrity":"","prf":"PRF_HMAC_SHA2_256","dhGroup":"CURVE25519",)"
+      R"("establishedAt":"2026-01-01T00:00:00Z","rekeyAt":null,)"
+      R"("reauthAt":"2026-01-01T01:00:00Z","expiresAt":"2026-01-01T02:00:00Z","rekeys":5}],)"
+      R"("childSas":[{"spiIn":"c0ffee01","spiOut":"c0ffee02","reqid":1,"state":"REKEYED",)"
+      R"("protocol":"ESP","mode":"tunnel","udpEncapsulated":false,)"
+      R"("encryption":"AES_GCM_16_256","integrity":"","dhGroup":"","esn":false,)"
+      R"("bytesIn":0,"bytesOut":0,"packetsIn":0,"packetsOut":0,)"
+      R"("localTs":["198.51.100.0/24"],"remoteTs":["203.0.113.0/24"],)"
+      R"("establishedAt":"2026-01-01T00:00:00Z","rekeyAt":null,)"
+      R"("expiresAt":"2026-01-01T08:00:00Z","rekeys":12}],"lastError":""}]})";
+  auto status = format_status(R"({"version":"1"})", conns, true);
+  ASSERT_TRUE(status) << status.error();
+  for (const char* expected :
+       {"IKE SA 0000000000000001:0000000000000002 REKEYING initiator",
+        "; established 2026-01-01 00:00:00 UTC, rekey -, reauth 2026-01-01 01:00:00 UTC, "
+        "expires 2026-01-01 02:00:00 UTC, rekeys 5\n",
+        "reqid 1 REKEYED 198.51.100.0/24 === 203.0.113.0/24\n",
+        "      established 2026-01-01 00:00:00 UTC, rekey -, expires 2026-01-01 08:00:00 UTC, "
+        "rekeys 12\n"}) {
+    EXPECT_NE(status->find(expected), std::string::npos) << expected << "\n" << *status;
+  }
+  // An older daemon without the fields: nothing claims a count it did not send.
+  auto old = format_status(
+      R"({"version":"1"})",
+      R"({"connections":[{"name":"west","ikeSas":[{"state":"ESTABLISHED"}]}]})", true);
+  ASSERT_TRUE(old) << old.error();
+  EXPECT_NE(old->find("rekey -\n"), std::string::npos) << *old;
+  EXPECT_EQ(old->find("rekeys"), std::string::npos) << *old;
+  EXPECT_EQ(old->find("expires"), std::string::npos) << *old;
+}
+
 }  // namespace
 }  // namespace ipsecd::cli
 

@@ -153,6 +153,42 @@ TEST(StatusJson, ConnectionHasConditionsAndSas) {
   EXPECT_NE(json.find("\"localTs\":[\"198.51.100.0/24\"]"), std::string::npos) << json;
 }
 
+TEST(StatusJson, SasCarryTheirRekeyTimesAndCounts) {
+  const WallTime t = WallTime(std::chrono::seconds(1767225600));  // 2026-01-01T00:00:00Z
+  IkeSaStatus ike;
+  ike.state = "REKEYING";
+  ike.established_at = t;
+  ike.rekey_at = t + std::chrono::hours(1);
+  ike.expires_at = t + std::chrono::hours(2);
+  ike.rekeys = 3;
+  const std::string ike_json = to_json(ike);
+  EXPECT_NE(ike_json.find("\"state\":\"REKEYING\""), std::string::npos) << ike_json;
+  EXPECT_NE(ike_json.find("\"establishedAt\":\"2026-01-01T00:00:00Z\",\"rekeyAt\":\"2026-01-01T01:"
+                          "00:00Z\",\"reauthAt\":null,\"expiresAt\":\"2026-01-01T02:00:00Z\","
+                          "\"rekeys\":3}"),
+            std::string::npos)
+      << ike_json;
+  ike.expires_at.reset();
+  ike.reauth_at = t + std::chrono::minutes(30);
+  EXPECT_NE(to_json(ike).find("\"reauthAt\":\"2026-01-01T00:30:00Z\",\"expiresAt\":null"),
+            std::string::npos)
+      << to_json(ike);
+
+  ChildSaStatus child;
+  child.state = "REKEYED";
+  child.expires_at = t + std::chrono::hours(8);
+  child.rekeys = 7;
+  const std::string child_json = to_json(child);
+  EXPECT_NE(child_json.find("\"state\":\"REKEYED\""), std::string::npos) << child_json;
+  EXPECT_NE(child_json.find("\"rekeyAt\":null,\"expiresAt\":\"2026-01-01T08:00:00Z\","
+                            "\"rekeys\":7}"),
+            std::string::npos)
+      << child_json;
+  // A fresh SA has had no rekeys: 0, not absent.
+  EXPECT_NE(to_json(ChildSaStatus{}).find("\"rekeys\":0}"), std::string::npos);
+  EXPECT_NE(to_json(IkeSaStatus{}).find("\"rekeys\":0}"), std::string::npos);
+}
+
 TEST(StatusJson, ErrorShape) {
   EXPECT_EQ(error_json("not_found", "no \"x\""),
             "{\"error\":{\"code\":\"not_found\",\"message\":\"no \\\"x\\\"\"}}");

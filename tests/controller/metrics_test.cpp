@@ -77,7 +77,16 @@ TEST(Metrics, ScrapeHasEveryFamilyWithItsType) {
   // Fixed label sets exist at zero before the first event.
   EXPECT_TRUE(has_line(s.text, "ipsec_connections{state=\"established\"} 0")) << s.text;
   EXPECT_TRUE(has_line(s.text, "ipsec_ike_sa_failures_total{reason=\"timeout\"} 0"));
-  EXPECT_TRUE(has_line(s.text, "ipsec_rekeys_total{kind=\"child\"} 0"));
+  for (const char* kind : {"ike", "child", "reauth"}) {
+    for (const char* result : {"success", "failure"}) {
+      EXPECT_TRUE(has_line(s.text, std::string("ipsec_rekeys_total{kind=\"") + kind +
+                                       "\",result=\"" + result + "\"} 0"))
+          << kind << " " << result << "\n"
+          << s.text;
+    }
+  }
+  EXPECT_FALSE(has_line(s.text, "ipsec_rekeys_total{kind=\"child\"} 0"))
+      << "every series has a result";
   EXPECT_TRUE(has_line(s.text, "ipsec_config_reloads_total{result=\"failure\"} 0"));
 }
 
@@ -91,7 +100,10 @@ TEST(Metrics, UpdatesShowInTheNextScrape) {
   metrics->ike_sa_established(std::chrono::milliseconds(30));
   metrics->ike_sa_failed(IkeFailure::kAuthentication);
   metrics->ike_sa_failed(IkeFailure::kAuthentication);
-  metrics->rekeyed(RekeyKind::kIke);
+  metrics->rekey_finished(RekeyKind::kIke, RekeyResult::kSuccess);
+  metrics->rekey_finished(RekeyKind::kChild, RekeyResult::kSuccess);
+  metrics->rekey_finished(RekeyKind::kChild, RekeyResult::kSuccess);
+  metrics->rekey_finished(RekeyKind::kReauth, RekeyResult::kFailure);
   metrics->child_sa_bytes("west", 100, 200);
   metrics->child_sa_bytes("west", 1, 2);
   metrics->config_reloaded(true, WallTime(std::chrono::seconds(1767225600)));
@@ -110,7 +122,13 @@ TEST(Metrics, UpdatesShowInTheNextScrape) {
   EXPECT_TRUE(has_line(t, "ipsec_ike_handshake_duration_seconds_bucket{le=\"0.025\"} 0"));
   EXPECT_TRUE(has_line(t, "ipsec_ike_handshake_duration_seconds_bucket{le=\"0.05\"} 1"));
   EXPECT_TRUE(has_line(t, "ipsec_ike_sa_failures_total{reason=\"authentication_failed\"} 2"));
-  EXPECT_TRUE(has_line(t, "ipsec_rekeys_total{kind=\"ike\"} 1"));
+  // Each kind and result is its own series: a failure does not count as a rekey done.
+  EXPECT_TRUE(has_line(t, "ipsec_rekeys_total{kind=\"ike\",result=\"success\"} 1"));
+  EXPECT_TRUE(has_line(t, "ipsec_rekeys_total{kind=\"ike\",result=\"failure\"} 0"));
+  EXPECT_TRUE(has_line(t, "ipsec_rekeys_total{kind=\"child\",result=\"success\"} 2"));
+  EXPECT_TRUE(has_line(t, "ipsec_rekeys_total{kind=\"child\",result=\"failure\"} 0"));
+  EXPECT_TRUE(has_line(t, "ipsec_rekeys_total{kind=\"reauth\",result=\"success\"} 0"));
+  EXPECT_TRUE(has_line(t, "ipsec_rekeys_total{kind=\"reauth\",result=\"failure\"} 1"));
   // A family without series is not exposed: this one appears with the first connection.
   EXPECT_TRUE(has_line(t, "# TYPE ipsec_child_sa_bytes_total counter"));
   EXPECT_TRUE(has_line(t, "ipsec_child_sa_bytes_total{connection=\"west\",direction=\"in\"} 101"));

@@ -114,6 +114,9 @@ class ReconcilerTest : public ::testing::Test {
     b = std::make_unique<Node>(loop, net, std::vector<std::string>{"192.0.2.2", "192.0.2.12"}, 2);
     net.set_filter([this](const engine::Endpoint& from, const engine::Endpoint&,
                           std::span<const uint8_t> message) {
+      if (silence_b.load() && from.address == Address::literal("192.0.2.2")) {
+        return false;  // B's answers lost, until the test lets them through
+      }
       // Exchange type 37 (INFORMATIONAL) from A: DELETEs and liveness checks.
       if (from.address == Address::literal("192.0.2.1") && message.size() > 18 &&
           message[18] == 37) {
@@ -184,6 +187,7 @@ class ReconcilerTest : public ::testing::Test {
   std::thread loop_thread;
   std::atomic<int> informational_from_a{0};
   std::atomic<int> ike_sa_init_from_a{0};
+  std::atomic<bool> silence_b{false};
 };
 
 TEST_F(ReconcilerTest, AutoStartConvergesToEstablishedAndReadyOnBothEnds) {
@@ -341,6 +345,84 @@ TEST_F(ReconcilerTest, AutoStartComesBackAfterThePeerDeletesIt) {
     return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue) && now.size() == 1 &&
            now[0] != before[0];
   })) << a->reason("west-east", kConditionEstablished);
+}
+
+// The kernel's events reach the engine: a CHILD SA the kernel expires (its
+// byte limit reached) is replaced, and the connection is established again
+// without the operator doing anything.
+TEST_F(ReconcilerTest, AKernelExpireReachesTheEngineAndTheChildSaIsReplaced) {
+  const std::string spec = kWestEast + ";ipsec-max-bytes=1000";
+  b->controller->apply("file:b", snap({conn("west-east", spec + ";auto=add")}));
+  a->controller->apply("file:a", snap({conn("west-east", spec + ";auto=start")}));
+  ASSERT_TRUE(eventually([&] {
+    return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue) &&
+           b->is("west-east", kConditionEstablished, ConditionStatus::kTrue);
+  })) << a->reason("west-east", kConditionEstablished);
+  const auto before = spis(*a, "west-east");
+  ASSERT_EQ(before.size(), 1u);
+  // Twelve 100-byte packets out: past the outbound SA's hard limit of 1000 bytes.
+  kernel::Packet packet;
+  packet.src = Address::literal("10.1.0.5");
+  packet.dst = Address::literal("10.2.0.7");
+  on_loop([&] {
+    for (int i = 0; i < 12; ++i) {
+      a->kernel->send(packet);
+    }
+    return 0;
+  });
+  ASSERT_TRUE(eventually([&] {
+    auto now = spis(*a, "west-east");
+    return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue) && now.size() == 1 &&
+           now[0] != before[0];
+  })) << a->reason("west-east", kConditionEstablished)
+      << "; CHILD SAs " << spis(*a, "west-east").size();
+  EXPECT_EQ(on_loop([&] { return a->kernel->send(packet).verdict; }), kernel::Verdict::kProtected);
+}
+
+// A CHILD SA rekey replaces the SA in place: while it is under way (the
+// peer's answer held back) the old SA carries the traffic, so the connection
+// stays established through every reconcile and the controller starts no
+// negotiation of its own; once it completes the new SA is shown alone.
+TEST_F(ReconcilerTest, AChildRekeyKeepsTheConnectionEstablished) {
+  b->controller->apply("file:b", snap({conn("west-east", kWestEast + ";auto=add")}));
+  a->controller->apply("file:a", snap({conn("west-east", kWestEast + ";auto=start")}));
+  ASSERT_TRUE(eventually([&] {
+    return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue) &&
+           b->is("west-east", kConditionEstablished, ConditionStatus::kTrue);
+  }));
+  ASSERT_TRUE(eventually([&] { return a->controller->queue().idle(); }));
+  const auto before = spis(*a, "west-east");
+  ASSERT_EQ(before.size(), 1u);
+  const int inits = ike_sa_init_from_a.load();
+  silence_b.store(true);
+  ASSERT_TRUE(on_loop([&] { return a->engine->rekey("west-east", engine::RekeyKind::kChild); }));
+  auto child_state = [&]() -> std::string {
+    auto st = a->status("west-east");
+    if (!st || st->sas.size() != 1 || st->sas[0].children.empty()) {
+      return "";
+    }
+    return st->sas[0].children[0].state;
+  };
+  // A resync (every 200 ms) reconciles it mid-rekey.
+  ASSERT_TRUE(eventually([&] { return child_state() == "rekeying"; })) << child_state();
+  a->controller->resync();
+  ASSERT_TRUE(eventually([&] { return a->controller->queue().idle(); }));
+  EXPECT_TRUE(a->is("west-east", kConditionEstablished, ConditionStatus::kTrue))
+      << a->reason("west-east", kConditionEstablished);
+  EXPECT_TRUE(a->is("west-east", kConditionReady, ConditionStatus::kTrue))
+      << a->reason("west-east", kConditionReady);
+  silence_b.store(false);  // the retransmitted request is answered now
+  ASSERT_TRUE(eventually([&] {
+    auto st = a->status("west-east");
+    if (!st || st->sas.size() != 1) {
+      return false;
+    }
+    const auto& children = st->sas[0].children;
+    return children.size() == 1 && children[0].state == "installed" &&
+           children[0].spi_in != before[0].in && children[0].rekeys == 1;
+  })) << child_state();
+  EXPECT_TRUE(a->is("west-east", kConditionEstablished, ConditionStatus::kTrue));
+  EXPECT_EQ(ike_sa_init_from_a.load(), inits) << "a rekey is no new IKE SA";
 }
 
 TEST_F(ReconcilerTest, EditingOneConnectionReplacesItAndLeavesTheOtherAlone) {
