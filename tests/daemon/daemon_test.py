@@ -112,6 +112,10 @@ class DaemonTest(Pair):
         self.assertEqual(status["ikeSas"][0]["state"], "ESTABLISHED")
         self.assertEqual(len(status["childSas"]), 1)
         self.assertEqual(status["childSas"][0]["localTs"], ["198.51.100.1/32"])
+        # A fresh tunnel: nothing rekeyed yet.
+        self.assertEqual(status["ikeSas"][0]["rekeys"], 0)
+        self.assertIn("expiresAt", status["ikeSas"][0])
+        self.assertEqual(status["childSas"][0]["rekeys"], 0)
         for cond in status["conditions"]:
             self.assertEqual(set(cond), CONDITION_FIELDS)
             self.assertIn(cond["status"], ("True", "False", "Unknown"))
@@ -335,6 +339,7 @@ class DaemonTest(Pair):
                        "ipsec_ike_handshake_duration_seconds"):
             self.assertIn("# TYPE " + family, text)
         self.assertIn('ipsec_connections{state="routed"} 1', text)
+        self.assertIn('ipsec_rekeys_total{kind="child",result="failure"} 0', text)
         self.assertRegex(text, r"ipsec_ike_sa_established_total [1-9]")
         promtool = shutil.which("promtool")
         if promtool is None:
@@ -343,6 +348,28 @@ class DaemonTest(Pair):
         check = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
                                capture_output=True, timeout=60)
         self.assertEqual(check.returncode, 0, check.stdout.decode() + check.stderr.decode())
+
+    def test_child_rekey_is_counted_logged_and_shown(self):
+        # A 12 s CHILD SA lifetime: the ends rekey between 6 and 9 s in.
+        extra = "  ipsec-lifetime=12s\n"
+        self.write(os.path.join(self.east_dir, "e.conf"), conn("c1", 1, "add", extra=extra))
+        self.write(os.path.join(self.west_dir, "w.conf"), conn("c1", 1, "start", extra=extra))
+        west, east = self.pair()
+        west.wait_established("c1")
+        first = west.connection("c1")["childSas"][0]["spiIn"]
+        success = re.compile(r'^ipsec_rekeys_total\{kind="child",result="success"\} [1-9]', re.M)
+        rekeyed = west.wait_for(lambda: next((d for d in (west, east) if success.search(d.metrics())),
+                                             None), timeout=30, what="a counted CHILD SA rekey")
+        self.assertRegex(rekeyed.log_text(),
+                         r"c1: rekeyed child SA 0x[0-9a-f]{8}/0x[0-9a-f]{8} -> 0x[0-9a-f]{8}/0x[0-9a-f]{8}")
+        self.assertIn('ipsec_rekeys_total{kind="child",result="failure"} 0', rekeyed.metrics())
+        # The connection stayed up: no CHILD SA went down, the new one shows its count.
+        status = west.wait_for(lambda: (lambda c: c if any(x["rekeys"] >= 1 for x in c["childSas"])
+                                        else None)(west.connection("c1")),
+                               what="a CHILD SA with rekeys >= 1")
+        self.assertNotIn(first, [x["spiIn"] for x in status["childSas"] if x["state"] == "INSTALLED"])
+        self.assertEqual(west.condition("c1", "Established")["status"], "True")
+        self.assertNotIn("child-down", west.log_text() + east.log_text())
 
     def test_prometheus_server_scrapes(self):
         prometheus = shutil.which("prometheus")
