@@ -162,6 +162,7 @@ model::Result<bool> IkeSa::derive_keys(std::span<const uint8_t> g_ir) {
   if (!taken.ok()) {
     return taken;
   }
+  min_nonce = std::min(handshake->nonce_i, handshake->nonce_r);
   handshake->sk_pi = std::move(keys.sk_pi);
   handshake->sk_pr = std::move(keys.sk_pr);
   return true;

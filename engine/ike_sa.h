@@ -52,7 +52,10 @@ struct ChildSa {
   // Leaves without a child-down event: it was replaced, or it is the spare
   // of a rekey collision (2.8.1) that one side deletes.
   bool quiet = false;
-  bool spare = false;     // that spare: its pending outbound SA never goes in
+  bool spare = false;  // that spare: its pending outbound SA never goes in
+  // Kept from a duplicate IKE SA the peer deleted, until our own IKE SA with
+  // that peer brings its CHILD SA up: traffic keeps flowing meanwhile.
+  bool orphan = false;
   uint32_t replaces = 0;  // spi_in of the CHILD SA this one rekeyed while that one remains
   uint32_t rekeys = 0;    // rekeys of its predecessors: the lineage's count
   // Responder of a rekey: our outbound SA goes in only once the old CHILD SA
@@ -148,6 +151,9 @@ class IkeSa {
   bool rekeying = false;    // our IKE rekey or reauthentication is under way
   bool superseded = false;  // replaced by a rekey (or a collision's spare): goes without events
   uint32_t rekeys = 0;      // rekeys and reauthentications of its predecessors
+  // The lower nonce of the exchange that made this IKE SA: of two IKE SAs
+  // between the same ends and ids, the one with the lower is the duplicate.
+  std::vector<uint8_t> min_nonce;
   Clock::SteadyTime rekey_due{};   // zero: none (rekey=no)
   Clock::SteadyTime expire_due{};  // rekey=no: deleted then
   EventLoop::TimerId rekey_timer = 0;

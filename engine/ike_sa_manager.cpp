@@ -353,6 +353,73 @@ void IkeSaManager::established(IkeSa& sa) {
   Event up{EventType::kIkeUp, sa.conn->name(), sa.spi_i, sa.spi_r, 0, 0, {}};
   up.handshake = ctx_.loop.now() - sa.created;
   ctx_.emit(std::move(up));
+  ctx_.loop.post([this, spi = sa.our_spi(), alive = std::weak_ptr<int>(ctx_.alive)] {
+    if (!alive.expired()) {
+      close_duplicate_ike(spi);
+    }
+  });
+}
+
+void IkeSaManager::close_duplicate_ike(uint64_t spi) {
+  IkeSa* sa = find(spi);
+  if (sa == nullptr || !sa->established() || sa->superseded) {
+    return;
+  }
+  auto it = by_peer_.find(peer_key(sa->local.address, sa->remote.address, sa->conn->local_id));
+  if (it == by_peer_.end()) {
+    return;
+  }
+  const std::vector<uint64_t> spis = it->second;
+  for (uint64_t other_spi : spis) {
+    IkeSa* other = find(other_spi);
+    if (other == nullptr || other == sa || !other->established() || other->superseded ||
+        !(other->remote.address == sa->remote.address) || !(other->peer_id == sa->peer_id)) {
+      continue;
+    }
+    IkeSa* duplicate = other->min_nonce < sa->min_nonce ? other : sa;
+    IkeSa* kept = duplicate == sa ? other : sa;
+    ctx_.log(sa->conn->name() + ": two IKE SAs with " + sa->remote.address.str() +
+             " (simultaneous initiation): " +
+             (duplicate->initiator ? "deleting" : "the peer deletes") + " the duplicate " +
+             std::to_string(duplicate->our_spi()) + ", keeping " + std::to_string(kept->our_spi()));
+    if (duplicate->initiator) {
+      delete_spare(*duplicate);
+    } else {
+      duplicate->state = IkeState::kDeleting;
+      expect_spare_delete(*duplicate);
+    }
+    if (duplicate == sa) {
+      return;
+    }
+  }
+}
+
+void IkeSaManager::close_duplicate_child(uint64_t ike_spi, uint32_t spi_in) {
+  IkeSa* sa = find(ike_spi);
+  ChildSa* child = sa == nullptr || !sa->established() ? nullptr : sa->child_by_spi_in(spi_in);
+  if (child == nullptr || child->deleting || child->spare || child->replaces != 0 ||
+      child->rekey != ChildRekey::kNone) {
+    return;
+  }
+  auto key = [](const ChildSa& c) { return std::min(c.spi_in, c.spi_out); };
+  for (auto& other : sa->children) {
+    if (&other == child || other.deleting || other.spare || other.replaces != 0 ||
+        other.rekey != ChildRekey::kNone || other.reqid != child->reqid ||
+        other.flows != child->flows) {
+      continue;
+    }
+    // Both sides see the same SPI pairs, so both pick the same one and delete it.
+    ChildSa& duplicate = key(other) < key(*child) ? other : *child;
+    duplicate.quiet = true;
+    duplicate.spare = true;
+    ctx_.log(child->conn->name() +
+             ": two CHILD SAs for the same flows (simultaneous initiation): deleting " +
+             tasks::hex32(duplicate.spi_in));
+    sa->tasks.queue(std::make_unique<tasks::ChildDelete>(
+        *sa, ctx_, std::vector<uint32_t>{duplicate.spi_in}, true, "duplicate CHILD SA"));
+    sa->tasks.initiate();
+    return;
+  }
 }
 
 void IkeSaManager::schedule_keepalive(IkeSa& sa, Clock::SteadyTime when) {
@@ -434,10 +501,75 @@ void IkeSaManager::child_down(IkeSa& sa, uint32_t spi_in, const std::string& rea
   }
 }
 
+bool IkeSaManager::adopt_orphans(IkeSa& dying) {
+  // Our own check may not have run yet: the twin got established in this very turn.
+  close_duplicate_ike(dying.our_spi());
+  if (dying.superseded || dying.children.empty()) {
+    return false;
+  }
+  auto it =
+      by_peer_.find(peer_key(dying.local.address, dying.remote.address, dying.conn->local_id));
+  if (it == by_peer_.end()) {
+    return false;
+  }
+  for (uint64_t spi : it->second) {
+    IkeSa* next = find(spi);
+    if (next == nullptr || next == &dying || !next->initiator ||
+        next->state != IkeState::kConnecting || !next->sk_in ||
+        !(next->remote.address == dying.remote.address) ||
+        !(next->conn->remote_id.kind == model::IdKind::kAny ||
+          next->conn->remote_id == dying.peer_id)) {
+      continue;
+    }
+    ctx_.log(dying.conn->name() + ": the peer deleted IKE SA " + std::to_string(dying.our_spi()) +
+             " as a duplicate; its CHILD SAs stay until IKE SA " + std::to_string(next->our_spi()) +
+             " is up");
+    for (auto& child : dying.children) {
+      for (auto* t : {&child.rekey_timer, &child.expire_timer}) {
+        if (*t != 0) {
+          ctx_.loop.cancel(*t);
+          *t = 0;
+        }
+      }
+      child.quiet = true;
+      child.spare = true;
+      child.orphan = true;
+      child_added(*next, child.conn->name());
+      next->children.push_back(std::move(child));
+    }
+    dying.children.clear();
+    dying.superseded = true;
+    return true;
+  }
+  return false;
+}
+
 void IkeSaManager::add_child(IkeSa& sa, ChildSa child) {
+  // What a duplicate IKE SA left here for these flows is not needed now.
+  std::vector<uint32_t> orphans;
+  for (const auto& c : sa.children) {
+    if (c.orphan && c.reqid == child.reqid && c.flows == child.flows) {
+      orphans.push_back(c.spi_in);
+    }
+  }
+  for (uint32_t spi : orphans) {
+    if (ChildSa* c = sa.child_by_spi_in(spi)) {
+      uninstall(ctx_.kernel, sa, *c, false);
+      sa.remove_child(spi);
+    }
+  }
   child_added(sa, child.conn->name());
+  const uint32_t spi_in = child.spi_in;
+  const bool fresh = child.replaces == 0 && child.rekeys == 0;
   sa.children.push_back(std::move(child));
   arm_child(sa, sa.children.back());
+  if (fresh) {
+    ctx_.loop.post([this, ike = sa.our_spi(), spi_in, alive = std::weak_ptr<int>(ctx_.alive)] {
+      if (!alive.expired()) {
+        close_duplicate_child(ike, spi_in);
+      }
+    });
+  }
 }
 
 void IkeSaManager::finish(IkeSa& sa, std::string reason, bool failed, bool notify) {
@@ -553,7 +685,8 @@ void IkeSaManager::child_timer(uint64_t ike_spi, uint32_t spi_in, bool hard) {
   // The hard lifetime: the kernel drops the SAs now (XFRM does so itself);
   // the peer is told, and the reconciler decides what comes next.
   const std::string reason =
-      child->rekey == ChildRekey::kRekeyed || child->spare ? "replaced, and its DELETE never came"
+      sa->superseded ? "its IKE SA is being replaced or closed as a duplicate"
+      : child->rekey == ChildRekey::kRekeyed || child->spare ? "replaced, and its DELETE never came"
       : child->conn->spec.rekey ? "CHILD SA lifetime expired: its rekey did not complete"
                                 : "CHILD SA lifetime expired (rekey=no)";
   ctx_.log(child->conn->name() + ": " + tasks::hex32(spi_in) + ": " + reason);
@@ -682,7 +815,8 @@ void IkeSaManager::retry_ike_rekey(IkeSa& sa, bool temporary) {
 
 IkeSa* IkeSaManager::adopt_rekey(IkeSa& old, uint64_t our_spi, uint64_t spi_i, uint64_t spi_r,
                                  bool initiator, const IkeAlgorithms& algorithms,
-                                 crypto::IkeKeys& keys, std::string& error) {
+                                 crypto::IkeKeys& keys, std::vector<uint8_t> min_nonce,
+                                 std::string& error) {
   if (sas_.contains(our_spi)) {
     error = "our new IKE SPI is taken";
     return nullptr;
@@ -708,6 +842,7 @@ IkeSa* IkeSaManager::adopt_rekey(IkeSa& old, uint64_t our_spi, uint64_t spi_i, u
   sa.nat_local = old.nat_local;
   sa.nat_remote = old.nat_remote;
   sa.rekeys = old.rekeys + 1;
+  sa.min_nonce = std::move(min_nonce);
   sa.established_at = ctx_.loop.clock().wall();
   sa.last_sent = old.last_sent;
   sa.last_received = ctx_.loop.now();
@@ -763,7 +898,7 @@ void IkeSaManager::delete_spare(IkeSa& sa) {
   if (sa.tasks.has_task("IkeDelete")) {
     return;
   }
-  sa.tasks.queue(std::make_unique<tasks::IkeDelete>(sa, ctx_, "replaced by a rekey"));
+  sa.tasks.queue(std::make_unique<tasks::IkeDelete>(sa, ctx_, "superseded"));
   sa.tasks.initiate();
 }
 

@@ -61,7 +61,8 @@ class IkeSaManager {
   // The new IKE SA of a rekey: established, keyed from `keys`, no CHILD SAs
   // yet; null with `error` when its keys cannot be set up.
   IkeSa* adopt_rekey(IkeSa& old, uint64_t our_spi, uint64_t spi_i, uint64_t spi_r, bool initiator,
-                     const IkeAlgorithms& algorithms, crypto::IkeKeys& keys, std::string& error);
+                     const IkeAlgorithms& algorithms, crypto::IkeKeys& keys,
+                     std::vector<uint8_t> min_nonce, std::string& error);
   // `from`'s CHILD SAs (with their timers) and queued tasks move to `to`;
   // `from` is superseded and waits for its DELETE.
   void hand_over(IkeSa& from, IkeSa& to);
@@ -123,6 +124,20 @@ class IkeSaManager {
   void ike_timer(uint64_t spi, bool hard);
   void schedule_dpd(IkeSa& sa, Clock::SteadyTime when);
   void dpd(uint64_t spi);
+  // Simultaneous initiation: two IKE SAs between the same ends and ids, or
+  // two CHILD SAs of one connection with the same flows on one IKE SA. Both
+  // sides pick the same duplicate; its IKE SA's initiator deletes it (a
+  // duplicate CHILD SA both delete). Run after the current exchange.
+  void close_duplicate_ike(uint64_t spi);
+  void close_duplicate_child(uint64_t ike_spi, uint32_t spi_in);
+
+ public:
+  // The peer deletes `dying` while our own IKE SA with it is still in
+  // IKE_AUTH (it closed `dying` as the duplicate of that one): its CHILD SAs
+  // stay, quietly, on ours until ours brings its own up. True if taken.
+  bool adopt_orphans(IkeSa& dying);
+
+ private:
   // Arms the SA's NAT-keepalive timer to fire at `when`.
   void schedule_keepalive(IkeSa& sa, Clock::SteadyTime when);
   void keepalive(uint64_t spi);

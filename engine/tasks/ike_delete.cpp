@@ -25,12 +25,16 @@ Result IkeDelete::process(const wire::Message&) {
   if (auto* rekey = sa_.tasks.active_ike_rekey()) {
     rekey->peer_won();
   }
+  ctx_.sas->adopt_orphans(sa_);
   sa_.state = IkeState::kDeleting;
   return Result::need_more();
 }
 
 void IkeDelete::sent() {
-  ctx_.sas->finish(sa_, sa_.superseded ? "replaced by a rekey" : "deleted by the peer", false);
+  ctx_.sas->finish(
+      sa_,
+      sa_.superseded ? "superseded (rekeyed, or closed as a duplicate)" : "deleted by the peer",
+      false);
 }
 
 std::unique_ptr<Task> IkeDelete::migrate(IkeSa& to) {

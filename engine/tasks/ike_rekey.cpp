@@ -222,8 +222,8 @@ Result IkeRekey::process_response(const wire::Message& message) {
   }
   IkeSa* ours = nullptr;
   if (reason.empty()) {
-    ours =
-        ctx_.sas->adopt_rekey(sa_, new_spi_, new_spi_, peer_spi_, true, algorithms, *keys, reason);
+    ours = ctx_.sas->adopt_rekey(sa_, new_spi_, new_spi_, peer_spi_, true, algorithms, *keys,
+                                 std::min(nonce_i_, nonce_r_), reason);
   }
   sa_.rekeying = false;
   if (ours == nullptr) {
@@ -356,8 +356,8 @@ void IkeRekey::sent() {
   done_ = true;
   std::string error;
   // The peer started this rekey: it is the new IKE SA's initiator (2.18).
-  IkeSa* theirs =
-      ctx_.sas->adopt_rekey(sa_, new_spi_, peer_spi_, new_spi_, false, algorithms_, *keys_, error);
+  IkeSa* theirs = ctx_.sas->adopt_rekey(sa_, new_spi_, peer_spi_, new_spi_, false, algorithms_,
+                                        *keys_, std::min(nonce_i_, nonce_r_), error);
   keys_.reset();
   if (theirs == nullptr) {
     ctx_.log(sa_.conn->name() + ": cannot take the peer's IKE rekey: " + error);

@@ -532,5 +532,58 @@ TEST(RekeyCollisions, RekeysCrossingLivenessChecks) {
   }
 }
 
+// Both ends say auto=start: both initiate the same connection at once.
+TEST(SimultaneousInitiation, BothEndsInitiatingLeaveOneIkeSaAndOneChildPair) {
+  std::size_t duplicates = 0;
+  for (uint64_t seed = 1; seed <= 12; ++seed) {
+    SCOPED_TRACE(seed);
+    Impairment impairment = seed <= 4 ? Impairment{} : Impairment{0.2, 0.2, 0.3};
+    Seeded s(seed, impairment);
+    auto c = connection("west-east", Ends{});
+    c.ipsec_lifetime = 30s;
+    c.ike_lifetime = 60s;
+    c.rekey_margin = 10s;
+    for (Node* n : {&s.a, &s.b}) {
+      ASSERT_TRUE(n->engine->load(c).ok());
+    }
+    std::optional<InitiateResult> ra;
+    std::optional<InitiateResult> rb;
+    s.a.engine->initiate("west-east", [&](const InitiateResult& x) { ra = x; });
+    s.b.engine->initiate("west-east", [&](const InitiateResult& x) { rb = x; });
+    ASSERT_TRUE(s.loop.run_until([&] { return ra && rb; }, 200s));
+    ASSERT_TRUE(ra->ok) << ra->reason;
+    ASSERT_TRUE(rb->ok) << rb->reason;
+    // Through rekeys of both kinds, under impairment, then quiet.
+    s.loop.advance(130s);
+    s.net.set_impairment({});
+    s.loop.advance(70s);
+    duplicates += s.logged("simultaneous initiation");
+    auto la = live(s.a);
+    auto lb = live(s.b);
+    ASSERT_EQ(la.ike, 1u);
+    ASSERT_EQ(lb.ike, 1u);
+    EXPECT_EQ(s.a.engine->ike_sa_count(), 1u);
+    EXPECT_EQ(s.b.engine->ike_sa_count(), 1u);
+    EXPECT_EQ(la.sa[0].spi_i, lb.sa[0].spi_i);
+    ASSERT_EQ(la.children, 1u);
+    ASSERT_EQ(lb.children, 1u);
+    EXPECT_EQ(s.a.children(), 1u);
+    EXPECT_EQ(s.b.children(), 1u);
+    EXPECT_EQ(la.child[0].spi_in, lb.child[0].spi_out);
+    EXPECT_EQ(s.a.backend.kernel().sa_count(), 2u);
+    EXPECT_EQ(s.b.backend.kernel().sa_count(), 2u);
+    EXPECT_EQ(s.a.backend.kernel().policy_count(), 3u);
+    EXPECT_EQ(s.b.backend.kernel().policy_count(), 3u);
+    for (Node* n : {&s.a, &s.b}) {
+      for (const auto& e : n->events) {
+        EXPECT_NE(e.type, EventType::kChildDown) << e.reason;
+        EXPECT_NE(e.type, EventType::kIkeDown) << e.reason;
+        EXPECT_NE(e.type, EventType::kIkeFailed) << e.reason;
+      }
+    }
+  }
+  EXPECT_GE(duplicates, 4u) << "the unimpaired seeds make two IKE SAs for sure";
+}
+
 }  // namespace
 }  // namespace ipsecd::engine
