@@ -293,16 +293,139 @@ void Engine::initiate(const std::string& conn_name, Completion done) {
   if (waiting.size() > 1) {
     return;  // already on its way
   }
-  if (IkeSa* sa = sas_->reusable_for(*conn)) {
+  bring_up(conn, false);
+}
+
+namespace {
+
+// Whether an IKE SA negotiated for `a` serves `b` as well: nothing that the
+// IKE SA itself was negotiated or is kept with differs.
+bool same_ike(const LoadedConnection& a, const LoadedConnection& b) {
+  const auto& x = a.spec;
+  const auto& y = b.spec;
+  auto auth = [](const model::Connection& c) {
+    return std::tuple(c.authby, c.left.auth, c.right.auth);
+  };
+  return a.local == b.local && a.remote == b.remote && a.remote_port == b.remote_port &&
+         a.local_id == b.local_id && a.remote_id == b.remote_id &&
+         model::format_proposals(model::ProposalKind::kIke, *a.ike) ==
+             model::format_proposals(model::ProposalKind::kIke, *b.ike) &&
+         auth(x) == auth(y) && x.ike_lifetime == y.ike_lifetime && x.rekey == y.rekey &&
+         x.reauth == y.reauth && x.rekey_margin == y.rekey_margin &&
+         x.rekey_fuzz_percent == y.rekey_fuzz_percent && x.dpd_delay == y.dpd_delay &&
+         x.dpd_timeout == y.dpd_timeout && x.retransmit_interval == y.retransmit_interval &&
+         x.retransmit_timeout == y.retransmit_timeout && x.nat_keepalive == y.nat_keepalive &&
+         x.encapsulation == y.encapsulation && x.fragmentation == y.fragmentation &&
+         x.mobike == y.mobike;
+}
+
+}  // namespace
+
+void Engine::bring_up(const ConnectionRef& conn, bool replacing) {
+  IkeSa* sa = sas_->reusable_for(*conn);
+  // The IKE SA of the connection's own earlier definition serves only if
+  // its IKE settings are unchanged; a sibling's always does.
+  if (sa != nullptr &&
+      (!replacing || sa->conn->name() != conn->name() || same_ike(*sa->conn, *conn))) {
     sa->tasks.queue(std::make_unique<tasks::ChildCreate>(*sa, ctx_, conn, false));
     sa->tasks.initiate();
     return;
   }
   if (initiating() >= ctx_.options.max_initiations) {
-    deferred_.push_back(conn_name);  // started when an initiation in flight ends
+    deferred_.push_back(conn->name());  // started when an initiation in flight ends
     return;
   }
   start_ike(conn);
+}
+
+bool Engine::stale(const std::string& conn_name) {
+  auto it = ctx_.connections.find(conn_name);
+  if (it == ctx_.connections.end()) {
+    return false;
+  }
+  for (IkeSa* sa : sas_->for_connection(conn_name)) {
+    if (sa->state == IkeState::kDead || sa->superseded) {
+      continue;
+    }
+    for (const auto& child : sa->children) {
+      if (child.conn->name() == conn_name && child.conn != it->second && !child.deleting) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+void Engine::replace(const std::string& conn_name, Completion done) {
+  auto it = ctx_.connections.find(conn_name);
+  if (it == ctx_.connections.end() || !stale(conn_name)) {
+    initiate(conn_name, std::move(done));
+    return;
+  }
+  ConnectionRef conn = it->second;
+  replacing_.insert(conn_name);
+  if (!conn->remote) {
+    // Only the peer can bring the new definition up; the old SAs serve until it does.
+    ctx_.loop.post([done = std::move(done), token = std::weak_ptr<int>(ctx_.alive)] {
+      if (!token.expired()) {
+        done(InitiateResult{false,
+                            "the peer is %any: the changed connection comes up when it "
+                            "initiates; the earlier SAs serve until then"});
+      }
+    });
+    return;
+  }
+  auto& waiting = pending_[conn_name];
+  waiting.push_back(std::move(done));
+  if (waiting.size() > 1) {
+    return;  // already on its way
+  }
+  bring_up(conn, true);
+}
+
+void Engine::retire_stale(const std::string& conn_name) {
+  auto it = ctx_.connections.find(conn_name);
+  if (it == ctx_.connections.end()) {
+    replacing_.erase(conn_name);
+    return;
+  }
+  const ConnectionRef& conn = it->second;
+  const auto sas = sas_->for_connection(conn_name);
+  const bool fresh_up = std::any_of(sas.begin(), sas.end(), [&conn](IkeSa* sa) {
+    return sa->established() && !sa->superseded &&
+           std::any_of(sa->children.begin(), sa->children.end(), [&conn](const ChildSa& c) {
+             return c.conn == conn && !c.deleting && !c.spare;
+           });
+  });
+  if (!fresh_up) {
+    return;
+  }
+  replacing_.erase(conn_name);
+  for (IkeSa* sa : sas) {
+    if (sa->state == IkeState::kDead || sa->superseded) {
+      continue;
+    }
+    std::vector<uint32_t> spis;
+    bool others = false;
+    for (auto& child : sa->children) {
+      if (child.conn->name() == conn_name && child.conn != conn && !child.deleting) {
+        child.quiet = true;  // the connection stays up on its new CHILD SA
+        spis.push_back(child.spi_in);
+      } else if (child.conn->name() != conn_name || child.conn == conn) {
+        others = true;
+      }
+    }
+    const bool old_ike = sa->conn->name() == conn_name && sa->conn != conn;
+    if (old_ike && !others) {
+      sas_->delete_spare(*sa);  // nothing else rides on the earlier definition's IKE SA
+      continue;
+    }
+    if (!spis.empty()) {
+      sa->tasks.queue(std::make_unique<tasks::ChildDelete>(
+          *sa, ctx_, std::move(spis), true, "replaced by the connection's new definition"));
+      sa->tasks.initiate();
+    }
+  }
 }
 
 void Engine::start_ike(const ConnectionRef& conn) {
@@ -332,16 +455,12 @@ void Engine::start_deferred() {
     if (it == ctx_.connections.end() || !pending_.contains(name)) {
       continue;
     }
-    if (sas_->child_up(name)) {
+    const bool replacing = replacing_.contains(name);
+    if (!replacing && sas_->child_up(name)) {
       complete(name, InitiateResult{true, {}});
       continue;
     }
-    if (IkeSa* sa = sas_->reusable_for(*it->second)) {
-      sa->tasks.queue(std::make_unique<tasks::ChildCreate>(*sa, ctx_, it->second, false));
-      sa->tasks.initiate();
-      continue;
-    }
-    start_ike(it->second);
+    bring_up(it->second, replacing);
   }
 }
 
@@ -352,6 +471,18 @@ void Engine::terminate(const std::string& conn_name) {
   for (IkeSa* sa : sas_->for_connection(conn_name)) {
     if (sa->state == IkeState::kDeleting) {
       continue;
+    }
+    const ChildSa* sibling = nullptr;
+    for (const auto& child : sa->children) {
+      if (child.conn->name() != conn_name && !child.deleting) {
+        sibling = &child;
+        break;
+      }
+    }
+    if (sa->conn->name() == conn_name && sibling != nullptr && sa->established()) {
+      // Other connections' CHILD SAs ride on it: it stays, as theirs.
+      sa->conn = sibling->conn;
+      sas_->note_connection(*sa);
     }
     if (sa->conn->name() == conn_name) {
       whole.push_back(sa);
@@ -482,6 +613,9 @@ void Engine::dispatch(const Event& event) {
     start_deferred();
   }
   if (event.type == EventType::kChildUp) {
+    if (replacing_.contains(event.connection)) {
+      retire_stale(event.connection);
+    }
     complete(event.connection, InitiateResult{true, {}});
   } else if (event.type == EventType::kChildFailed) {
     complete(event.connection, InitiateResult{false, event.reason});

@@ -50,8 +50,17 @@ class Engine {
   // Brings the connection's CHILD SA up (and an IKE SA when none can be
   // shared); `done` gets the result once, with the reason on failure.
   void initiate(const std::string& name, Completion done);
-  // Deletes the connection's SAs, telling the peer.
+  // Deletes the connection's SAs, telling the peer. An IKE SA that also
+  // carries other connections' CHILD SAs stays, for them.
   void terminate(const std::string& name);
+  // Whether SAs of the connection were negotiated from an earlier definition
+  // (load() replaced it since).
+  bool stale(const std::string& name);
+  // Brings the connection up as it is defined now, make-before-break: a
+  // CHILD SA of the new definition comes up (on the IKE SA it can share, or
+  // on a new one when the IKE settings changed) before those of the earlier
+  // definition are deleted, quietly. Without stale SAs it is initiate().
+  void replace(const std::string& name, Completion done);
   std::vector<IkeSaInfo> list();
   // The IKE SAs of one connection or carrying one of its CHILD SAs; costs
   // what that connection has, not what the engine holds.
@@ -82,6 +91,10 @@ class Engine {
  private:
   IkeSaInfo info(IkeSa& sa);
   void start_ike(const ConnectionRef& conn);
+  // A CHILD SA for `conn`: on a shareable IKE SA, else on a new one (paced).
+  void bring_up(const ConnectionRef& conn, bool replacing);
+  // Once a CHILD SA of the current definition is up: the stale ones go.
+  void retire_stale(const std::string& name);
   // Our IKE SAs still in IKE_SA_INIT/IKE_AUTH (pruned as they finish).
   std::size_t initiating();
   void start_deferred();
@@ -95,6 +108,7 @@ class Engine {
   // burst of thousands would otherwise overrun socket buffers and the peer.
   std::deque<std::string> deferred_;
   std::unordered_set<uint64_t> initiating_;
+  std::unordered_set<std::string> replacing_;  // replace() under way
   std::vector<std::pair<uint64_t, Subscriber>> subscribers_;
   uint64_t next_subscriber_ = 1;
   std::unordered_map<std::string, uint32_t> reqids_;       // stable across reloads

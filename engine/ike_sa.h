@@ -56,6 +56,9 @@ struct ChildSa {
   // Kept from a duplicate IKE SA the peer deleted, until our own IKE SA with
   // that peer brings its CHILD SA up: traffic keeps flowing meanwhile.
   bool orphan = false;
+  // Made while the other side made one for the same connection (crossing
+  // CREATE_CHILD_SAs): one of the two is a duplicate.
+  bool crossed = false;
   uint32_t replaces = 0;  // spi_in of the CHILD SA this one rekeyed while that one remains
   uint32_t rekeys = 0;    // rekeys of its predecessors: the lineage's count
   // Responder of a rekey: our outbound SA goes in only once the old CHILD SA

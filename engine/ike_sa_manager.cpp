@@ -397,18 +397,18 @@ void IkeSaManager::close_duplicate_ike(uint64_t spi) {
 void IkeSaManager::close_duplicate_child(uint64_t ike_spi, uint32_t spi_in) {
   IkeSa* sa = find(ike_spi);
   ChildSa* child = sa == nullptr || !sa->established() ? nullptr : sa->child_by_spi_in(spi_in);
-  if (child == nullptr || child->deleting || child->spare || child->replaces != 0 ||
-      child->rekey != ChildRekey::kNone) {
+  if (child == nullptr || !child->crossed || child->deleting || child->spare) {
     return;
   }
   auto key = [](const ChildSa& c) { return std::min(c.spi_in, c.spi_out); };
   for (auto& other : sa->children) {
-    if (&other == child || other.deleting || other.spare || other.replaces != 0 ||
-        other.rekey != ChildRekey::kNone || other.reqid != child->reqid ||
+    if (&other == child || !other.crossed || other.deleting || other.spare ||
+        other.rekey != ChildRekey::kNone || other.conn != child->conn ||
         other.flows != child->flows) {
       continue;
     }
-    // Both sides see the same SPI pairs, so both pick the same one and delete it.
+    // Both sides see the same SPI pairs, so both pick the same one and delete
+    // it. (A CHILD SA of an earlier definition is replace()'s business.)
     ChildSa& duplicate = key(other) < key(*child) ? other : *child;
     duplicate.quiet = true;
     duplicate.spare = true;
@@ -560,7 +560,7 @@ void IkeSaManager::add_child(IkeSa& sa, ChildSa child) {
   }
   child_added(sa, child.conn->name());
   const uint32_t spi_in = child.spi_in;
-  const bool fresh = child.replaces == 0 && child.rekeys == 0;
+  const bool fresh = child.crossed;
   sa.children.push_back(std::move(child));
   arm_child(sa, sa.children.back());
   if (fresh) {

@@ -43,6 +43,17 @@ tasks::ChildCreate* TaskManager::active_child_rekey(uint32_t spi_in) const {
   return nullptr;
 }
 
+tasks::ChildCreate* TaskManager::active_child_create(const std::string& conn) const {
+  for (const auto& t : active_) {
+    if (auto* c = dynamic_cast<tasks::ChildCreate*>(t.get());
+        c != nullptr && c->initiating() && c->rekey_of() == 0 && c->connection() &&
+        c->connection()->name() == conn) {
+      return c;
+    }
+  }
+  return nullptr;
+}
+
 bool TaskManager::child_rekey_pending(uint32_t spi_in) const {
   if (active_child_rekey(spi_in) != nullptr) {
     return true;

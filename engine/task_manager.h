@@ -45,6 +45,8 @@ class TaskManager {
   uint32_t next_request_id() const { return next_request_id_; }
   // Our outstanding rekey of the CHILD SA with this inbound SPI, if any.
   tasks::ChildCreate* active_child_rekey(uint32_t spi_in) const;
+  // Our outstanding creation of a new CHILD SA of that connection, if any.
+  tasks::ChildCreate* active_child_create(const std::string& conn) const;
   // Whether a rekey of that CHILD SA is queued or outstanding.
   bool child_rekey_pending(uint32_t spi_in) const;
   // Our outstanding IKE rekey, if any.

@@ -335,6 +335,7 @@ Result ChildCreate::process_response(const wire::Message& message) {
   }
   Event up{EventType::kChildUp, conn.name(),    sa_.spi_i, sa_.spi_r,
            child_.spi_in,       child_.spi_out, {}};
+  child_.crossed = crossed_;
   ctx_.sas->add_child(sa_, std::move(child_));
   ctx_.emit(std::move(up));
   return Result::success();
@@ -695,6 +696,10 @@ void ChildCreate::sent() {
   }
   Event up{EventType::kChildUp, conn_->name(),  sa_.spi_i, sa_.spi_r,
            child_.spi_in,       child_.spi_out, {}};
+  if (auto* mine = first_ ? nullptr : sa_.tasks.active_child_create(conn_->name())) {
+    mine->note_crossed();  // both sides made one at once: one is a duplicate
+    child_.crossed = true;
+  }
   ctx_.sas->add_child(sa_, std::move(child_));
   ctx_.emit(std::move(up));
 }

@@ -45,6 +45,8 @@ class ChildCreate final : public Task {
   // the nonces of that exchange and the CHILD SA it made here.
   void note_collision(std::vector<uint8_t> peer_nonce, std::vector<uint8_t> our_nonce,
                       uint32_t spi_in);
+  // The peer created a CHILD SA of the same connection while ours was under way.
+  void note_crossed() { crossed_ = true; }
 
  private:
   Result build_request(wire::Message& message);
@@ -93,6 +95,7 @@ class ChildCreate final : public Task {
   uint32_t replaced_ = 0;   // responder: the CHILD SA the peer rekeys (our inbound SPI)
   uint32_t replaced_out_ = 0;
   std::optional<Collision> collision_;
+  bool crossed_ = false;
 };
 
 }  // namespace ipsecd::engine::tasks
