@@ -222,9 +222,36 @@ void Reconciler::close(const std::string& name, bool unload) {
   }
 }
 
-void Reconciler::start_initiate(const std::string& name) {
+bool Reconciler::replace_in_place(const std::string& name, const Applied& old,
+                                  const std::shared_ptr<const model::Connection>& now,
+                                  uint64_t generation) {
+  if (!old.loaded || is_shunt(now->mode) || !engine_.loaded(name) || engine_.list(name).empty()) {
+    return false;
+  }
+  const auto old_traps = trap_policies(*old.loaded);
+  if (!engine_.load(*now).ok()) {
+    return false;  // the caller tears down and reports why it cannot load
+  }
+  applied_[name] = Applied{generation, now, engine_.connection(name)};
+  // Traps of the old definition that the new one has not: the new ones go in below.
+  std::set<std::string> kept;
+  for (const auto& t : trap_policies(*applied_[name].loaded)) {
+    kept.insert(policy_key(t.id));
+  }
+  std::vector<kernel::PolicySpec> gone;
+  for (const auto& t : old_traps) {
+    if (!kept.contains(policy_key(t.id))) {
+      gone.push_back(t);
+    }
+  }
+  remove_policies(gone);
+  forget_traps(name);
+  return true;
+}
+
+void Reconciler::start_initiate(const std::string& name, bool replace) {
   initiating_.insert(name);
-  engine_.initiate(name, [this, name](const engine::InitiateResult& r) {
+  auto done = [this, name](const engine::InitiateResult& r) {
     initiating_.erase(name);
     if (!r.ok) {
       failure_[name] = r.reason;
@@ -232,7 +259,12 @@ void Reconciler::start_initiate(const std::string& name) {
       ++failures_seen_[name];
     }
     wake_(name);
-  });
+  };
+  if (replace) {
+    engine_.replace(name, std::move(done));
+  } else {
+    engine_.initiate(name, std::move(done));
+  }
 }
 
 void Reconciler::set(ReconcileStatus& st, std::string_view type, ConditionStatus status,
@@ -353,11 +385,18 @@ ReconcileResult Reconciler::reconcile(const std::string& name) {
   const model::Connection& c = *entry->connection;
   const Want want = wanted(c, entry->intent);
 
-  // A new generation replaces what was applied: old policies and SAs go.
+  // A new generation replaces what was applied. With SAs up and a negotiable
+  // new definition: make-before-break (the engine retires the old SAs once
+  // the new CHILD SA is up). Otherwise the old policies and SAs go first.
   if (applied_it != applied_.end() && applied_it->second.generation != entry->generation) {
-    teardown(name, applied_it->second);
-    applied_.erase(applied_it);
-    applied_it = applied_.end();
+    const Applied old = applied_it->second;
+    if (!want.down && replace_in_place(name, old, entry->connection, entry->generation)) {
+      applied_it = applied_.find(name);
+    } else {
+      teardown(name, old);
+      applied_.erase(name);
+      applied_it = applied_.end();
+    }
   }
 
   if (is_shunt(c.mode) && entry->intent == Intent::kUnroute) {
@@ -484,6 +523,29 @@ ReconcileResult Reconciler::reconcile(const std::string& name) {
     return finish(std::move(st), ReconcileResult::done());
   }
 
+  // The side that brings the connection up brings its new definition up;
+  // the other side's earlier SAs go when the peer replaces them.
+  if (established && want.up && engine_.stale(name)) {
+    // The SAs of the earlier definition carry the traffic until the new one is up.
+    if (auto failed = failure_.find(name); failed != failure_.end()) {
+      const std::string why = failed->second;
+      failure_.erase(failed);  // again after the queue's backoff
+      st.last_error = why;
+      set(st, kConditionEstablished, ConditionStatus::kTrue, "ReplaceFailed",
+          "the earlier definition's SAs carry the traffic; generation " +
+              std::to_string(applied.generation) + " failed: " + why);
+      set(st, kConditionReady, ConditionStatus::kTrue, "ReplaceFailed", "traffic is protected");
+      return finish(std::move(st), ReconcileResult::error(why));
+    }
+    if (!initiating_.contains(name)) {
+      start_initiate(name, true);
+    }
+    set(st, kConditionEstablished, ConditionStatus::kTrue, "Replacing",
+        "generation " + std::to_string(applied.generation) +
+            " is coming up beside the SAs of the earlier definition");
+    set(st, kConditionReady, ConditionStatus::kTrue, "Replacing", "traffic is protected");
+    return finish(std::move(st), ReconcileResult::waiting());
+  }
   if (established) {
     failure_.erase(name);
     last_failure_.erase(name);

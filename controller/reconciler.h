@@ -129,7 +129,12 @@ class Reconciler {
   void remove_policies(const std::vector<kernel::PolicySpec>& specs);
   void forget_traps(const std::string& name);
   void teardown(const std::string& name, const Applied& applied);
-  void start_initiate(const std::string& name);
+  void start_initiate(const std::string& name, bool replace = false);
+  // A changed connection with SAs up: its new definition comes up beside
+  // them and they go once it is (make-before-break). False when it cannot
+  // load; nothing changed then.
+  bool replace_in_place(const std::string& name, const Applied& old,
+                        const std::shared_ptr<const model::Connection>& now, uint64_t generation);
   // terminate() or unload() in the engine, remembering which IKE SAs that ends.
   void close(const std::string& name, bool unload);
   ReconcileResult finish(ReconcileStatus st, ReconcileResult result);

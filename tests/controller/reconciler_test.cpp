@@ -459,6 +459,86 @@ TEST_F(ReconcilerTest, EditingOneConnectionReplacesItAndLeavesTheOtherAlone) {
   EXPECT_EQ(a->status("other")->applied_generation, 1u);
 }
 
+// A sibling on the same addresses and ids: it shares west-east's IKE SA.
+const std::string kSibling =
+    "left=192.0.2.1;right=192.0.2.2;leftsubnet=10.1.7.0/24;rightsubnet=10.2.7.0/24";
+
+TEST_F(ReconcilerTest, AnEditIsMakeBeforeBreakAndNeverTouchesTheSiblingOnTheSharedIkeSa) {
+  b->controller->apply("file:b", snap({conn("west-east", kWestEast + ";auto=add"),
+                                       conn("sibling", kSibling + ";auto=add")}));
+  a->controller->apply("file:a", snap({conn("west-east", kWestEast + ";auto=start"),
+                                       conn("sibling", kSibling + ";auto=start")}));
+  ASSERT_TRUE(eventually([&] {
+    return a->is("west-east", kConditionReady, ConditionStatus::kTrue) &&
+           a->is("sibling", kConditionReady, ConditionStatus::kTrue) &&
+           spis(*b, "sibling").size() == 1;
+  }));
+  const auto sibling_a = spis(*a, "sibling");
+  const auto sibling_b = spis(*b, "sibling");
+  const auto old_west = spis(*a, "west-east");
+  ASSERT_EQ(on_loop([&] { return a->engine->ike_sa_count(); }), 1u) << "the two share an IKE SA";
+
+  // Every ~2 ms on the loop: west-east keeps a CHILD SA at both ends throughout.
+  std::atomic<bool> sampling{true};
+  std::atomic<int> gaps{0};
+  std::atomic<int> samples{0};
+  std::thread sampler([&] {
+    while (sampling.load()) {
+      on_loop([&] {
+        for (Node* n : {a.get(), b.get()}) {
+          bool up = false;
+          for (const auto& ike : n->engine->list("west-east")) {
+            for (const auto& c : ike.children) {
+              up = up || (c.connection == "west-east" && c.state != "deleting");
+            }
+          }
+          gaps += up ? 0 : 1;
+        }
+        ++samples;
+        return 0;
+      });
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  // 20 ms each way from now, so the edit spans many samples.
+  net.set_impairment(engine::Impairment{0, 0, 0, std::chrono::milliseconds(20), {}});
+  // A new ESP proposal on both ends (the responder first, as a rollout would).
+  b->controller->apply("file:b", snap({conn("west-east", kWestEast + ";auto=add;esp=aes_gcm128"),
+                                       conn("sibling", kSibling + ";auto=add")}));
+  a->controller->apply("file:a", snap({conn("west-east", kWestEast + ";auto=start;esp=aes_gcm128"),
+                                       conn("sibling", kSibling + ";auto=start")}));
+  const bool replaced = eventually([&] {
+    auto now = spis(*a, "west-east");
+    auto st = a->status("west-east");
+    return st && st->applied_generation == 2 && now.size() == 1 && now[0] != old_west[0] &&
+           spis(*b, "west-east").size() == 1 &&
+           a->is("west-east", kConditionEstablished, ConditionStatus::kTrue) &&
+           a->reason("west-east", kConditionEstablished).starts_with("Established");
+  });
+  sampling = false;
+  sampler.join();
+  ASSERT_TRUE(replaced) << a->reason("west-east", kConditionEstablished);
+  EXPECT_GT(samples.load(), 10);
+  EXPECT_EQ(gaps.load(), 0) << "west-east had no CHILD SA at some moment of the edit";
+  EXPECT_EQ(spis(*a, "sibling"), sibling_a);
+  EXPECT_EQ(spis(*b, "sibling"), sibling_b);
+  EXPECT_EQ(on_loop([&] { return a->engine->ike_sa_count(); }), 1u) << "IKE settings unchanged";
+  const auto alg = on_loop([&] { return a->engine->list("west-east").at(0).children; });
+  bool gcm128 = false;
+  for (const auto& c : alg) {
+    gcm128 = gcm128 || (c.connection == "west-east" && c.algorithms.find("AES_GCM_16_128") == 0);
+  }
+  EXPECT_TRUE(gcm128);
+
+  // Removing west-east, whose definition made the shared IKE SA, leaves the sibling up.
+  a->controller->apply("file:a", snap({conn("sibling", kSibling + ";auto=start")}));
+  ASSERT_TRUE(eventually([&] { return spis(*a, "west-east").empty(); }));
+  on_loop([&] { return 0; });
+  EXPECT_EQ(spis(*a, "sibling"), sibling_a);
+  EXPECT_EQ(spis(*b, "sibling"), sibling_b);
+  EXPECT_TRUE(a->is("sibling", kConditionEstablished, ConditionStatus::kTrue));
+}
+
 TEST_F(ReconcilerTest, RemovingAConnectionRemovesItsSasAndPolicies) {
   b->controller->apply("file:b", snap({conn("west-east", kWestEast + ";auto=add")}));
   a->controller->apply("file:a", snap({conn("west-east", kWestEast + ";auto=start")}));
