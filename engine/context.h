@@ -36,6 +36,12 @@ struct EngineOptions {
   // IKE SAs we initiate that may be in IKE_SA_INIT/IKE_AUTH at once; more
   // initiations wait their turn (first come, first served).
   std::size_t max_initiations = 128;
+  // What an authenticated peer may hold: CHILD SAs of one connection on one
+  // IKE SA beside rekeys (one, plus crossings), and IKE SAs with one peer
+  // (address and id; rekeys and duplicates overlap for a moment). Beyond
+  // them the peer is answered NO_ADDITIONAL_SAS. 0: no limit.
+  std::size_t max_child_sas_per_connection = 4;
+  std::size_t max_ike_sas_per_peer = 8;
   // Nonce size in octets (RFC 7296 2.10: at least half the PRF key size).
   std::size_t nonce_size = 32;
   std::function<void(std::string_view)> log;  // one line per call; never a secret
@@ -82,6 +88,9 @@ struct EngineContext {
   // Posted callbacks hold this weakly: they do nothing once the engine is gone.
   std::shared_ptr<int> alive = std::make_shared<int>(0);
   uint64_t connections_generation = 0;  // moves on every load and unload: caches check it
+  // Requests refused at the options' limits, since start.
+  uint64_t refused_child_sas = 0;
+  uint64_t refused_ike_sas = 0;
 
   // Delivered later on the loop, never from inside SA processing.
   void emit(Event event);

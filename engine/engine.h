@@ -86,6 +86,9 @@ class Engine {
   }
   const Transport& transport() const { return ctx_.transport; }
   std::size_t ike_sa_count() const;
+  // CHILD and IKE SAs the peers asked for beyond EngineOptions' limits.
+  uint64_t refused_child_sas() const { return ctx_.refused_child_sas; }
+  uint64_t refused_ike_sas() const { return ctx_.refused_ike_sas; }
   std::size_t half_open_count() const;
 
  private:

@@ -501,6 +501,20 @@ void IkeSaManager::child_down(IkeSa& sa, uint32_t spi_in, const std::string& rea
   }
 }
 
+std::size_t IkeSaManager::ike_sas_with(const IkeSa& like, const model::Identity& peer) {
+  auto it = by_peer_.find(peer_key(like.local.address, like.remote.address, like.conn->local_id));
+  if (it == by_peer_.end()) {
+    return 0;
+  }
+  std::size_t n = 0;
+  for (uint64_t spi : it->second) {
+    const IkeSa* sa = find(spi);
+    n += sa != nullptr && sa != &like && sa->established() && !sa->superseded &&
+         sa->remote.address == like.remote.address && sa->peer_id == peer;
+  }
+  return n;
+}
+
 bool IkeSaManager::adopt_orphans(IkeSa& dying) {
   // Our own check may not have run yet: the twin got established in this very turn.
   close_duplicate_ike(dying.our_spi());

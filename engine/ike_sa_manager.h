@@ -86,6 +86,8 @@ class IkeSaManager {
   // our SPI; as fast as the connection has SAs, whatever the total.
   std::vector<IkeSa*> for_connection(const std::string& conn);
 
+  // Established IKE SAs (not being replaced) with this peer address and id.
+  std::size_t ike_sas_with(const IkeSa& like, const model::Identity& peer);
   std::size_t half_open() const { return half_open_; }
   std::size_t size() const { return sas_.size(); }
 

@@ -522,6 +522,22 @@ Result ChildCreate::process_request(const wire::Message& message) {
                       str(tsr->selectors));
   }
   const LoadedConnection& conn = *conn_;
+  if (const auto limit = ctx_.options.max_child_sas_per_connection;
+      limit != 0 && !first_ && replaced_ == 0) {
+    const auto live =
+        std::count_if(sa_.children.begin(), sa_.children.end(), [this](const ChildSa& c) {
+          return c.conn->name() == conn_->name() && !c.deleting && !c.spare &&
+                 c.rekey != ChildRekey::kRekeyed;
+        });
+    if (static_cast<std::size_t>(live) >= limit) {
+      ++ctx_.refused_child_sas;
+      const std::string name = conn_->name();
+      conn_.reset();  // a refusal at the limit is not this connection's failure
+      return refuse(wire::NotifyType::kNoAdditionalSas,
+                    name + " already has " + std::to_string(limit) +
+                        " CHILD SAs on this IKE SA (the limit); the peer asks for another");
+    }
+  }
   child_.conn = conn_;
   child_.reqid = conn.reqid;
   const auto* ke = first_ ? nullptr : find<wire::KePayload>(message);

@@ -31,7 +31,7 @@ Result IkeAuth::build(wire::Message& message) {
   const LoadedConnection& conn = *sa_.conn;
   if (!sa_.initiator && !failure_.empty()) {
     message.payloads.clear();
-    message.payloads.emplace_back(make_notify(wire::NotifyType::kAuthenticationFailed));
+    message.payloads.emplace_back(make_notify(refusal_));
     return Result::failed(failure_);
   }
   auto id = id_payload(conn.local_id, !sa_.initiator);
@@ -180,6 +180,14 @@ Result IkeAuth::process(const wire::Message& message) {
                                 auth->data)) {
     failure_ = "AUTHENTICATION_FAILED: the peer " + peer->str() + " did not prove the PSK for " +
                best->local_id.str() + " and " + peer->str() + " (different PSKs?)";
+    return Result::failed(failure_);
+  }
+  if (const auto limit = ctx_.options.max_ike_sas_per_peer;
+      limit != 0 && ctx_.sas->ike_sas_with(sa_, *peer) >= limit) {
+    ++ctx_.refused_ike_sas;
+    refusal_ = wire::NotifyType::kNoAdditionalSas;
+    failure_ = "NO_ADDITIONAL_SAS: " + peer->str() + " at " + sa_.remote.address.str() +
+               " already has " + std::to_string(limit) + " IKE SAs here (the limit)";
     return Result::failed(failure_);
   }
   sa_.peer_id = std::move(peer).value();

@@ -19,7 +19,9 @@ class IkeAuth final : public Task {
 
  private:
   const model::SecretEntry* psk(const model::Identity& local, const model::Identity& remote) const;
-  std::string failure_;  // responder: why AUTHENTICATION_FAILED is answered
+  std::string failure_;
+  wire::NotifyType refusal_ =
+      wire::NotifyType::kAuthenticationFailed;  // responder: why AUTHENTICATION_FAILED is answered
 };
 
 }  // namespace ipsecd::engine::tasks

@@ -668,6 +668,95 @@ TEST_F(EngineHarness, UnprotectedDeleteIsIgnored) {
   EXPECT_TRUE(a->engine->list().empty());
 }
 
+TEST_F(EngineHarness, APeerBeyondTheChildAndIkeSaLimitsIsAnsweredNoAdditionalSas) {
+  EngineOptions strict;
+  strict.max_child_sas_per_connection = 1;
+  strict.max_ike_sas_per_peer = 1;
+  start({}, strict);
+  auto c = connection("west-east", {});
+  load_both(c);
+  ASSERT_TRUE(up(*a, "west-east").ok);
+  // A second CHILD SA of the connection beside the first (a changed esp= on a).
+  auto changed = c;
+  changed.esp = proposals(model::ProposalKind::kEsp, "aes_gcm128");
+  ASSERT_TRUE(a->engine->load(changed).ok());
+  std::optional<InitiateResult> r;
+  a->engine->replace("west-east", [&](const InitiateResult& x) { r = x; });
+  ASSERT_TRUE(loop.run_until([&] { return r.has_value(); }, 30s));
+  EXPECT_FALSE(r->ok);
+  EXPECT_NE(r->reason.find("NO_ADDITIONAL_SAS"), std::string::npos) << r->reason;
+  EXPECT_EQ(b->engine->refused_child_sas(), 1u);
+  EXPECT_EQ(a->children(), 1u) << "the first CHILD SA stays";
+  // A second IKE SA with the same peer (a changed ike= needs one).
+  auto rekeyed = changed;
+  rekeyed.ike = proposals(model::ProposalKind::kIke, "aes_gcm256-sha256-ecp256");
+  ASSERT_TRUE(a->engine->load(rekeyed).ok());
+  r.reset();
+  a->engine->replace("west-east", [&](const InitiateResult& x) { r = x; });
+  ASSERT_TRUE(loop.run_until([&] { return r.has_value(); }, 30s));
+  EXPECT_FALSE(r->ok);
+  EXPECT_NE(r->reason.find("NO_ADDITIONAL_SAS"), std::string::npos) << r->reason;
+  EXPECT_EQ(b->engine->refused_ike_sas(), 1u);
+  loop.advance(1s);
+  EXPECT_EQ(b->engine->ike_sa_count(), 1u);
+  EXPECT_EQ(a->children(), 1u);
+}
+
+TEST_F(EngineHarness, ReplaceBringsTheNewDefinitionUpBeforeTheOldGoes) {
+  start();
+  auto c = connection("west-east", {});
+  load_both(c);
+  ASSERT_TRUE(up(*a, "west-east").ok);
+  const auto old = a->engine->list().at(0).children.at(0);
+  auto changed = c;
+  changed.esp = proposals(model::ProposalKind::kEsp, "aes_gcm128");
+  ASSERT_TRUE(a->engine->load(changed).ok());
+  ASSERT_TRUE(b->engine->load(changed).ok());
+  EXPECT_TRUE(a->engine->stale("west-east"));
+  std::optional<InitiateResult> r;
+  a->engine->replace("west-east", [&](const InitiateResult& x) { r = x; });
+  // At every step until it is done, a has a CHILD SA not being deleted.
+  while (!r) {
+    bool up_now = false;
+    for (const auto& ch : a->engine->list().at(0).children) {
+      up_now = up_now || ch.state != "deleting";
+    }
+    ASSERT_TRUE(up_now);
+    loop.advance(1ms);
+  }
+  ASSERT_TRUE(r->ok) << r->reason;
+  loop.advance(1s);
+  EXPECT_FALSE(a->engine->stale("west-east"));
+  ASSERT_EQ(a->children(), 1u);
+  ASSERT_EQ(b->children(), 1u);
+  const auto now = a->engine->list().at(0).children.at(0);
+  EXPECT_NE(now.spi_in, old.spi_in);
+  EXPECT_EQ(now.algorithms.find("AES_GCM_16_128"), 0u) << now.algorithms;
+  EXPECT_EQ(a->engine->ike_sa_count(), 1u) << "the IKE settings did not change";
+  EXPECT_EQ(a->of(EventType::kChildDown).size(), 0u);
+  EXPECT_EQ(b->of(EventType::kChildDown).size(), 0u);
+  EXPECT_EQ(a->backend.kernel().sa_count(), 2u);
+  EXPECT_EQ(b->backend.kernel().sa_count(), 2u);
+  // A changed ike= needs a new IKE SA: the old one goes with its CHILD SA.
+  auto ike_changed = changed;
+  ike_changed.ike = proposals(model::ProposalKind::kIke, "aes_gcm256-sha256-ecp256");
+  ASSERT_TRUE(a->engine->load(ike_changed).ok());
+  ASSERT_TRUE(b->engine->load(ike_changed).ok());
+  r.reset();
+  a->engine->replace("west-east", [&](const InitiateResult& x) { r = x; });
+  ASSERT_TRUE(loop.run_until([&] { return r.has_value(); }, 30s));
+  ASSERT_TRUE(r->ok) << r->reason;
+  loop.advance(2s);
+  EXPECT_EQ(a->engine->ike_sa_count(), 1u);
+  EXPECT_EQ(b->engine->ike_sa_count(), 1u);
+  EXPECT_NE(a->engine->list().at(0).algorithms.find("DH19"), std::string::npos)
+      << a->engine->list().at(0).algorithms;
+  EXPECT_EQ(a->children(), 1u);
+  EXPECT_EQ(b->children(), 1u);
+  EXPECT_EQ(a->of(EventType::kChildDown).size(), 0u);
+  EXPECT_EQ(a->of(EventType::kIkeDown).size(), 0u);
+}
+
 // a (192.0.2.1) sits behind a NAT whose public address is 198.51.100.1;
 // b sees a there, so b's connection names that address with a's id.
 class NatHarness : public EngineHarness {
