@@ -139,6 +139,8 @@ BoolResult Daemon::init() {
   eo.ike_port = options_.ike_port;
   eo.natt_port = options_.natt_port;
   eo.cookie_threshold = options_.cookie_threshold;
+  eo.max_child_sas_per_connection = options_.max_child_sas_per_connection;
+  eo.max_ike_sas_per_peer = options_.max_ike_sas_per_peer;
   eo.nat_keepalive_interval = options_.nat_keepalive;
   eo.log = [this](std::string_view line) { log_.info("engine", line); };
   engine_ = std::make_unique<engine::Engine>(*loop_, *transport_, *kernel_, *random_, eo);
@@ -465,6 +467,7 @@ void Daemon::update_metrics() {
   }
   metrics_->set_child_sas(children);
   metrics_->set_work_queue_depth(controller_->queue().depth());
+  metrics_->set_limit_refusals(engine_->refused_child_sas(), engine_->refused_ike_sas());
 }
 
 // Every engine event: a log line, and the metrics' events.

@@ -21,6 +21,10 @@ constexpr std::string_view kUsage =
     "  --listen ADDR           local IKE address (repeatable; default every interface address)\n"
     "  --ike-port N            IKE port (default 500)\n"
     "  --natt-port N           NAT-T port (default 4500)\n"
+    "  --max-child-sas-per-connection N  CHILD SAs a peer may hold of one connection on one\n"
+    "                          IKE SA, beside rekeys (default 4; 0: no limit)\n"
+    "  --max-ike-sas-per-peer N  IKE SAs one peer (address and id) may hold (default 8; 0: no "
+    "limit)\n"
     "  --keep-dataplane-on-exit  leave SAs and policies in the kernel on SIGTERM\n"
     "control and observability:\n"
     "  --api HOST:PORT         REST API (default 127.0.0.1:0, any free port)\n"
@@ -92,10 +96,24 @@ model::Result<CommandLine> parse_command_line(const std::vector<std::string_view
       o.given.push_back(flag);
       continue;
     }
-    static constexpr std::string_view kWithValue[] = {
-        "--config",     "--watch-dir", "--secrets", "--ipsecdir", "--kernel", "--listen",
-        "--ike-port",   "--natt-port", "--api",     "--metrics",  "--health", "--state-dir",
-        "--log-format", "--log-level", "--resync",  "--debounce"};
+    static constexpr std::string_view kWithValue[] = {"--config",
+                                                      "--watch-dir",
+                                                      "--secrets",
+                                                      "--ipsecdir",
+                                                      "--kernel",
+                                                      "--listen",
+                                                      "--ike-port",
+                                                      "--natt-port",
+                                                      "--api",
+                                                      "--metrics",
+                                                      "--health",
+                                                      "--state-dir",
+                                                      "--log-format",
+                                                      "--log-level",
+                                                      "--resync",
+                                                      "--debounce",
+                                                      "--max-child-sas-per-connection",
+                                                      "--max-ike-sas-per-peer"};
     if (std::find(std::begin(kWithValue), std::end(kWithValue), flag) == std::end(kWithValue)) {
       return R::failure("unknown option '" + flag + "'; see ipsecd --help");
     }
@@ -167,6 +185,14 @@ model::Result<CommandLine> parse_command_line(const std::vector<std::string_view
         error = "--resync '" + value + "': expected seconds, 1-86400";
       } else {
         o.resync_period = std::chrono::seconds(*n);
+      }
+    } else if (flag == "--max-child-sas-per-connection" || flag == "--max-ike-sas-per-peer") {
+      auto n = number(value, 1000000);
+      if (!n) {
+        error = flag + " '" + value + "': expected a number, 0-1000000 (0: no limit)";
+      } else {
+        (flag == "--max-ike-sas-per-peer" ? o.max_ike_sas_per_peer
+                                          : o.max_child_sas_per_connection) = *n;
       }
     } else if (flag == "--debounce") {
       auto n = number(value, 60000);

@@ -34,8 +34,10 @@ struct DaemonOptions {
   LogLevel log_level = LogLevel::kInfo;
   bool keep_dataplane_on_exit = false;
   bool per_connection_metrics = true;
-  size_t cookie_threshold = 1000;          // config setup ddos-ike-threshold
-  std::chrono::seconds nat_keepalive{20};  // config setup keep-alive
+  size_t cookie_threshold = 1000;           // config setup ddos-ike-threshold
+  size_t max_child_sas_per_connection = 4;  // per IKE SA, beside rekeys; 0: no limit
+  size_t max_ike_sas_per_peer = 8;          // per peer address and id; 0: no limit
+  std::chrono::seconds nat_keepalive{20};   // config setup keep-alive
   std::chrono::milliseconds resync_period{30000};
   std::chrono::milliseconds debounce{50};  // --debounce: file changes coalesce this long
 

@@ -128,6 +128,11 @@ class Metrics::Impl {
   prometheus::Histogram& reconcile_duration;
   prometheus::Gauge& queue_depth;
   prometheus::Histogram& handshake_duration;
+  prometheus::Family<prometheus::Counter>& limit_refusals;
+  prometheus::Counter* refused_child = nullptr;
+  prometheus::Counter* refused_ike = nullptr;
+  uint64_t refused_child_seen = 0;
+  uint64_t refused_ike_seen = 0;
 
   // Every label value of a fixed set, created up front so each series shows 0
   // before its first event (a rate() over a series that appears late is wrong).
@@ -219,7 +224,13 @@ Metrics::Impl::Impl(MetricsOptions opts)
               .Help("From the first IKE_SA_INIT to an established IKE SA")
               .Register(*registry)
               .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                               0.5, 1, 2.5, 5, 10, 30, 60, 120})) {
+                                                               0.5, 1, 2.5, 5, 10, 30, 60, 120})),
+      limit_refusals(prometheus::BuildCounter()
+                         .Name("ipsec_sa_limit_refusals_total")
+                         .Help("SAs a peer asked for beyond the daemon's limits, by limit")
+                         .Register(*registry)) {
+  refused_child = &limit_refusals.Add(label("limit", "child_sas_per_connection"));
+  refused_ike = &limit_refusals.Add(label("limit", "ike_sas_per_peer"));
   for (size_t i = 0; i < std::size(kConnectionStates); ++i) {
     connection_gauges[i] =
         &connections.Add(label("state", connection_state_name(kConnectionStates[i])));
@@ -328,6 +339,17 @@ void Metrics::set_child_sas(size_t count) {
 
 void Metrics::set_work_queue_depth(size_t depth) {
   impl_->queue_depth.Set(static_cast<double>(depth));
+}
+
+void Metrics::set_limit_refusals(uint64_t child_sas_per_connection, uint64_t ike_sas_per_peer) {
+  auto add = [](prometheus::Counter* c, uint64_t now, uint64_t& seen) {
+    if (now > seen) {
+      c->Increment(static_cast<double>(now - seen));
+      seen = now;
+    }
+  };
+  add(impl_->refused_child, child_sas_per_connection, impl_->refused_child_seen);
+  add(impl_->refused_ike, ike_sas_per_peer, impl_->refused_ike_seen);
 }
 
 void Metrics::ike_sa_established(Duration handshake) {

@@ -69,6 +69,9 @@ class Metrics {
   void set_ike_sas(IkeSaState state, size_t count);
   void set_child_sas(size_t count);
   void set_work_queue_depth(size_t depth);
+  // The engine's totals of requests refused at its limits (counters: only
+  // what grew since the last call is added).
+  void set_limit_refusals(uint64_t child_sas_per_connection, uint64_t ike_sas_per_peer);
 
   // Events.
   void ike_sa_established(Duration handshake);

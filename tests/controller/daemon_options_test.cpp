@@ -29,6 +29,8 @@ TEST(DaemonOptions, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(o.health, "off");
   EXPECT_EQ(o.state_dir, "/run/ipsecd");
   EXPECT_FALSE(o.keep_dataplane_on_exit);
+  EXPECT_EQ(o.max_child_sas_per_connection, 4u);
+  EXPECT_EQ(o.max_ike_sas_per_peer, 8u);
 }
 
 TEST(DaemonOptions, EveryFlagInBothSpellings) {
@@ -61,7 +63,10 @@ TEST(DaemonOptions, EveryFlagInBothSpellings) {
                    "--no-per-connection-metrics",
                    "--resync",
                    "5",
-                   "--debounce=10"});
+                   "--debounce=10",
+                   "--max-child-sas-per-connection",
+                   "2",
+                   "--max-ike-sas-per-peer=0"});
   ASSERT_TRUE(cl.ok()) << cl.error();
   const DaemonOptions& o = cl->options;
   EXPECT_EQ(o.config, "/etc/ipsec.conf");
@@ -82,6 +87,8 @@ TEST(DaemonOptions, EveryFlagInBothSpellings) {
   EXPECT_FALSE(o.per_connection_metrics);
   EXPECT_EQ(o.resync_period, std::chrono::seconds(5));
   EXPECT_EQ(o.debounce, std::chrono::milliseconds(10));
+  EXPECT_EQ(o.max_child_sas_per_connection, 2u);
+  EXPECT_EQ(o.max_ike_sas_per_peer, 0u);
 }
 
 TEST(DaemonOptions, BadInputNamesTheFlagAndWhatWouldBeRight) {
@@ -101,6 +108,8 @@ TEST(DaemonOptions, BadInputNamesTheFlagAndWhatWouldBeRight) {
       {{"stray"}, "unexpected argument 'stray'; see ipsecd --help"},
       {{"--keep-dataplane-on-exit=yes"}, "--keep-dataplane-on-exit takes no value"},
       {{"--resync", "0"}, "--resync '0': expected seconds, 1-86400"},
+      {{"--max-ike-sas-per-peer", "-1"},
+       "--max-ike-sas-per-peer '-1': expected a number, 0-1000000 (0: no limit)"},
   };
   for (const auto& c : cases) {
     auto cl = parse(c.args);

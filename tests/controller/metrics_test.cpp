@@ -70,6 +70,7 @@ TEST(Metrics, ScrapeHasEveryFamilyWithItsType) {
       {"ipsec_reconcile_duration_seconds", "histogram"},
       {"ipsec_work_queue_depth", "gauge"},
       {"ipsec_ike_handshake_duration_seconds", "histogram"},
+      {"ipsec_sa_limit_refusals_total", "counter"},
   };
   for (const auto& [name, type] : families) {
     EXPECT_TRUE(has_line(s.text, std::string("# TYPE ") + name + " " + type)) << name;
@@ -88,6 +89,21 @@ TEST(Metrics, ScrapeHasEveryFamilyWithItsType) {
   EXPECT_FALSE(has_line(s.text, "ipsec_rekeys_total{kind=\"child\"} 0"))
       << "every series has a result";
   EXPECT_TRUE(has_line(s.text, "ipsec_config_reloads_total{result=\"failure\"} 0"));
+  EXPECT_TRUE(
+      has_line(s.text, "ipsec_sa_limit_refusals_total{limit=\"child_sas_per_connection\"} 0"));
+  EXPECT_TRUE(has_line(s.text, "ipsec_sa_limit_refusals_total{limit=\"ike_sas_per_peer\"} 0"));
+}
+
+TEST(Metrics, LimitRefusalsAddWhatTheEngineCountedSinceTheLastPass) {
+  Metrics metrics;
+  metrics.set_limit_refusals(3, 0);
+  metrics.set_limit_refusals(3, 1);
+  metrics.set_limit_refusals(5, 1);
+  const std::string text = metrics.text();
+  EXPECT_TRUE(has_line(text, "ipsec_sa_limit_refusals_total{limit=\"child_sas_per_connection\"} 5"))
+      << text;
+  EXPECT_TRUE(has_line(text, "ipsec_sa_limit_refusals_total{limit=\"ike_sas_per_peer\"} 1"))
+      << text;
 }
 
 TEST(Metrics, UpdatesShowInTheNextScrape) {
