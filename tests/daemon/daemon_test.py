@@ -336,7 +336,7 @@ class DaemonTest(Pair):
                        "ipsec_config_reloads_total", "ipsec_config_last_reload_success_timestamp_seconds",
                        "ipsec_reconcile_total", "ipsec_reconcile_errors_total",
                        "ipsec_reconcile_duration_seconds", "ipsec_work_queue_depth",
-                       "ipsec_ike_handshake_duration_seconds"):
+                       "ipsec_ike_handshake_duration_seconds", "ipsec_sa_limit_refusals_total"):
             self.assertIn("# TYPE " + family, text)
         self.assertIn('ipsec_connections{state="routed"} 1', text)
         self.assertIn('ipsec_rekeys_total{kind="child",result="failure"} 0', text)
