@@ -704,11 +704,16 @@ void IkeSaManager::child_timer(uint64_t ike_spi, uint32_t spi_in, bool hard) {
       : child->conn->spec.rekey ? "CHILD SA lifetime expired: its rekey did not complete"
                                 : "CHILD SA lifetime expired (rekey=no)";
   ctx_.log(child->conn->name() + ": " + tasks::hex32(spi_in) + ": " + reason);
-  child_down(*sa, spi_in, reason);
-  if (sa->established()) {
-    sa->tasks.queue(std::make_unique<tasks::ChildDelete>(*sa, ctx_, std::vector<uint32_t>{spi_in},
-                                                         false, reason));
-    sa->tasks.initiate();
+  expire_child(*sa, spi_in, reason);
+}
+
+void IkeSaManager::expire_child(IkeSa& sa, uint32_t spi_in, const std::string& reason) {
+  child_down(sa, spi_in, reason);
+  if (sa.established()) {
+    // The peer's half goes too; ours is gone already, so nothing waits for the answer.
+    sa.tasks.queue(std::make_unique<tasks::ChildDelete>(sa, ctx_, std::vector<uint32_t>{spi_in},
+                                                        false, reason));
+    sa.tasks.initiate();
   }
 }
 
@@ -971,12 +976,7 @@ void IkeSaManager::on_kernel_expire(const kernel::ExpireEvent& expire, const std
       const std::string reason = "the kernel expired SA " + tasks::hex32(expire.sa.spi) +
                                  " (hard " +
                                  (child.conn->spec.rekey ? "limit" : "limit, rekey=no") + ")";
-      child_down(*sa, spi_in, reason);
-      if (sa->established()) {
-        sa->tasks.queue(std::make_unique<tasks::ChildDelete>(
-            *sa, ctx_, std::vector<uint32_t>{spi_in}, false, reason));
-        sa->tasks.initiate();
-      }
+      expire_child(*sa, spi_in, reason);
       return;
     }
   }

@@ -121,6 +121,8 @@ class IkeSaManager {
   void arm_child(IkeSa& sa, ChildSa& child);
   void schedule_child_timers(IkeSa& sa, ChildSa& child);
   void child_timer(uint64_t ike_spi, uint32_t spi_in, bool hard);
+  // The CHILD SA's lifetime is over: it goes here and at the peer.
+  void expire_child(IkeSa& sa, uint32_t spi_in, const std::string& reason);
   void arm_ike(IkeSa& sa);
   void schedule_ike_timers(IkeSa& sa);
   void ike_timer(uint64_t spi, bool hard);

@@ -37,13 +37,6 @@ std::vector<uint8_t> spi_octets(uint32_t spi) {
           static_cast<uint8_t>(spi >> 8), static_cast<uint8_t>(spi)};
 }
 
-// RFC 7296 2.8.1: of two crossing rekeys, the exchange that holds the lowest
-// of the four nonces made the spare SA.
-bool holds_lowest_nonce(const std::vector<uint8_t>& a1, const std::vector<uint8_t>& a2,
-                        const std::vector<uint8_t>& b1, const std::vector<uint8_t>& b2) {
-  return std::min(a1, a2) < std::min(b1, b2);
-}
-
 }  // namespace
 
 ChildCreate::ChildCreate(IkeSa& sa, EngineContext& ctx, ConnectionRef conn, bool first,
@@ -59,7 +52,7 @@ std::unique_ptr<Task> ChildCreate::migrate(IkeSa& to) {
 
 void ChildCreate::note_collision(std::vector<uint8_t> peer_nonce, std::vector<uint8_t> our_nonce,
                                  uint32_t spi_in) {
-  collision_ = Collision{std::move(peer_nonce), std::move(our_nonce), spi_in};
+  collision_ = Collision{{std::move(peer_nonce), std::move(our_nonce)}, spi_in};
 }
 
 void ChildCreate::emit_rekeyed(const ChildSa& now, uint32_t old_in, uint32_t old_out) {
@@ -379,8 +372,7 @@ void ChildCreate::finish_rekey(uint32_t new_spi_in) {
   ChildSa* old = sa_.child_by_spi_in(rekey_of_);
   if (collision_) {
     ChildSa* theirs = sa_.child_by_spi_in(collision_->spi_in);
-    const bool spare =
-        holds_lowest_nonce(nonce_i_, nonce_r_, collision_->peer_nonce, collision_->our_nonce);
+    const bool spare = collision_->ours_is_spare(nonce_i_, nonce_r_);
     ctx_.log(conn_->name() + ": rekey collision on CHILD SA " + hex32(rekey_of_) + ": " +
              (spare ? "ours is the spare, deleting it" : "ours stays, deleting the old SA"));
     if (spare) {

@@ -69,10 +69,8 @@ class ChildCreate final : public Task {
   Result rekey_refused(const wire::NotifyPayload& error);
   void emit_rekeyed(const ChildSa& now, uint32_t old_in, uint32_t old_out);
 
-  struct Collision {
-    std::vector<uint8_t> peer_nonce;  // Ni of the peer's exchange
-    std::vector<uint8_t> our_nonce;   // our Nr in it
-    uint32_t spi_in = 0;              // the CHILD SA that exchange made here
+  struct Collision : CrossedExchange {
+    uint32_t spi_in = 0;  // the CHILD SA that exchange made here
   };
 
   ConnectionRef conn_;

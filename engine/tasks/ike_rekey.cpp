@@ -38,13 +38,6 @@ bool offers_group(const wire::SaPayload& offer, uint16_t group) {
   return false;
 }
 
-// RFC 7296 2.8.2: of two crossing rekeys, the exchange that holds the lowest
-// of the four nonces made the spare IKE SA.
-bool holds_lowest_nonce(const std::vector<uint8_t>& a1, const std::vector<uint8_t>& a2,
-                        const std::vector<uint8_t>& b1, const std::vector<uint8_t>& b2) {
-  return std::min(a1, a2) < std::min(b1, b2);
-}
-
 }  // namespace
 
 IkeRekey::~IkeRekey() = default;
@@ -55,7 +48,7 @@ std::unique_ptr<Task> IkeRekey::migrate(IkeSa&) {
 
 void IkeRekey::note_collision(std::vector<uint8_t> peer_nonce, std::vector<uint8_t> our_nonce,
                               uint64_t new_spi) {
-  collision_ = Collision{std::move(peer_nonce), std::move(our_nonce), new_spi};
+  collision_ = Collision{{std::move(peer_nonce), std::move(our_nonce)}, new_spi};
 }
 
 bool IkeRekey::peer_won() {
@@ -235,8 +228,7 @@ Result IkeRekey::process_response(const wire::Message& message) {
   done_ = true;
   if (collision_) {
     IkeSa* theirs = ctx_.sas->find(collision_->new_spi);
-    const bool spare =
-        holds_lowest_nonce(nonce_i_, nonce_r_, collision_->peer_nonce, collision_->our_nonce);
+    const bool spare = collision_->ours_is_spare(nonce_i_, nonce_r_);
     ctx_.log(sa_.conn->name() + ": IKE rekey collision: " +
              (spare ? "ours is the spare, deleting it" : "ours stays, deleting the old IKE SA"));
     if (spare) {

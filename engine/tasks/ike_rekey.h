@@ -52,9 +52,7 @@ class IkeRekey final : public Task {
                                         uint64_t spi_r, std::string& error);
   void failed(const std::string& reason);
 
-  struct Collision {
-    std::vector<uint8_t> peer_nonce;
-    std::vector<uint8_t> our_nonce;
+  struct Collision : CrossedExchange {
     uint64_t new_spi = 0;
   };
 

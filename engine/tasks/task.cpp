@@ -1,5 +1,7 @@
 #include "engine/tasks/task.h"
 
+#include <algorithm>
+
 namespace ipsecd::engine::tasks {
 
 const wire::TsPayload* find_ts(const wire::Message& m, bool responder) {
@@ -46,6 +48,11 @@ wire::NotifyPayload make_notify(wire::NotifyType type, std::vector<uint8_t> data
   n.type = type;
   n.data = std::move(data);
   return n;
+}
+
+bool CrossedExchange::ours_is_spare(const std::vector<uint8_t>& our_ni,
+                                    const std::vector<uint8_t>& peer_nr) const {
+  return std::min(our_ni, peer_nr) < std::min(peer_nonce, our_nonce);
 }
 
 std::string hex32(uint32_t spi) {

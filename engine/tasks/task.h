@@ -81,6 +81,15 @@ const wire::NotifyPayload* find_notify(const wire::Message& m, wire::NotifyType 
 // The first error notify (type below 16384), if any.
 const wire::NotifyPayload* first_error(const wire::Message& m);
 wire::NotifyPayload make_notify(wire::NotifyType type, std::vector<uint8_t> data = {});
+// The peer's exchange that crossed one of ours (RFC 7296 2.8.1, 2.8.2): its
+// Ni and our Nr in it. Of the two exchanges, the one holding the lowest of
+// the four nonces made the spare SA.
+struct CrossedExchange {
+  std::vector<uint8_t> peer_nonce;
+  std::vector<uint8_t> our_nonce;
+  // Whether our exchange (our Ni, the peer's Nr) made the spare.
+  bool ours_is_spare(const std::vector<uint8_t>& our_ni, const std::vector<uint8_t>& peer_nr) const;
+};
 // An SPI for logs: "0xc0168451".
 std::string hex32(uint32_t spi);
 

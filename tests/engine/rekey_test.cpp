@@ -388,6 +388,34 @@ struct Seeded {
   Node b;
 };
 
+// Both sides hold one IKE SA and one CHILD pair that agree, nothing else in
+// either kernel, and no down event was raised.
+void expect_converged(Seeded& s) {
+  auto la = live(s.a);
+  auto lb = live(s.b);
+  ASSERT_EQ(la.ike, 1u);
+  ASSERT_EQ(lb.ike, 1u);
+  EXPECT_EQ(s.a.engine->ike_sa_count(), 1u);
+  EXPECT_EQ(s.b.engine->ike_sa_count(), 1u);
+  EXPECT_EQ(la.sa[0].spi_i, lb.sa[0].spi_i);
+  ASSERT_EQ(la.children, 1u);
+  ASSERT_EQ(lb.children, 1u);
+  EXPECT_EQ(s.a.children(), 1u);
+  EXPECT_EQ(s.b.children(), 1u);
+  EXPECT_EQ(la.child[0].spi_in, lb.child[0].spi_out);
+  EXPECT_EQ(la.child[0].spi_out, lb.child[0].spi_in);
+  EXPECT_EQ(s.a.backend.kernel().sa_count(), 2u);
+  EXPECT_EQ(s.b.backend.kernel().sa_count(), 2u);
+  EXPECT_EQ(s.a.backend.kernel().policy_count(), 3u);
+  EXPECT_EQ(s.b.backend.kernel().policy_count(), 3u);
+  for (Node* n : {&s.a, &s.b}) {
+    for (const auto& e : n->events) {
+      EXPECT_NE(e.type, EventType::kChildDown) << e.reason;
+      EXPECT_NE(e.type, EventType::kIkeDown) << e.reason;
+    }
+  }
+}
+
 // After `act` (both sides acting in the same instant) and quiet time, both
 // sides hold one IKE SA and one matching CHILD pair, and no orphan.
 // `signs` counts the seeds that logged `sign` (that the case under test happened).
@@ -426,27 +454,7 @@ void collide(const char* what, const std::function<void(Seeded&)>& act, bool exp
       EXPECT_EQ(s.b.backend.kernel().sa_count(), 0u);
       continue;
     }
-    ASSERT_EQ(la.ike, 1u);
-    ASSERT_EQ(lb.ike, 1u);
-    EXPECT_EQ(s.a.engine->ike_sa_count(), 1u);
-    EXPECT_EQ(s.b.engine->ike_sa_count(), 1u);
-    EXPECT_EQ(la.sa[0].spi_i, lb.sa[0].spi_i);
-    ASSERT_EQ(la.children, 1u);
-    ASSERT_EQ(lb.children, 1u);
-    EXPECT_EQ(s.a.children(), 1u);
-    EXPECT_EQ(s.b.children(), 1u);
-    EXPECT_EQ(la.child[0].spi_in, lb.child[0].spi_out);
-    EXPECT_EQ(la.child[0].spi_out, lb.child[0].spi_in);
-    EXPECT_EQ(s.a.backend.kernel().sa_count(), 2u);
-    EXPECT_EQ(s.b.backend.kernel().sa_count(), 2u);
-    EXPECT_EQ(s.a.backend.kernel().policy_count(), 3u);
-    EXPECT_EQ(s.b.backend.kernel().policy_count(), 3u);
-    for (Node* n : {&s.a, &s.b}) {
-      for (const auto& e : n->events) {
-        EXPECT_NE(e.type, EventType::kChildDown) << e.reason;
-        EXPECT_NE(e.type, EventType::kIkeDown) << e.reason;
-      }
-    }
+    expect_converged(s);
   }
 }
 
@@ -558,26 +566,9 @@ TEST(SimultaneousInitiation, BothEndsInitiatingLeaveOneIkeSaAndOneChildPair) {
     s.net.set_impairment({});
     s.loop.advance(70s);
     duplicates += s.logged("simultaneous initiation");
-    auto la = live(s.a);
-    auto lb = live(s.b);
-    ASSERT_EQ(la.ike, 1u);
-    ASSERT_EQ(lb.ike, 1u);
-    EXPECT_EQ(s.a.engine->ike_sa_count(), 1u);
-    EXPECT_EQ(s.b.engine->ike_sa_count(), 1u);
-    EXPECT_EQ(la.sa[0].spi_i, lb.sa[0].spi_i);
-    ASSERT_EQ(la.children, 1u);
-    ASSERT_EQ(lb.children, 1u);
-    EXPECT_EQ(s.a.children(), 1u);
-    EXPECT_EQ(s.b.children(), 1u);
-    EXPECT_EQ(la.child[0].spi_in, lb.child[0].spi_out);
-    EXPECT_EQ(s.a.backend.kernel().sa_count(), 2u);
-    EXPECT_EQ(s.b.backend.kernel().sa_count(), 2u);
-    EXPECT_EQ(s.a.backend.kernel().policy_count(), 3u);
-    EXPECT_EQ(s.b.backend.kernel().policy_count(), 3u);
+    expect_converged(s);
     for (Node* n : {&s.a, &s.b}) {
       for (const auto& e : n->events) {
-        EXPECT_NE(e.type, EventType::kChildDown) << e.reason;
-        EXPECT_NE(e.type, EventType::kIkeDown) << e.reason;
         EXPECT_NE(e.type, EventType::kIkeFailed) << e.reason;
       }
     }
