@@ -360,6 +360,27 @@ void IkeSaManager::established(IkeSa& sa) {
   });
 }
 
+namespace {
+
+// Whether every CHILD SA on `dup` has a twin (same connection, same flows) on
+// `by`: only then is `dup` a duplicate. Two IKE SAs between the same ends
+// that carry different connections (a peer that keeps one IKE SA per
+// connection) are both needed.
+bool covered(const IkeSa& dup, const IkeSa& by) {
+  if (dup.children.empty()) {
+    return false;
+  }
+  return std::all_of(dup.children.begin(), dup.children.end(), [&by](const ChildSa& c) {
+    return c.deleting || c.spare ||
+           std::any_of(by.children.begin(), by.children.end(), [&c](const ChildSa& t) {
+             return !t.deleting && !t.spare && t.conn->name() == c.conn->name() &&
+                    t.flows == c.flows;
+           });
+  });
+}
+
+}  // namespace
+
 void IkeSaManager::close_duplicate_ike(uint64_t spi) {
   IkeSa* sa = find(spi);
   if (sa == nullptr || !sa->established() || sa->superseded) {
@@ -376,8 +397,32 @@ void IkeSaManager::close_duplicate_ike(uint64_t spi) {
         !(other->remote.address == sa->remote.address) || !(other->peer_id == sa->peer_id)) {
       continue;
     }
+    if (!other->initiator && !sa->initiator) {
+      // Both made by the peer: not a crossing but a peer that started afresh
+      // (a restart, or its reauthentication). The older one is stale here.
+      IkeSa* stale = other->created < sa->created ? other : sa;
+      if (!covered(*stale, stale == sa ? *other : *sa)) {
+        continue;
+      }
+      ctx_.log(sa->conn->name() + ": " + sa->remote.address.str() + " made a new IKE SA " +
+               std::to_string((stale == sa ? other : sa)->our_spi()) + "; deleting the older " +
+               std::to_string(stale->our_spi()));
+      // Told with a DELETE: a peer that replaces it make-before-break deletes
+      // it too (the DELETEs cross), one that restarted does not answer.
+      delete_spare(*stale);
+      if (stale == sa) {
+        return;
+      }
+      continue;
+    }
+    if (other->initiator && sa->initiator) {
+      continue;  // both ours: each carries what it was made for
+    }
     IkeSa* duplicate = other->min_nonce < sa->min_nonce ? other : sa;
     IkeSa* kept = duplicate == sa ? other : sa;
+    if (!covered(*duplicate, *kept)) {
+      continue;
+    }
     ctx_.log(sa->conn->name() + ": two IKE SAs with " + sa->remote.address.str() +
              " (simultaneous initiation): " +
              (duplicate->initiator ? "deleting" : "the peer deletes") + " the duplicate " +
@@ -386,7 +431,7 @@ void IkeSaManager::close_duplicate_ike(uint64_t spi) {
       delete_spare(*duplicate);
     } else {
       duplicate->state = IkeState::kDeleting;
-      expect_spare_delete(*duplicate);
+      expect_spare_delete(*duplicate, true);
     }
     if (duplicate == sa) {
       return;
@@ -516,8 +561,6 @@ std::size_t IkeSaManager::ike_sas_with(const IkeSa& like, const model::Identity&
 }
 
 bool IkeSaManager::adopt_orphans(IkeSa& dying) {
-  // Our own check may not have run yet: the twin got established in this very turn.
-  close_duplicate_ike(dying.our_spi());
   if (dying.superseded || dying.children.empty()) {
     return false;
   }
@@ -525,6 +568,17 @@ bool IkeSaManager::adopt_orphans(IkeSa& dying) {
       by_peer_.find(peer_key(dying.local.address, dying.remote.address, dying.conn->local_id));
   if (it == by_peer_.end()) {
     return false;
+  }
+  for (uint64_t spi : it->second) {
+    // A twin that is up (perhaps in this very turn, not compared yet) carries
+    // the same CHILD SAs: the DELETE closes a duplicate, quietly.
+    const IkeSa* twin = find(spi);
+    if (twin != nullptr && twin != &dying && twin->established() && !twin->superseded &&
+        twin->remote.address == dying.remote.address && twin->peer_id == dying.peer_id &&
+        covered(dying, *twin)) {
+      dying.superseded = true;
+      return true;
+    }
   }
   for (uint64_t spi : it->second) {
     IkeSa* next = find(spi);
@@ -921,19 +975,21 @@ void IkeSaManager::delete_spare(IkeSa& sa) {
   sa.tasks.initiate();
 }
 
-void IkeSaManager::expect_spare_delete(IkeSa& sa) {
+void IkeSaManager::expect_spare_delete(IkeSa& sa, bool tell_peer) {
   sa.superseded = true;
   if (sa.spare_timer != 0) {
     return;
   }
   const uint64_t spi = sa.our_spi();
-  sa.spare_timer = ctx_.loop.schedule(sa.conn->spec.retransmit_timeout, [this, spi] {
+  sa.spare_timer = ctx_.loop.schedule(sa.conn->spec.retransmit_timeout, [this, spi, tell_peer] {
     IkeSa* s = find(spi);
     if (s == nullptr || s->state == IkeState::kDead) {
       return;
     }
     s->spare_timer = 0;
-    if (s->children.empty()) {
+    if (tell_peer) {
+      delete_spare(*s);  // the peer still holds it: delete it properly
+    } else if (s->children.empty()) {
       finish(*s, "replaced by a rekey; the peer did not delete it", false);
     }
   });

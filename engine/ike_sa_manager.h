@@ -71,7 +71,9 @@ class IkeSaManager {
   void delete_spare(IkeSa& sa);
   // The peer should delete this superseded IKE SA (or this spare CHILD SA);
   // if it has not after retransmit-timeout, we do.
-  void expect_spare_delete(IkeSa& sa);
+  // tell_peer: delete it ourselves then (a duplicate the peer still holds),
+  // else let it go quietly (a rekeyed IKE SA the peer has moved away from).
+  void expect_spare_delete(IkeSa& sa, bool tell_peer = false);
   void expect_spare_delete(IkeSa& sa, uint32_t child_spi_in);
   // A kernel soft expire starts the SA's rekey; a hard one takes it down.
   void on_kernel_expire(const kernel::ExpireEvent& expire, const std::string& conn);

@@ -358,6 +358,33 @@ TEST_F(RekeyHarness, DeadPeerDetectionDeclaresASilentPeerGone) {
   EXPECT_EQ(a->backend.kernel().sa_count(), 0u);
 }
 
+TEST_F(RekeyHarness, APeerThatRestartedAndInitiatesAgainReplacesItsStaleIkeSa) {
+  start();
+  auto c = conn();
+  up_both(c);
+  // b restarts: a new engine on the same kernel and addresses knows nothing.
+  b->engine.reset();
+  auto secrets = psk("192.0.2.1 192.0.2.2 : PSK \"correct horse battery staple\"\n");
+  b->transport = net.attach({Address::literal("192.0.2.2")});
+  b->engine = std::make_unique<Engine>(loop, *b->transport, b->backend, b->random);
+  b->engine->set_secrets(secrets);
+  ASSERT_TRUE(b->engine->load(c).ok());
+  auto r = up(*b, "west-east");
+  ASSERT_TRUE(r.ok) << r.reason;
+  // a deletes its stale IKE SA (the restarted peer never answers for it).
+  loop.advance(70s);
+  auto la = live(*a);
+  ASSERT_EQ(la.ike, 1u);
+  ASSERT_EQ(la.children, 1u);
+  EXPECT_EQ(a->engine->ike_sa_count(), 1u);
+  EXPECT_EQ(a->children(), 1u);
+  EXPECT_FALSE(la.sa[0].initiator) << "the IKE SA b made";
+  for (const auto& e : a->events) {
+    EXPECT_NE(e.type, EventType::kChildDown) << e.reason;
+    EXPECT_NE(e.type, EventType::kIkeDown) << e.reason;
+  }
+}
+
 // ---- Collisions, under loss, duplication and reordering
 
 struct Seeded {
