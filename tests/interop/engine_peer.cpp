@@ -8,10 +8,21 @@
 // "ok ..." or "error REASON" as its last output line:
 //   initiate NAME              waits for the CHILD SA (or the failure reason)
 //   terminate NAME             sends the DELETEs
+//   rekey-child NAME [SECONDS] rekeys the connection's CHILD SA now and waits
+//                              (20 s unless told) for its "rekeyed" event: "ok"
+//                              with the event (new SPIs, and the replaced ones
+//                              as replaced_child_spi_in/out), "error" with the
+//                              reason on "rekey-failed"
+//   rekey-ike NAME [SECONDS]   the same for its IKE SA (replaced_ike_spi_i/r)
 //   list                       one "sa ..." line per CHILD SA (IKE SAs without
-//                              CHILD SAs get one line too), then "ok N"
+//                              CHILD SAs get one line too), then "ok N"; an SA
+//                              replaced by a rekey shows child_state=rekeyed
+//                              until its DELETE is done, ike_rekeys/child_rekeys
+//                              count the rekeys so far, *_rekey_in/expires_in
+//                              are seconds from now ("-": no timer)
 //   wait EVENT NAME SECONDS    the next not yet consumed event of that type
-//                              (ike-up, child-down, ...) for connection NAME
+//                              (ike-up, child-down, rekeyed, rekey-failed, ...)
+//                              for connection NAME
 //   events                     every event so far, one "event ..." line each
 //   sleep MS
 //   quit
@@ -24,6 +35,7 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <iostream>
 #include <map>
@@ -145,6 +157,10 @@ class Peer {
     std::string type;
     std::string connection;
     EventLoop::TimerId timer = 0;
+    // rekey-child/rekey-ike: the outcome (rekeyed or rekey-failed) of that
+    // kind, among the events from index `from` on (those after the command).
+    std::optional<RekeyKind> rekey;
+    std::size_t from = 0;
   };
 
   void next() {
@@ -187,6 +203,8 @@ class Peer {
     } else if (cmd == "terminate" && !arg.empty()) {
       engine_->terminate(arg);
       answer(true, arg);
+    } else if ((cmd == "rekey-child" || cmd == "rekey-ike") && !arg.empty()) {
+      rekey(cmd == "rekey-child" ? RekeyKind::kChild : RekeyKind::kIke, arg, in);
     } else if (cmd == "list") {
       answer(true, std::to_string(list()));
     } else if (cmd == "events") {
@@ -202,7 +220,7 @@ class Peer {
         answer(false, "usage: wait EVENT NAME SECONDS (e.g. wait child-up pa 10)");
         return;
       }
-      waiter_ = Waiter{arg, conn, 0};
+      waiter_ = Waiter{arg, conn, 0, std::nullopt, 0};
       if (try_wake()) {
         return;
       }
@@ -223,16 +241,70 @@ class Peer {
       input_done_ = true;
     } else {
       answer(false, "unknown command '" + line +
-                        "' (initiate NAME, terminate NAME, list, wait EVENT NAME SECONDS, events, "
+                        "' (initiate NAME, terminate NAME, rekey-child NAME [SECONDS], "
+                        "rekey-ike NAME [SECONDS], list, wait EVENT NAME SECONDS, events, "
                         "sleep MS, quit)");
     }
   }
 
+  void rekey(RekeyKind kind, const std::string& conn, std::istringstream& in) {
+    double seconds = 20;
+    if (std::string s; in >> s) {
+      char* end = nullptr;
+      seconds = std::strtod(s.c_str(), &end);
+      if (*end != '\0' || seconds <= 0) {
+        answer(false, "usage: rekey-" + std::string(name(kind)) + " NAME [SECONDS] (e.g. rekey-" +
+                          std::string(name(kind)) + " pa 10)");
+        return;
+      }
+    }
+    const std::string what = kind == RekeyKind::kChild ? "CHILD SA" : "IKE SA";
+    const std::size_t from = events_.size();
+    if (!engine_->rekey(conn, kind)) {
+      answer(false, conn + ": no established " + what +
+                        " to rekey (not up, or a rekey of it is under way)");
+      return;
+    }
+    waiter_ = Waiter{"rekeyed", conn, 0, kind, from};
+    if (try_wake()) {
+      return;
+    }
+    waiter_->timer = loop_.schedule(
+        std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)), [this, conn, what] {
+          waiter_.reset();
+          answer(false, "timed out waiting for the " + what + " rekey of " + conn);
+          next();
+        });
+  }
+
   static std::string describe(const Event& e) {
+    std::string rekey;
+    if (e.type == EventType::kRekeyed || e.type == EventType::kRekeyFailed) {
+      rekey = " rekey=" + std::string(name(e.rekey));
+      if (e.rekey == RekeyKind::kChild) {
+        rekey += " replaced_child_spi_in=" + hex(e.replaced_child_spi_in, 8) +
+                 " replaced_child_spi_out=" + hex(e.replaced_child_spi_out, 8);
+      } else {
+        rekey += " replaced_ike_spi_i=" + hex(e.replaced_spi_i, 16) +
+                 " replaced_ike_spi_r=" + hex(e.replaced_spi_r, 16);
+      }
+    }
     return "type=" + std::string(name(e.type)) + " conn=" + e.connection +
            " ike_spi_i=" + hex(e.spi_i, 16) + " ike_spi_r=" + hex(e.spi_r, 16) +
            " child_spi_in=" + hex(e.child_spi_in, 8) + " child_spi_out=" + hex(e.child_spi_out, 8) +
-           " reason=" + token(e.reason);
+           rekey + " reason=" + token(e.reason);
+  }
+
+  // Seconds from now to a listed time, "-" for none.
+  static std::string in_seconds(const std::optional<std::chrono::system_clock::time_point>& at) {
+    if (!at) {
+      return "-";
+    }
+    const auto d = std::chrono::duration_cast<std::chrono::milliseconds>(
+        *at - std::chrono::system_clock::now());
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", static_cast<double>(d.count()) / 1000.0);
+    return buf;
   }
 
   std::size_t list() {
@@ -249,7 +321,9 @@ class Peer {
                         " ike_spi_i=" + hex(sa.spi_i, 16) + " ike_spi_r=" + hex(sa.spi_r, 16) +
                         " local=" + sa.local + " remote=" + sa.remote +
                         " local_id=" + token(sa.local_id) + " remote_id=" + token(sa.remote_id) +
-                        " ike_alg=" + token(sa.algorithms);
+                        " ike_alg=" + token(sa.algorithms) +
+                        " ike_rekeys=" + std::to_string(sa.rekeys) +
+                        " ike_rekey_in=" + in_seconds(sa.rekey_at ? sa.rekey_at : sa.reauth_at);
       if (sa.children.empty()) {
         std::cout << ike << " child=-\n";
         ++n;
@@ -260,7 +334,8 @@ class Peer {
                   << " esp_alg=" << token(c.algorithms) << " mode=" << c.mode
                   << " encap=" << (encap[c.spi_in] ? "udp" : "none")
                   << " local_ts=" << token(c.local_ts) << " remote_ts=" << token(c.remote_ts)
-                  << "\n";
+                  << " child_rekeys=" << c.rekeys << " child_rekey_in=" << in_seconds(c.rekey_at)
+                  << " child_expires_in=" << in_seconds(c.expires_at) << "\n";
         ++n;
       }
     }
@@ -278,18 +353,34 @@ class Peer {
     if (!waiter_) {
       return false;
     }
-    for (auto& r : events_) {
-      if (!r.consumed && name(r.event.type) == waiter_->type &&
-          r.event.connection == waiter_->connection) {
-        r.consumed = true;
-        if (waiter_->timer != 0) {
-          loop_.cancel(waiter_->timer);
-        }
-        waiter_.reset();
-        answer(true, describe(r.event));
-        loop_.post([this] { next(); });
-        return true;
+    for (std::size_t i = waiter_->from; i < events_.size(); ++i) {
+      auto& r = events_[i];
+      if (r.consumed || r.event.connection != waiter_->connection) {
+        continue;
       }
+      bool ok = name(r.event.type) == waiter_->type;
+      if (waiter_->rekey) {
+        // rekey-child/rekey-ike: our own rekey's outcome, either way.
+        const bool outcome =
+            r.event.type == EventType::kRekeyed || r.event.type == EventType::kRekeyFailed;
+        if (!outcome || r.event.rekey != *waiter_->rekey) {
+          continue;
+        }
+        ok = r.event.type == EventType::kRekeyed;
+      } else if (!ok) {
+        continue;
+      }
+      r.consumed = true;
+      if (waiter_->timer != 0) {
+        loop_.cancel(waiter_->timer);
+      }
+      const std::string text = ok ? describe(r.event)
+                                  : r.event.connection + ": rekey failed: " + r.event.reason +
+                                        " (" + describe(r.event) + ")";
+      waiter_.reset();
+      answer(ok, text);
+      loop_.post([this] { next(); });
+      return true;
     }
     return false;
   }

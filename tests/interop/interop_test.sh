@@ -3,7 +3,12 @@
 # charon with kernel-libipsec (real ESP in user space, inside UDP 4500) and
 # against libreswan pluto, each in a namespace pair of its own.
 #
-#   interop_test.sh ENGINE_PEER [strongswan|libreswan|all]
+#   interop_test.sh ENGINE_PEER [strongswan|strongswan-rekey|libreswan|all]
+#
+# Besides establishment and DELETE: CHILD and IKE SA rekeys (RFC 7296 1.3.2,
+# 1.3.3) started by either end, with and without PFS, and driven by short
+# lifetimes on either end (strongswan-rekey runs only those against charon);
+# IKE SA rekeys both ways against pluto (which cannot install CHILD SAs here).
 #
 # Environment: IPSECD_SOURCE_DIR (the peers live in $IPSECD_SOURCE_DIR/../shared/peers,
 # or PEERS_DIR), KEEP=1 keeps the work directory for a look afterwards.
@@ -11,7 +16,7 @@
 # no peer scripts), with the reason printed.
 set -uo pipefail
 
-PEER_BIN=${1:?usage: interop_test.sh ENGINE_PEER [strongswan|libreswan|all]}
+PEER_BIN=${1:?usage: interop_test.sh ENGINE_PEER [strongswan|strongswan-rekey|libreswan|all]}
 WHICH=${2:-all}
 SRC=${IPSECD_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 PEERS=${PEERS_DIR:-$SRC/../shared/peers}
@@ -124,6 +129,7 @@ conn pa
     ike=$4
     esp=$5
     auto=add
+${ENGINE_EXTRA:-}
 EOF
     cat >"$WORK/engine.secrets" <<EOF
 @left.example.org @right.example.org : PSK "pa-test-psk-0123456789"
@@ -136,6 +142,7 @@ connections {
         local_addrs = $r
         remote_addrs = $l
         proposals = $2
+${SS_IKE_EXTRA:-}
         local { auth = psk
                 id = right.example.org }
         remote { auth = psk
@@ -145,6 +152,7 @@ connections {
                 local_ts = $rs
                 remote_ts = $ls
                 esp_proposals = $3
+${SS_CHILD_EXTRA:-}
             }
         }
     }
@@ -157,17 +165,20 @@ secrets {
 EOF
 }
 
-# charon's view of connection pa: "IKE_SPI_I IKE_SPI_R CHILD_IN CHILD_OUT LOCAL_TS REMOTE_TS ENCAP"
+# charon's view of connection pa: "IKE_SPI_I IKE_SPI_R CHILD_IN CHILD_OUT LOCAL_TS REMOTE_TS ENCAP",
+# from its INSTALLED CHILD SA (after a rekey charon lists the replaced one as
+# DELETED for charon.delete_rekeyed_delay, 5 s).
 charon_sa() {
     ss --list-sas --ike pa 2>/dev/null | awk '
         /^pa: #[0-9]+, ESTABLISHED/ { for (i = 1; i <= NF; i++) {
                 if ($i ~ /_i\*?$/) { si = $i; sub(/_i\*?$/, "", si) }
                 if ($i ~ /_r\*?$/) { sr = $i; sub(/_r\*?$/, "", sr) } } }
+        /^  net: #[0-9]+, / { inst = ($0 ~ /, INSTALLED,/) }
         /^  net: #[0-9]+, .*INSTALLED/ { enc = ($0 ~ /TUNNEL-in-UDP/) ? "udp" : "none" }
-        /^    in  / { cin = $2; sub(/,$/, "", cin) }
-        /^    out / { cout = $2; sub(/,$/, "", cout) }
-        /^    local  / { lts = $2 }
-        /^    remote / { rts = $2 }
+        inst && /^    in  / { cin = $2; sub(/,$/, "", cin) }
+        inst && /^    out / { cout = $2; sub(/,$/, "", cout) }
+        inst && /^    local  / { lts = $2 }
+        inst && /^    remote / { rts = $2 }
         END { if (si != "") print si, sr, cin, cout, lts, rts, enc }'
 }
 
@@ -249,6 +260,328 @@ run_case() {  # run_case INITIATOR FAMILY IKE_SWAN ESP_SWAN IKE_LSW ESP_LSW DELE
     stop_engine
 }
 
+# ---- rekeying (RFC 7296 1.3.2/1.3.3) against charon
+# The engine's SA lines for pa in $SA_LINES (one per CHILD SA; the IKE SA's line
+# when it has none). Not in $(...): the coprocess is not reachable from a subshell.
+engine_sa_lines() { ep list; SA_LINES=$(grep '^sa conn=pa ' <<<"$EP_OUT"); }
+# "IKE_SAS CHILD_SAS" as charon lists them for pa: IKE SAs in any state, CHILD
+# SAs INSTALLED (a replaced one stays listed as DELETED for 5 s, see charon_sa).
+charon_counts() {
+    local out
+    out=$(ss --list-sas --ike pa 2>/dev/null)
+    echo "$(grep -c '^pa: #' <<<"$out") $(grep -c '^  net: #[0-9]*, .*, INSTALLED,' <<<"$out")"
+}
+# Waits (up to 8 s: charon keeps a replaced inbound SA for a moment) until each
+# end has exactly one IKE SA and one CHILD SA for pa, the engine's installed.
+settled() {  # settled LABEL
+    local label=$1 i lines e c
+    for i in $(seq 1 40); do
+        engine_sa_lines
+        lines=$SA_LINES
+        e=$(grep -c . <<<"$lines")
+        c=$(charon_counts)
+        if [[ $e == 1 && $c == "1 1" ]] && grep -q ' child=pa child_state=installed ' <<<"$lines"; then
+            break
+        fi
+        sleep 0.2
+    done
+    eq "$label: one CHILD SA (installed) and one IKE SA on each end, engine/charon" \
+        "$e $(grep -c ' child_state=installed ' <<<"$lines")/$c" "1 1/1 1"
+}
+# The SPIs charon uses for pa, one a line: its IKE SAs' and those of its
+# INSTALLED CHILD SAs (ALL=all: also of the CHILD SAs it still lists as DELETED).
+charon_spis() {  # charon_spis [all]
+    ss --list-sas --ike pa 2>/dev/null | awk -v all="${1:-}" '
+        /^pa: #/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9a-f]+_[ir]\*?,?$/) {
+                s = $i; sub(/_.*/, "", s); print s } }
+        /^  net: #[0-9]+, / { use = all == "all" || ($0 ~ /, INSTALLED,/) }
+        use && /^    (in|out) / { s = $2; sub(/,$/, "", s); print s }' | sort -u
+}
+charon_lacks() {  # charon_lacks [all] SPI... : none of them in use (listed) any more
+    local spis s mode=
+    [[ $1 == all ]] && { mode=all; shift; }
+    spis=$(charon_spis $mode)
+    for s in "$@"; do
+        grep -qx "$s" <<<"$spis" && return 1
+    done
+    return 0
+}
+# charon_drops SPI...: charon stops listing them, within its delete_rekeyed_delay (5 s).
+charon_drops() {
+    local i
+    for i in $(seq 1 35); do
+        charon_lacks all "$@" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+engine_lacks() {  # engine_lacks SPI...
+    local s
+    engine_sa_lines
+    for s in "$@"; do
+        grep -q "=$s " <<<"$SA_LINES" && return 1
+    done
+    return 0
+}
+
+# After a CHILD SA rekey (event in $1): new SPIs on both ends, the old ones gone.
+check_child_rekeyed() {  # check_child_rekeyed LABEL EVENT OLD_IN OLD_OUT [REKEYS [wait]]
+    local label=$1 ev=$2 old_in=$3 old_out=$4 line
+    local new_in new_out
+    new_in=$(field child_spi_in "$ev") new_out=$(field child_spi_out "$ev")
+    eq "$label: the event is a CHILD rekey" "$(field rekey "$ev")" child
+    eq "$label: the event names the replaced SPIs" \
+        "$(field replaced_child_spi_in "$ev")/$(field replaced_child_spi_out "$ev")" "$old_in/$old_out"
+    check "$label: new SPIs $new_in/$new_out differ from the old $old_in/$old_out" \
+        test "$new_in" != "$old_in" -a "$new_out" != "$old_out" -a "$new_in" != 00000000
+    settled "$label"
+    engine_sa_lines
+    line=$(head -1 <<<"$SA_LINES")
+    eq "$label: the engine lists the new SPIs" \
+        "$(field child_spi_in "$line")/$(field child_spi_out "$line")" "$new_in/$new_out"
+    [[ -n ${5:-} ]] && eq "$label: the engine counts the CHILD SA's rekeys" "$(field child_rekeys "$line")" "$5"
+    compare_sas "$label"
+    check "$label: charon has neither old SPI on an INSTALLED CHILD SA" charon_lacks "$old_in" "$old_out"
+    if [[ ${6:-} == wait ]]; then
+        check "$label: charon drops the replaced CHILD SA (after its 5 s delete_rekeyed_delay)" \
+            charon_drops "$old_in" "$old_out"
+    fi
+    check "$label: the engine lists neither old SPI" engine_lacks "$old_in" "$old_out"
+}
+check_ike_rekeyed() {  # check_ike_rekeyed LABEL EVENT OLD_SPI_I OLD_SPI_R CHILD_IN CHILD_OUT
+    local label=$1 ev=$2 line
+    eq "$label: the event is an IKE rekey" "$(field rekey "$ev")" ike
+    eq "$label: the event names the replaced IKE SPIs" \
+        "$(field replaced_ike_spi_i "$ev")/$(field replaced_ike_spi_r "$ev")" "$3/$4"
+    check "$label: new IKE SPIs differ from the old" \
+        test "$(field ike_spi_i "$ev")" != "$3" -a "$(field ike_spi_r "$ev")" != "$4"
+    settled "$label"
+    engine_sa_lines
+    line=$(head -1 <<<"$SA_LINES")
+    eq "$label: the engine lists the new IKE SPIs" \
+        "$(field ike_spi_i "$line")/$(field ike_spi_r "$line")" "$(field ike_spi_i "$ev")/$(field ike_spi_r "$ev")"
+    eq "$label: the CHILD SA moved to it unchanged" \
+        "$(field child_spi_in "$line")/$(field child_spi_out "$line")" "$5/$6"
+    compare_sas "$label"
+    check "$label: charon lists neither old IKE SPI" charon_lacks "$3" "$4"
+}
+
+# Brings pa up (INITIATOR: who starts) with the given algorithms; 0 when up.
+rekey_up() {  # rekey_up LABEL INITIATOR ESP_SWAN ESP_LSW
+    local label=$1
+    write_confs 4 aes128gcm16-prfsha256-x25519 "$3" aes_gcm128-sha2_256-dh31 "$4"
+    ss --load-all --noprompt --file "$WORK/ss/swanctl.conf" >/dev/null 2>&1 \
+        || { fail "$label: charon loads the connection"; return 1; }
+    start_engine "$WORK/engine.conf" "$LOCAL_ADDR" || return 1
+    if [[ $2 == initiator ]]; then
+        ep initiate pa || { fail "$label: engine initiates: $EP_OUT"; return 1; }
+    else
+        ss --initiate --child net --timeout 20 >"$WORK/initiate.out" 2>&1 \
+            || { fail "$label: charon initiates: $(tail -2 "$WORK/initiate.out")"; return 1; }
+        ep wait child-up pa 10 || { fail "$label: engine child-up: $EP_OUT"; return 1; }
+    fi
+    pass "$label: up"
+}
+rekey_down() {
+    ss --terminate --ike pa --timeout 10 >/dev/null 2>&1
+    stop_engine
+    charon_has_no_sa || ss --terminate --ike pa --force --timeout 5 >/dev/null 2>&1
+}
+# The SPIs of the engine's current CHILD SA and its IKE SA, in $in $out $si $sr
+# (the caller's locals).
+engine_spis() {
+    local line
+    engine_sa_lines
+    line=$(grep ' child_state=installed ' <<<"$SA_LINES" | head -1)
+    in=$(field child_spi_in "$line") out=$(field child_spi_out "$line")
+    si=$(field ike_spi_i "$line") sr=$(field ike_spi_r "$line")
+}
+# charon's view shows the CHILD SA's algorithms with the DH group (PFS) or without.
+charon_child_alg() {
+    ss --list-sas --ike pa 2>/dev/null | sed -n 's/^  net: #[0-9]*, .*INSTALLED, [^,]*, \(ESP:[^ ]*\).*/\1/p' | head -1
+}
+# After a CHILD rekey: both ends name the DH group of its KE exchange (PFS) or none.
+check_pfs() {  # check_pfs LABEL yes|no
+    local want_s=ESP:AES_GCM_16-128 want_e=AES_GCM_16_128 what="no DH group (no PFS)"
+    [[ $2 == yes ]] && want_s+=/CURVE_25519 want_e+=/DH31 what="the DH group (PFS)"
+    engine_sa_lines
+    eq "$1: the new CHILD SA has $what, charon/engine" \
+        "$(charon_child_alg) $(field esp_alg "$SA_LINES")" "$want_s $want_e"
+}
+# No SA went down and no rekey failed on the engine (EXCEPT: event types allowed).
+no_bad_events() {  # no_bad_events LABEL [EXCEPT_REGEX]
+    local bad
+    ep events
+    bad=$(grep -E '^event type=(ike-down|child-down|ike-failed|child-failed|rekey-failed) ' <<<"$EP_OUT" \
+        | grep -vE "^event type=(${2:-none}) " | head -3)
+    check "$1: no SA went down, no rekey failed${bad:+: $bad}" test -z "$bad"
+}
+
+# (a)/(b): ipsecd rekeys the CHILD SA it initiated; (c) then its IKE SA.
+rekey_by_engine() {  # rekey_by_engine PFS(yes|no)
+    local pfs=$1 esp_s=aes128gcm16 esp_l=aes_gcm128 label in out si sr ev
+    [[ $pfs == yes ]] && esp_s=aes128gcm16-x25519 esp_l=aes_gcm128-none-dh31
+    label="rekey ipsecd-initiator pfs=$pfs"
+    echo "case: $label: ipsecd rekeys the CHILD SA, then the IKE SA"
+    rekey_up "$label" initiator "$esp_s" "$esp_l" || { rekey_down; return; }
+    if [[ $pfs == no ]]; then
+        ep rekey-ike nosuch 5
+        check "$label: engine_peer refuses to rekey a connection that is not up" \
+            grep -q '^error nosuch: no established IKE SA to rekey' <<<"$EP_OUT"
+    fi
+    engine_spis
+    if ep rekey-child pa 10; then
+        pass "$label: engine rekeys the CHILD SA"
+        # Once (without PFS) also until charon drops the replaced SA: 5 s more.
+        check_child_rekeyed "$label child" "$EP_OUT" "$in" "$out" 1 "$([[ $pfs == no ]] && echo wait)"
+        check_pfs "$label child" "$pfs"
+    else
+        fail "$label: engine rekeys the CHILD SA: $EP_OUT"
+    fi
+    engine_spis
+    if ep rekey-ike pa 10; then
+        pass "$label: engine rekeys the IKE SA"
+        check_ike_rekeyed "$label ike" "$EP_OUT" "$si" "$sr" "$in" "$out"
+    else
+        fail "$label: engine rekeys the IKE SA: $EP_OUT"
+    fi
+    # And a CHILD rekey on the IKE SA that replaced the first one.
+    engine_spis
+    if ep rekey-child pa 10; then
+        pass "$label: engine rekeys the CHILD SA on the new IKE SA"
+        check_child_rekeyed "$label child after ike" "$EP_OUT" "$in" "$out" 2
+        check_pfs "$label child after ike" "$pfs"
+    else
+        fail "$label: engine rekeys the CHILD SA on the new IKE SA: $EP_OUT"
+    fi
+    no_bad_events "$label"
+    rekey_down
+}
+
+# (d): charon rekeys (swanctl --rekey) while ipsecd is the responder; then ipsecd
+# rekeys as the original responder.
+rekey_by_charon() {  # rekey_by_charon PFS(yes|no)
+    local pfs=$1 esp_s=aes128gcm16 esp_l=aes_gcm128 label in out si sr
+    [[ $pfs == yes ]] && esp_s=aes128gcm16-x25519 esp_l=aes_gcm128-none-dh31
+    label="rekey ipsecd-responder pfs=$pfs"
+    echo "case: $label: charon rekeys the CHILD SA and the IKE SA, then ipsecd does"
+    rekey_up "$label" responder "$esp_s" "$esp_l" || { rekey_down; return; }
+    engine_spis
+    ss --rekey --child net >/dev/null 2>&1
+    if ep wait rekeyed pa 10; then
+        pass "$label: engine answered charon's CHILD rekey"
+        check_child_rekeyed "$label charon child" "$EP_OUT" "$in" "$out" 1
+        check_pfs "$label charon child" "$pfs"
+    else
+        fail "$label: engine answered charon's CHILD rekey: $EP_OUT"
+    fi
+    engine_spis
+    ss --rekey --ike pa >/dev/null 2>&1
+    if ep wait rekeyed pa 10; then
+        pass "$label: engine answered charon's IKE rekey"
+        check_ike_rekeyed "$label charon ike" "$EP_OUT" "$si" "$sr" "$in" "$out"
+    else
+        fail "$label: engine answered charon's IKE rekey: $EP_OUT"
+    fi
+    engine_spis
+    if ep rekey-child pa 10; then
+        pass "$label: engine rekeys the CHILD SA as original responder"
+        check_child_rekeyed "$label engine child" "$EP_OUT" "$in" "$out" 2
+        check_pfs "$label engine child" "$pfs"
+    else
+        fail "$label: engine rekeys the CHILD SA as original responder: $EP_OUT"
+    fi
+    engine_spis
+    if ep rekey-ike pa 10; then
+        pass "$label: engine rekeys the IKE SA as original responder"
+        check_ike_rekeyed "$label engine ike" "$EP_OUT" "$si" "$sr" "$in" "$out"
+    else
+        fail "$label: engine rekeys the IKE SA as original responder: $EP_OUT"
+    fi
+    no_bad_events "$label"
+    rekey_down
+}
+
+# (e): charon's short lifetimes drive its rekeys; ipsecd answers and keeps one CHILD SA.
+rekey_charon_lifetime() {
+    local label="rekey charon lifetimes" i lines n bad=0 rekeys
+    echo "case: $label: CHILD rekey_time=4s, IKE rekey_time=7s on charon, ipsecd initiates"
+    SS_CHILD_EXTRA="                rekey_time = 4s
+                life_time = 8s
+                rand_time = 1s" SS_IKE_EXTRA="        rekey_time = 7s
+        over_time = 20s
+        rand_time = 1s" \
+        rekey_up "$label" initiator aes128gcm16-x25519 aes_gcm128-none-dh31 || { rekey_down; return; }
+    local start; start=$(grep -c . "$WORK/ss/charon.log")
+    for i in $(seq 1 12); do
+        sleep 1.2
+        engine_sa_lines
+        lines=$SA_LINES
+        n=$(grep -vc ' child_state=rekeyed ' <<<"$lines")
+        [[ $n == 1 ]] || { bad=$((bad + 1)); echo "    sample $i: $n CHILD SAs not replaced: $lines"; }
+    done
+    check "$label: 12 samples over 14 s, the engine always had exactly one current CHILD SA" test "$bad" = 0
+    ep events
+    rekeys=$(grep -c '^event type=rekeyed conn=pa .* rekey=child ' <<<"$EP_OUT")
+    check "$label: charon rekeyed the CHILD SA at least twice ($rekeys rekeyed events)" test "$rekeys" -ge 2
+    rekeys=$(grep -c '^event type=rekeyed conn=pa .* rekey=ike ' <<<"$EP_OUT")
+    check "$label: charon rekeyed the IKE SA at least once ($rekeys rekeyed events)" test "$rekeys" -ge 1
+    no_bad_events "$label"
+    local by_charon
+    by_charon=$(tail -n +"$start" "$WORK/ss/charon.log" | grep -c 'generating CREATE_CHILD_SA request')
+    check "$label: charon sent the CREATE_CHILD_SA requests ($by_charon)" test "$by_charon" -ge 3
+    settled "$label"
+    compare_sas "$label"
+    rekey_down
+}
+
+timed() {  # timed COMMAND...: runs it, then prints how long it took
+    local t0 ms
+    t0=$(date +%s%N)
+    "$@"
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    printf '  (%d.%d s)\n' $((ms / 1000)) $((ms % 1000 / 100))
+}
+
+# The engine's own lifetimes drive its rekeys (charon initiated: the engine is
+# the original responder); charon answers and keeps one CHILD SA.
+rekey_engine_lifetime() {
+    local label="rekey ipsecd lifetimes" i bad=0 n
+    echo "case: $label: salifetime=6s ikelifetime=9s rekeymargin=2s rekeyfuzz=0 on ipsecd, charon initiates"
+    ENGINE_EXTRA="    salifetime=6s
+    ikelifetime=9s
+    rekeymargin=2s
+    rekeyfuzz=0" rekey_up "$label" responder aes128gcm16-x25519 aes_gcm128-none-dh31 || { rekey_down; return; }
+    engine_sa_lines
+    check "$label: the engine lists its rekey timers (CHILD in ~4 s, IKE in ~7 s)" \
+        grep -qE ' ike_rekey_in=[67]\.[0-9] .* child_rekey_in=[34]\.[0-9] child_expires_in=[56]\.[0-9]' <<<"$SA_LINES"
+    for i in $(seq 1 9); do
+        sleep 1.2
+        n=$(charon_counts)
+        [[ $n == "1 1" ]] || { bad=$((bad + 1)); echo "    sample $i: charon IKE/CHILD SAs: $n"; }
+    done
+    check "$label: 9 samples over 11 s, charon always had one IKE SA and one INSTALLED CHILD SA" test "$bad" = 0
+    ep events
+    n=$(grep -c '^event type=rekeyed conn=pa .* rekey=child ' <<<"$EP_OUT")
+    check "$label: the engine rekeyed the CHILD SA at least twice ($n rekeyed events)" test "$n" -ge 2
+    n=$(grep -c '^event type=rekeyed conn=pa .* rekey=ike ' <<<"$EP_OUT")
+    check "$label: the engine rekeyed the IKE SA ($n rekeyed events)" test "$n" -ge 1
+    no_bad_events "$label"
+    settled "$label"
+    compare_sas "$label"
+    rekey_down
+}
+
+strongswan_rekey() {
+    echo "== rekeying against charon"
+    timed rekey_by_engine no
+    timed rekey_by_engine yes
+    timed rekey_by_charon no
+    timed rekey_by_charon yes
+    timed rekey_charon_lifetime
+    timed rekey_engine_lifetime
+}
+
 strongswan_matrix() {
     echo "== strongSwan charon (kernel-libipsec) in $NS_R, engine in $NS_L"
     mkdir -p "$WORK/ss"
@@ -259,17 +592,87 @@ strongswan_matrix() {
         return
     fi
     local gcm=aes128gcm16 cbc=aes128-sha256
-    run_case initiator 4 aes128gcm16-prfsha256-x25519 $gcm aes_gcm128-sha2_256-dh31 aes_gcm128 engine
-    run_case initiator 4 aes128gcm16-prfsha256-ecp256 $gcm aes_gcm128-sha2_256-dh19 aes_gcm128 charon
-    run_case initiator 4 aes128gcm16-prfsha256-modp2048 $gcm aes_gcm128-sha2_256-modp2048 aes_gcm128 charon-child
-    run_case initiator 4 aes128-sha256-x25519 $cbc aes128-sha2_256-dh31 aes128-sha2_256 charon
-    run_case initiator 6 aes128gcm16-prfsha256-x25519 $gcm aes_gcm128-sha2_256-dh31 aes_gcm128 engine
-    run_case responder 4 aes128gcm16-prfsha256-x25519 $gcm aes_gcm128-sha2_256-dh31 aes_gcm128 charon
-    run_case responder 4 aes128gcm16-prfsha256-ecp256 $gcm aes_gcm128-sha2_256-dh19 aes_gcm128 engine
-    run_case responder 4 aes128gcm16-prfsha256-modp2048 $gcm aes_gcm128-sha2_256-modp2048 aes_gcm128 charon
-    run_case responder 4 aes128-sha256-ecp256 $cbc aes128-sha2_256-dh19 aes128-sha2_256 engine
-    run_case responder 6 aes128gcm16-prfsha256-x25519 $gcm aes_gcm128-sha2_256-dh31 aes_gcm128 charon-child
+    if [[ $WHICH != strongswan-rekey ]]; then
+        run_case initiator 4 aes128gcm16-prfsha256-x25519 $gcm aes_gcm128-sha2_256-dh31 aes_gcm128 engine
+        run_case initiator 4 aes128gcm16-prfsha256-ecp256 $gcm aes_gcm128-sha2_256-dh19 aes_gcm128 charon
+        run_case initiator 4 aes128gcm16-prfsha256-modp2048 $gcm aes_gcm128-sha2_256-modp2048 aes_gcm128 charon-child
+        run_case initiator 4 aes128-sha256-x25519 $cbc aes128-sha2_256-dh31 aes128-sha2_256 charon
+        run_case initiator 6 aes128gcm16-prfsha256-x25519 $gcm aes_gcm128-sha2_256-dh31 aes_gcm128 engine
+        run_case responder 4 aes128gcm16-prfsha256-x25519 $gcm aes_gcm128-sha2_256-dh31 aes_gcm128 charon
+        run_case responder 4 aes128gcm16-prfsha256-ecp256 $gcm aes_gcm128-sha2_256-dh19 aes_gcm128 engine
+        run_case responder 4 aes128gcm16-prfsha256-modp2048 $gcm aes_gcm128-sha2_256-modp2048 aes_gcm128 charon
+        run_case responder 4 aes128-sha256-ecp256 $cbc aes128-sha2_256-dh19 aes128-sha2_256 engine
+        run_case responder 6 aes128gcm16-prfsha256-x25519 $gcm aes_gcm128-sha2_256-dh31 aes_gcm128 charon-child
+    fi
+    strongswan_rekey
     "$PEERS/strongswan-peer.sh" stop "$WORK/ss" >/dev/null 2>&1
+}
+
+# ---- IKE SA rekey against pluto (no CHILD SA: pluto cannot install one here)
+lsw() { "$PEERS/libreswan-peer.sh" ipsec "$WORK/lsw" "$@"; }
+pluto_ike_sas() { lsw whack --showstates 2>/dev/null | grep -c 'STATE_V2_ESTABLISHED_IKE_SA'; }
+# Waits (4 s at most: pluto deletes the IKE SA it replaced 1 s after its own
+# rekey) for one IKE SA on each end, the engine's with SPIs $2/$3 when given.
+lsw_settled() {  # lsw_settled LABEL [SPI_I SPI_R]
+    local label=$1 i lines e p
+    for i in $(seq 1 20); do
+        engine_sa_lines
+        lines=$SA_LINES
+        e=$(grep -c . <<<"$lines")
+        p=$(pluto_ike_sas)
+        [[ $e == 1 && $p == 1 ]] && break
+        sleep 0.2
+    done
+    eq "$label: one IKE SA on each end, engine/pluto" "$e/$p" "1/1"
+    if [[ -n ${2:-} ]]; then
+        eq "$label: the engine lists the new IKE SPIs" \
+            "$(field ike_spi_i "$lines")/$(field ike_spi_r "$lines")" "$2/$3"
+    fi
+}
+# Both directions on the IKE SA that is up: the engine rekeys, then pluto does.
+lsw_ike_rekeys() {  # lsw_ike_rekeys LABEL
+    local label=$1 si sr nsi nsr line out
+    eq "$label: pluto has the IKE SA (STATE_V2_ESTABLISHED_IKE_SA)" "$(pluto_ike_sas)" 1
+    engine_sa_lines
+    si=$(field ike_spi_i "$SA_LINES") sr=$(field ike_spi_r "$SA_LINES")
+    if ep rekey-ike pa 10; then
+        pass "$label: engine rekeys the IKE SA"
+        nsi=$(field ike_spi_i "$EP_OUT") nsr=$(field ike_spi_r "$EP_OUT")
+        eq "$label: the event names the replaced IKE SPIs" \
+            "$(field replaced_ike_spi_i "$EP_OUT")/$(field replaced_ike_spi_r "$EP_OUT")" "$si/$sr"
+        check "$label: new IKE SPIs $nsi/$nsr differ from the old" test "$nsi" != "$si" -a "$nsr" != "$sr"
+        # pluto logs the rekey initiator's new SPI with the proposal it chose.
+        check "$label: pluto rekeyed as responder, to the engine's new SPI $nsi" \
+            grep -q "proposal .* SPI=$nsi chosen" "$WORK/lsw/pluto.log"
+        check "$label: pluto says 'responder rekeyed IKE SA'" \
+            grep -A3 "proposal .* SPI=$nsi chosen" "$WORK/lsw/pluto.log" -m1 | grep -q 'responder rekeyed IKE SA'
+
+        lsw_settled "$label engine rekey" "$nsi" "$nsr"
+        engine_sa_lines
+        eq "$label: the engine initiated the new IKE SA" "$(field role "$SA_LINES")" initiator
+    else
+        fail "$label: engine rekeys the IKE SA: $EP_OUT"
+    fi
+    engine_sa_lines
+    si=$(field ike_spi_i "$SA_LINES") sr=$(field ike_spi_r "$SA_LINES")
+    out=$(lsw whack --rekey-ike --name pa 2>&1)
+    check "$label: pluto rekeys the IKE SA (whack --rekey-ike)" grep -q 'initiator rekeyed IKE SA' <<<"$out"
+    if ep wait rekeyed pa 10; then
+        pass "$label: engine answered pluto's IKE rekey"
+        eq "$label: the event is an IKE rekey" "$(field rekey "$EP_OUT")" ike
+        eq "$label: the event names the replaced IKE SPIs" \
+            "$(field replaced_ike_spi_i "$EP_OUT")/$(field replaced_ike_spi_r "$EP_OUT")" "$si/$sr"
+        lsw_settled "$label pluto rekey" "$(field ike_spi_i "$EP_OUT")" "$(field ike_spi_r "$EP_OUT")"
+        engine_sa_lines
+        eq "$label: pluto initiated the new IKE SA" "$(field role "$SA_LINES")" responder
+    else
+        fail "$label: engine answered pluto's IKE rekey: $EP_OUT (pluto: $(tail -2 <<<"$out"))"
+    fi
+    no_bad_events "$label" child-failed  # the CHILD SA pluto refused, before
+}
+lsw_no_child_rekey() {
+    echo "  NOTE pluto CHILD SA rekey: not tested, pluto cannot install any CHILD SA on this kernel" \
+        "(no ESP: CONFIG_INET_ESP is not set, see the netlink refusal above), so it has none to rekey"
 }
 
 libreswan_matrix() {
@@ -307,11 +710,13 @@ EOF
     if ep wait ike-up pa 5; then pass "$label: engine IKE SA up"; else fail "$label: engine IKE SA up: $EP_OUT"; fi
     ep list
     check "$label: engine keeps the IKE SA" grep -q '^sa conn=pa state=established role=initiator .* child=-$' <<<"$EP_OUT"
-    # pluto drops its IKE SA silently ~0.1 s after its failed install: its log is the record.
     check "$label: pluto established the IKE SA as responder" \
         grep -q 'responder established IKE SA; authenticated peer using authby=secret' "$d/pluto.log"
     check "$label: pluto's CHILD failure is the kernel's netlink refusal" \
         grep -q 'netlink response for Add SA esp\.[0-9a-f]*@192\.0\.2\.1: .*errno' "$d/pluto.log"
+    # As responder pluto keeps the IKE SA without a CHILD SA: both rekey it.
+    echo "case: $label: IKE SA rekey, by the engine and by pluto"
+    lsw_ike_rekeys "$label rekey"
     ep terminate pa
     if ep wait ike-down pa 10; then pass "$label: engine IKE SA down after its DELETE"; else
         fail "$label: engine IKE SA down: $EP_OUT"; fi
@@ -329,6 +734,25 @@ EOF
         grep -q "netlink response for Add SA esp\.${spi:-none}@192\.0\.2\.1: .*errno" "$WORK/lsw-up.out"
     "$PEERS/libreswan-peer.sh" ipsec "$d" auto --down pa >/dev/null 2>&1
     stop_engine
+
+    # As initiator pluto drops its IKE SA (without a DELETE) when its CHILD SA
+    # install fails, so the IKE SA to rekey is a childless one (RFC 6023):
+    # libreswan's own test impair leaves the CHILD SA out of its IKE_AUTH.
+    label="ipsecd-responder pluto childless"
+    echo "case: $label: pluto initiates an IKE SA alone (impair omit-v2-ike-auth-child), both rekey it"
+    start_engine "$WORK/engine.conf" 192.0.2.1 || return
+    lsw whack --impair omit-v2-ike-auth-child >/dev/null 2>&1
+    lsw auto --up pa >"$WORK/lsw-up.out" 2>&1
+    check "$label: pluto established the IKE SA without a CHILD SA" \
+        grep -q 'initiator established IKE SA' "$WORK/lsw-up.out"
+    if ep wait ike-up pa 10; then pass "$label: engine IKE SA up"; else fail "$label: engine IKE SA up: $EP_OUT"; fi
+    ep list
+    check "$label: engine lists it as responder, without a CHILD SA" \
+        grep -q '^sa conn=pa state=established role=responder .* child=-$' <<<"$EP_OUT"
+    lsw_ike_rekeys "$label rekey"
+    lsw_no_child_rekey
+    lsw auto --down pa >/dev/null 2>&1
+    stop_engine
     "$PEERS/libreswan-peer.sh" stop "$d" >/dev/null 2>&1
 }
 
@@ -344,10 +768,10 @@ for i in $(seq 1 40); do
 done
 
 case $WHICH in
-    strongswan) strongswan_matrix ;;
+    strongswan|strongswan-rekey) strongswan_matrix ;;
     libreswan) libreswan_matrix ;;
     all) strongswan_matrix; libreswan_matrix ;;
-    *) echo "unknown peer set $WHICH (strongswan, libreswan, all)"; exit 2 ;;
+    *) echo "unknown peer set $WHICH (strongswan, strongswan-rekey, libreswan, all)"; exit 2 ;;
 esac
 
 echo "interop: $PASS passed, $FAIL failed"
