@@ -718,7 +718,8 @@ TEST_F(EngineHarness, ReplaceBringsTheNewDefinitionUpBeforeTheOldGoes) {
   // At every step until it is done, a has a CHILD SA not being deleted.
   while (!r) {
     bool up_now = false;
-    for (const auto& ch : a->engine->list().at(0).children) {
+    const auto listed = a->engine->list();
+    for (const auto& ch : listed.at(0).children) {
       up_now = up_now || ch.state != "deleting";
     }
     ASSERT_TRUE(up_now);
