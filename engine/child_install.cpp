@@ -38,10 +38,11 @@ kernel::Status install_sa(kernel::Backend& kernel, const IkeSa& sa, const ChildS
   if (s.esn && s.replay_window == 0) {
     s.replay_window = 32;  // the kernel needs a window for ESN, even outbound
   }
-  const auto hard = static_cast<uint64_t>(spec.ipsec_lifetime.count());
-  const auto margin = static_cast<uint64_t>(spec.rekey_margin.count());
-  s.lifetime.hard_seconds = hard;
-  s.lifetime.soft_seconds = hard > margin ? hard - margin : 0;
+  // Time: the engine's own fuzzed timer rekeys; the kernel ends the SA at
+  // the hard lifetime. A kernel soft limit at a fixed time would fire on
+  // both ends in the same millisecond and make every rekey a collision.
+  s.lifetime.hard_seconds = static_cast<uint64_t>(spec.ipsec_lifetime.count());
+  s.lifetime.soft_seconds = 0;
   // Volume limits: the soft expire at seven eighths starts the rekey, the
   // hard one at the limit ends the SA (the kernel counts, the engine hears).
   s.lifetime.hard_bytes = spec.ipsec_max_bytes;

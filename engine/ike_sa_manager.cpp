@@ -511,18 +511,11 @@ bool IkeSaManager::has_equivalent(const IkeSa& sa, const ChildSa& child, bool ot
 }
 
 void IkeSaManager::child_down(IkeSa& sa, uint32_t spi_in, const std::string& reason) {
-  ChildSa* child = sa.child_by_spi_in(spi_in);
-  if (child == nullptr) {
+  if (sa.child_by_spi_in(spi_in) == nullptr) {
     return;
   }
-  const bool equivalent = has_equivalent(sa, *child, false);
-  uninstall(ctx_.kernel, sa, *child, !equivalent);
-  if (!child->quiet && !equivalent) {
-    ctx_.emit(Event{EventType::kChildDown, child->conn->name(), sa.spi_i, sa.spi_r, child->spi_in,
-                    child->spi_out, reason});
-  }
-  sa.remove_child(spi_in);
-  // A rekey's responder side: the new outbound SA goes in once the old is gone.
+  // A rekey's responder side: the new outbound SA goes in as the old one
+  // goes, and before it, so the kernel always has one to send with.
   for (auto& next : sa.children) {
     if (next.replaces != spi_in) {
       continue;
@@ -544,6 +537,14 @@ void IkeSaManager::child_down(IkeSa& sa, uint32_t spi_in, const std::string& rea
     }
     break;
   }
+  ChildSa* child = sa.child_by_spi_in(spi_in);
+  const bool equivalent = has_equivalent(sa, *child, false);
+  uninstall(ctx_.kernel, sa, *child, !equivalent);
+  if (!child->quiet && !equivalent) {
+    ctx_.emit(Event{EventType::kChildDown, child->conn->name(), sa.spi_i, sa.spi_r, child->spi_in,
+                    child->spi_out, reason});
+  }
+  sa.remove_child(spi_in);
 }
 
 std::size_t IkeSaManager::ike_sas_with(const IkeSa& like, const model::Identity& peer) {

@@ -301,11 +301,14 @@ Result ChildCreate::process_response(const wire::Message& message) {
     return reject(reason_);
   }
   // Inbound first, so nothing the peer sends once it sees our SA is lost.
+  // The spare of a rekey collision (2.8.1) is deleted at once: it never
+  // gets an outbound SA, which the kernel would send with as the newest.
+  const bool spare = collision_ && collision_->ours_is_spare(nonce_i_, nonce_r_);
   kernel::Status st = install_sa(ctx_.kernel, sa_, child_, true, keys_->encr_r, keys_->integ_r);
-  if (st.ok()) {
+  if (st.ok() && !spare) {
     st = install_sa(ctx_.kernel, sa_, child_, false, keys_->encr_i, keys_->integ_i);
   }
-  if (st.ok()) {
+  if (st.ok() && !spare) {
     st = install_policies(ctx_.kernel, sa_, child_);
   }
   keys_.reset();
