@@ -4,6 +4,7 @@ own state dir, spoken to through the REST API with the token it wrote."""
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -185,6 +186,79 @@ class Ipsecd:
         if getattr(self, "log", None) is not None:
             self.log.close()
             self.log = None
+
+    def status_kib(self, field):
+        """A memory figure of /proc/PID/status (VmRSS, RssAnon, VmHWM, ...), in KiB."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        raise RuntimeError(f"{self.name}: no {field} in /proc/{self.proc.pid}/status")
+
+    def rss_kib(self):
+        """The process's resident set (VmRSS), in KiB."""
+        return self.status_kib("VmRSS")
+
+    def cpu_seconds(self):
+        """User + system CPU time the process has used so far (/proc/PID/stat)."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def log_size(self):
+        """How far the log has been written: an offset for log_since()."""
+        try:
+            return os.path.getsize(self.log_path)
+        except FileNotFoundError:
+            return 0
+
+    def log_since(self, offset):
+        """The log's lines written after `offset` (from log_size())."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                return f.read().decode(errors="replace").splitlines()
+        except FileNotFoundError:
+            return []
+
+
+def stop_all(daemons, timeout=30):
+    """Stops many daemons at once: SIGTERM to every running one first, then
+    waits for each (SIGKILL past `timeout`), so no daemon waits out its peers'
+    answers after they are gone. Returns {name: exit status}."""
+    for d in daemons:
+        if d.proc is not None and d.proc.poll() is None:
+            d.proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    codes = {}
+    for d in daemons:
+        if d.proc is None:
+            continue
+        try:
+            codes[d.name] = d.proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            d.proc.kill()
+            codes[d.name] = d.proc.wait()
+        finally:
+            d.close_log()
+    return codes
+
+
+def metric_value(text, name, **labels):
+    """The sum of the samples of metric `name` in a Prometheus text exposition
+    whose labels include `labels` (0 when there is none)."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name) or line.startswith("#"):
+            continue
+        head, _, value = line.rpartition(" ")
+        series, _, rest = head.partition("{")
+        if series != name:
+            continue
+        have = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', rest))
+        if all(have.get(k) == v for k, v in labels.items()):
+            total += float(value)
+    return total
 
 
 def child_spis(status):
