@@ -62,7 +62,8 @@ IkeFailure failure_reason(std::string_view reason) {
   if (has("TS_UNACCEPTABLE") || has("selector")) {
     return IkeFailure::kTsUnacceptable;
   }
-  if (has("no response") || has("timed out") || has("timeout") || has("retransmit")) {
+  if (has("no response") || has("not responding") || has("timed out") || has("timeout") ||
+      has("retransmit")) {
     return IkeFailure::kTimeout;
   }
   if (has("kernel") || has("local")) {
@@ -168,6 +169,14 @@ BoolResult Daemon::init() {
       m->reconciled(took, error);
     };
   }
+  co.on_dead_peer = [this](const std::string& name, model::DpdAction action,
+                           const std::string& reason) {
+    log_.warning("controller", name + ": dead peer (" + reason +
+                                   "); dpdaction=" + std::string(model::dpd_action_name(action)));
+    if (metrics_) {
+      metrics_->dead_peer(action);
+    }
+  };
   controller_ = std::make_unique<Controller>(*store_, *engine_, *kernel_, *loop_, real_clock(), co);
 
   if (!options_.secrets.empty()) {

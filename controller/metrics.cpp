@@ -96,6 +96,8 @@ constexpr IkeFailure kIkeFailures[] = {IkeFailure::kTimeout,    IkeFailure::kAut
                                        IkeFailure::kPeerError,  IkeFailure::kLocalError};
 constexpr RekeyKind kRekeyKinds[] = {RekeyKind::kIke, RekeyKind::kChild, RekeyKind::kReauth};
 constexpr RekeyResult kRekeyResults[] = {RekeyResult::kSuccess, RekeyResult::kFailure};
+constexpr model::DpdAction kDpdActions[] = {model::DpdAction::kHold, model::DpdAction::kClear,
+                                            model::DpdAction::kRestart};
 
 double seconds(Duration d) {
   return std::chrono::duration<double>(d).count();
@@ -129,6 +131,7 @@ class Metrics::Impl {
   prometheus::Gauge& queue_depth;
   prometheus::Histogram& handshake_duration;
   prometheus::Family<prometheus::Counter>& limit_refusals;
+  prometheus::Family<prometheus::Counter>& dead_peers;
   prometheus::Counter* refused_child = nullptr;
   prometheus::Counter* refused_ike = nullptr;
   uint64_t refused_child_seen = 0;
@@ -142,6 +145,7 @@ class Metrics::Impl {
   // [kind][result]
   std::array<std::array<prometheus::Counter*, std::size(kRekeyResults)>, std::size(kRekeyKinds)>
       rekey_counters{};
+  std::array<prometheus::Counter*, std::size(kDpdActions)> dead_peer_counters{};
   prometheus::Counter* reload_success = nullptr;
   prometheus::Counter* reload_failure = nullptr;
 
@@ -228,7 +232,12 @@ Metrics::Impl::Impl(MetricsOptions opts)
       limit_refusals(prometheus::BuildCounter()
                          .Name("ipsec_sa_limit_refusals_total")
                          .Help("SAs a peer asked for beyond the daemon's limits, by limit")
-                         .Register(*registry)) {
+                         .Register(*registry)),
+      dead_peers(prometheus::BuildCounter()
+                     .Name("ipsec_dead_peers_total")
+                     .Help("Connections whose peer stopped answering liveness checks (DPD), by "
+                           "the dpdaction= taken")
+                     .Register(*registry)) {
   refused_child = &limit_refusals.Add(label("limit", "child_sas_per_connection"));
   refused_ike = &limit_refusals.Add(label("limit", "ike_sas_per_peer"));
   for (size_t i = 0; i < std::size(kConnectionStates); ++i) {
@@ -247,6 +256,10 @@ Metrics::Impl::Impl(MetricsOptions opts)
           &rekeys.Add({{"kind", std::string(rekey_kind_name(kRekeyKinds[i]))},
                        {"result", std::string(rekey_result_name(kRekeyResults[j]))}});
     }
+  }
+  for (size_t i = 0; i < std::size(kDpdActions); ++i) {
+    dead_peer_counters[i] =
+        &dead_peers.Add(label("action", model::dpd_action_name(kDpdActions[i])));
   }
   reload_success = &reloads.Add(label("result", "success"));
   reload_failure = &reloads.Add(label("result", "failure"));
@@ -363,6 +376,10 @@ void Metrics::ike_sa_failed(IkeFailure reason) {
 
 void Metrics::rekey_finished(RekeyKind kind, RekeyResult result) {
   impl_->rekey_counters[static_cast<size_t>(kind)][static_cast<size_t>(result)]->Increment();
+}
+
+void Metrics::dead_peer(model::DpdAction action) {
+  impl_->dead_peer_counters[static_cast<size_t>(action)]->Increment();
 }
 
 void Metrics::child_sa_bytes(const std::string& connection, uint64_t bytes_in, uint64_t bytes_out) {

@@ -12,6 +12,7 @@
 
 #include "controller/clock.h"
 #include "controller/listen_address.h"
+#include "model/connection.h"
 #include "model/result.h"
 
 namespace ipsecd::controller {
@@ -77,6 +78,8 @@ class Metrics {
   void ike_sa_established(Duration handshake);
   void ike_sa_failed(IkeFailure reason);
   void rekey_finished(RekeyKind kind, RekeyResult result);
+  // A connection's peer was declared dead (DPD) and dpdaction= `action` taken.
+  void dead_peer(model::DpdAction action);
   // Bytes moved since the last call for this connection (the daemon turns the
   // kernel's per-SA counters, which restart with each SA, into deltas).
   void child_sa_bytes(const std::string& connection, uint64_t bytes_in, uint64_t bytes_out);

@@ -73,8 +73,13 @@ std::string_view kind_name(ReconcileResult::Kind kind) {
 }
 
 Reconciler::Reconciler(Store& store, engine::Engine& engine, kernel::Backend& kernel, Clock& clock,
-                       Wake wake)
-    : store_(store), engine_(engine), kernel_(kernel), clock_(clock), wake_(std::move(wake)) {}
+                       Wake wake, DeadPeerHook on_dead_peer)
+    : store_(store),
+      engine_(engine),
+      kernel_(kernel),
+      clock_(clock),
+      wake_(std::move(wake)),
+      on_dead_peer_(std::move(on_dead_peer)) {}
 
 std::vector<kernel::PolicySpec> Reconciler::trap_policies(const engine::LoadedConnection& c) const {
   std::vector<kernel::PolicySpec> out;
@@ -208,6 +213,7 @@ void Reconciler::teardown(const std::string& name, const Applied& applied) {
   initiating_.erase(name);
   failure_.erase(name);
   last_failure_.erase(name);
+  dead_peers_.erase(name);
 }
 
 void Reconciler::close(const std::string& name, bool unload) {
@@ -383,7 +389,14 @@ ReconcileResult Reconciler::reconcile(const std::string& name) {
   st.generation = entry->generation;
   st.intent = entry->intent;
   const model::Connection& c = *entry->connection;
-  const Want want = wanted(c, entry->intent);
+  const Want desired = wanted(c, entry->intent);
+  Want want = desired;
+  // An edit or an operator intent since the peer died: dpdaction= is done with.
+  if (auto dead = dead_peers_.find(name);
+      dead != dead_peers_.end() && (dead->second.generation != entry->generation ||
+                                    dead->second.intent_serial != entry->intent_serial)) {
+    dead_peers_.erase(dead);
+  }
 
   // A new generation replaces what was applied. With SAs up and a negotiable
   // new definition: make-before-break (the engine retires the old SAs once
@@ -480,6 +493,38 @@ ReconcileResult Reconciler::reconcile(const std::string& name) {
     }
   }
 
+  // A dead peer (DPD): dpdaction= decides what stays, as libreswan 4 does.
+  if (established) {
+    dead_peers_.erase(name);
+  }
+  const auto dead_it = dead_peers_.find(name);
+  const DeadPeer* dead = dead_it == dead_peers_.end() || want.down ? nullptr : &dead_it->second;
+  std::string dead_message;
+  if (dead != nullptr) {
+    dead_message =
+        dead->reason + "; dpdaction=" + std::string(model::dpd_action_name(dead->action));
+    switch (dead->action) {
+      case model::DpdAction::kClear:
+        want.route = false;
+        want.up = false;
+        dead_message +=
+            ": SAs and trap policies removed; not started again until the connection is edited, "
+            "brought up (ipsec auto --up) or negotiated by the peer";
+        break;
+      case model::DpdAction::kHold:
+        // The operator's unroute still stands: hold keeps traps, it does not add unwanted ones.
+        want.route = want.route || entry->intent != Intent::kUnroute;
+        dead_message += want.route ? ": trap policies hold the traffic until it is negotiated again"
+                                   : ": unrouted by the operator, nothing holds the traffic";
+        break;
+      case model::DpdAction::kRestart:
+        want.up = true;
+        dead_message += ": initiating again until it is established";
+        break;
+    }
+  }
+  const bool held = dead != nullptr && dead->action == model::DpdAction::kHold && !desired.route;
+
   // Trap policies.
   const auto traps = trap_policies(*applied.loaded);
   bool routed = false;
@@ -499,14 +544,21 @@ ReconcileResult Reconciler::reconcile(const std::string& name) {
       }
       routed = true;
       set(st, kConditionRouted, ConditionStatus::kTrue, "TrapInstalled",
-          std::to_string(traps.size()) + " trap policies; traffic starts negotiation");
+          std::to_string(traps.size()) + " trap policies" +
+              (held ? " (dpdaction=hold: the peer stopped answering)" : "") +
+              "; traffic starts negotiation");
     }
   } else {
     remove_policies(traps);
     forget_traps(name);
-    set(st, kConditionRouted, ConditionStatus::kFalse,
-        entry->intent == Intent::kUnroute ? "Unrouted" : "NotRouted",
-        entry->intent == Intent::kUnroute ? "unrouted by the operator" : "auto= does not route");
+    if (dead != nullptr && desired.route) {
+      set(st, kConditionRouted, ConditionStatus::kFalse, "DeadPeer",
+          "dpdaction=clear removed the trap policies: the peer stopped answering");
+    } else {
+      set(st, kConditionRouted, ConditionStatus::kFalse,
+          entry->intent == Intent::kUnroute ? "Unrouted" : "NotRouted",
+          entry->intent == Intent::kUnroute ? "unrouted by the operator" : "auto= does not route");
+    }
   }
 
   if (want.down) {
@@ -559,7 +611,10 @@ ReconcileResult Reconciler::reconcile(const std::string& name) {
   const auto failed = failure_.find(name);
   const auto last = last_failure_.find(name);
   auto not_established = [&](std::string idle_reason, std::string idle_message) {
-    if (last != last_failure_.end()) {
+    if (dead != nullptr) {
+      st.last_error = last != last_failure_.end() ? last->second : dead->reason;
+      set(st, kConditionEstablished, ConditionStatus::kFalse, "DeadPeer", dead_message);
+    } else if (last != last_failure_.end()) {
       st.last_error = last->second;
       set(st, kConditionEstablished, ConditionStatus::kFalse, "NegotiationFailed", last->second);
     } else {
@@ -568,10 +623,18 @@ ReconcileResult Reconciler::reconcile(const std::string& name) {
     }
   };
 
+  auto not_ready = [&](std::string reason, std::string message) {
+    if (dead != nullptr) {
+      set(st, kConditionReady, ConditionStatus::kFalse, "DeadPeer", dead_message);
+    } else {
+      set(st, kConditionReady, ConditionStatus::kFalse, std::move(reason), std::move(message));
+    }
+  };
+
   if (want.up) {
     if (connecting) {
       not_established("Connecting", "negotiating");
-      set(st, kConditionReady, ConditionStatus::kFalse, "Connecting", "negotiating");
+      not_ready("Connecting", "negotiating");
       return finish(std::move(st), ReconcileResult::waiting());
     }
     if (failed != failure_.end()) {
@@ -579,12 +642,12 @@ ReconcileResult Reconciler::reconcile(const std::string& name) {
       const std::string why = failed->second;
       failure_.erase(failed);
       not_established("", "");
-      set(st, kConditionReady, ConditionStatus::kFalse, "NegotiationFailed", why);
+      not_ready("NegotiationFailed", why);
       return finish(std::move(st), ReconcileResult::error(why));
     }
     start_initiate(name);
     not_established("Connecting", "negotiating");
-    set(st, kConditionReady, ConditionStatus::kFalse, "Connecting", "negotiating");
+    not_ready("Connecting", "negotiating");
     return finish(std::move(st), ReconcileResult::waiting());
   }
 
@@ -601,6 +664,8 @@ ReconcileResult Reconciler::reconcile(const std::string& name) {
   }
   if (want.route && !routed) {
     set(st, kConditionReady, ConditionStatus::kFalse, "NotRouted", "trap policies missing");
+  } else if (dead != nullptr && (desired.up || desired.route) && !routed) {
+    not_ready("DeadPeer", dead_message);  // dpdaction=clear: what auto= asks for is gone
   } else {
     set(st, kConditionReady, ConditionStatus::kTrue, want.route ? "Routed" : "Loaded",
         want.route ? "traps in place" : "loaded");
@@ -619,7 +684,14 @@ void Reconciler::on_engine_event(const engine::Event& event) {
   if (event.type == engine::EventType::kIkeDown || event.type == engine::EventType::kIkeFailed) {
     closing_.erase(event.spi_i);
   }
-  if (event.type == engine::EventType::kChildDown && !expected) {
+  if (event.dead_peer && !expected) {
+    note_dead_peer(event);
+  }
+  // dpdaction=clear retries nothing, restart initiates at once: no backoff for either.
+  const auto dead = dead_peers_.find(event.connection);
+  const bool acted = event.dead_peer && dead != dead_peers_.end() &&
+                     dead->second.action != model::DpdAction::kHold;
+  if (event.type == engine::EventType::kChildDown && !expected && !acted) {
     // Not our doing (the peer deleted it, or it died): a connection kept up
     // comes back through the queue's backoff, as after a failure.
     if (auto entry = store_.get(event.connection);
@@ -631,6 +703,32 @@ void Reconciler::on_engine_event(const engine::Event& event) {
     }
   }
   wake_(event.connection);
+}
+
+void Reconciler::note_dead_peer(const engine::Event& event) {
+  const std::string& name = event.connection;
+  auto entry = store_.get(name);
+  if (!entry || is_shunt(entry->connection->mode)) {
+    return;
+  }
+  if (auto known = dead_peers_.find(name);
+      known != dead_peers_.end() && known->second.ike_spi == event.spi_i) {
+    return;  // the same IKE SA's other event
+  }
+  DeadPeer dead{entry->connection->dpd_action, entry->generation, entry->intent_serial, event.spi_i,
+                event.reason};
+  // A peer of %any leaves no address to trap or to initiate to: all that is
+  // left to do is clear (libreswan: "dpdaction=hold on instance futile").
+  if (auto loaded = engine_.connection(name); !loaded || !loaded->remote) {
+    dead.action = model::DpdAction::kClear;
+  }
+  if (dead.action != model::DpdAction::kHold) {
+    failure_.erase(name);
+  }
+  dead_peers_[name] = dead;
+  if (on_dead_peer_) {
+    on_dead_peer_(name, dead.action, dead.reason);
+  }
 }
 
 void Reconciler::on_kernel_event(const kernel::Event& event) {
@@ -739,8 +837,9 @@ Controller::Controller(Store& store, engine::Engine& engine, kernel::Backend& ke
       loop_(loop),
       options_(options),
       queue_(clock, options.queue) {
-  reconciler_ = std::make_unique<Reconciler>(store_, engine_, kernel_, clock,
-                                             [this](const std::string& n) { queue_.add(n); });
+  reconciler_ = std::make_unique<Reconciler>(
+      store_, engine_, kernel_, clock, [this](const std::string& n) { queue_.add(n); },
+      options_.on_dead_peer);
 }
 
 Controller::~Controller() {

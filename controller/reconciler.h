@@ -70,15 +70,21 @@ class Reconciler {
  public:
   // Queues a name again (the WorkQueue's add); callable on the loop thread.
   using Wake = std::function<void(const std::string&)>;
+  // A connection's peer was declared dead (DPD) and `action` is what the
+  // reconciler does about it; called on the loop thread, once per connection
+  // and IKE SA.
+  using DeadPeerHook = std::function<void(const std::string& name, model::DpdAction action,
+                                          const std::string& reason)>;
 
-  Reconciler(Store& store, engine::Engine& engine, kernel::Backend& kernel, Clock& clock,
-             Wake wake);
+  Reconciler(Store& store, engine::Engine& engine, kernel::Backend& kernel, Clock& clock, Wake wake,
+             DeadPeerHook on_dead_peer = {});
   Reconciler(const Reconciler&) = delete;
   Reconciler& operator=(const Reconciler&) = delete;
 
   // Loop thread only.
   ReconcileResult reconcile(const std::string& name);
-  // Engine events (IKE/CHILD up, down, failed): queue the connection.
+  // Engine events (IKE/CHILD up, down, failed): queue the connection. A dead
+  // peer (Event::dead_peer) is remembered with the connection's dpdaction=.
   void on_engine_event(const engine::Event& event);
   // Kernel events: an ACQUIRE on one of our traps starts negotiation.
   void on_kernel_event(const kernel::Event& event);
@@ -137,6 +143,7 @@ class Reconciler {
                         const std::shared_ptr<const model::Connection>& now, uint64_t generation);
   // terminate() or unload() in the engine, remembering which IKE SAs that ends.
   void close(const std::string& name, bool unload);
+  void note_dead_peer(const engine::Event& event);
   ReconcileResult finish(ReconcileStatus st, ReconcileResult result);
   void set(ReconcileStatus& st, std::string_view type, ConditionStatus status, std::string reason,
            std::string message);
@@ -146,6 +153,7 @@ class Reconciler {
   kernel::Backend& kernel_;
   Clock& clock_;
   Wake wake_;
+  DeadPeerHook on_dead_peer_;
 
   std::map<std::string, Applied> applied_;
   std::set<std::string> initiating_;                 // initiate() called, result not in yet
@@ -155,6 +163,17 @@ class Reconciler {
   std::map<std::string, std::string> trap_owner_;  // trap PolicyId::str() -> connection
   // IKE SAs (by SPIi) we asked the engine to delete: their down events are expected.
   std::set<uint64_t> closing_;
+  // A peer declared dead and the dpdaction= taken, kept until the connection
+  // is established again, edited (another generation) or given an operator
+  // intent (another intent_serial): with clear, nothing brings it back before.
+  struct DeadPeer {
+    model::DpdAction action = model::DpdAction::kHold;
+    uint64_t generation = 0;
+    uint64_t intent_serial = 0;
+    uint64_t ike_spi = 0;  // the IKE SA that died (its IKE and CHILD events count once)
+    std::string reason;
+  };
+  std::map<std::string, DeadPeer> dead_peers_;
 
   mutable std::condition_variable status_changed_;
   mutable std::mutex status_mu_;  // guards statuses_ and summary_ (readers are API threads)
@@ -170,6 +189,8 @@ struct ControllerOptions {
   std::chrono::milliseconds resync_period{std::chrono::seconds(30)};
   // Called on the loop after every reconcile with its duration and whether it failed.
   std::function<void(Duration, bool)> on_reconcile;
+  // Called on the loop when a connection's peer is declared dead, with the dpdaction= taken.
+  Reconciler::DeadPeerHook on_dead_peer;
 };
 
 // Store + WorkQueue + dispatcher thread + Reconciler on the engine's loop,

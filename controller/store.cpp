@@ -387,7 +387,7 @@ Changes Store::apply(const std::string& origin_name, Snapshot snapshot) {
 
 Entry Store::entry_locked(const std::string& name, const Stored& stored) const {
   Entry entry{stored.connection, stored.origin, stored.file, stored.line,
-              stored.generation, stored.intent, ""};
+              stored.generation, stored.intent, "",          stored.intent_serial};
   auto origin = origins_.find(stored.origin);
   if (origin != origins_.end() && origin->second.rejected) {
     for (const model::Diagnostic& d : origin->second.diagnostics) {
@@ -494,6 +494,7 @@ model::Result<Intent> Store::set_intent(const std::string& name, Intent intent) 
   }
   Intent previous = it->second.intent;
   if (previous == intent) {
+    ++it->second.intent_serial;
     return previous;
   }
   it->second.intent = intent;
@@ -501,6 +502,7 @@ model::Result<Intent> Store::set_intent(const std::string& name, Intent intent) 
     it->second.intent = previous;
     return model::Result<Intent>::failure("intent for \"" + name + "\" not recorded: " + error);
   }
+  ++it->second.intent_serial;
   return previous;
 }
 

@@ -70,6 +70,10 @@ struct Entry {
   // The first error its origin reports now ("" when none): a rejected
   // snapshot (the connection stays as it was) or a conflict over this name.
   std::string last_error;
+  // How many times set_intent() succeeded for this name in this run, the same
+  // intent again included: an `ipsec auto --up` of a connection whose intent
+  // is already up is still the operator acting (it ends a dpdaction=clear).
+  uint64_t intent_serial = 0;
 };
 
 struct Changes {
@@ -108,9 +112,10 @@ class Store {
   std::vector<model::Diagnostic> diagnostics(const std::string& origin) const;
   std::vector<model::Diagnostic> errors(const std::string& origin) const;
 
-  // Sets (kNone: clears) the intent of a loaded connection and journals it.
-  // Returns the previous intent; fails for a name that is not loaded or when
-  // the journal cannot be written (then nothing changes).
+  // Sets (kNone: clears) the intent of a loaded connection and journals it;
+  // the entry's intent_serial grows. Returns the previous intent; fails for a
+  // name that is not loaded or when the journal cannot be written (then
+  // nothing changes).
   model::Result<Intent> set_intent(const std::string& name, Intent intent);
   std::map<std::string, Intent> pending_intents() const;
   // Forgets journaled intents of names still not loaded; journals the rest.
@@ -138,6 +143,7 @@ class Store {
     int line = 0;
     uint64_t generation = 0;
     Intent intent = Intent::kNone;
+    uint64_t intent_serial = 0;
   };
 
   // The first origin (by order) other than `except` that defines name.

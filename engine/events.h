@@ -35,7 +35,11 @@ struct Event {
   uint64_t spi_r = 0;
   uint32_t child_spi_in = 0;  // CHILD events: our inbound and outbound ESP SPIs
   uint32_t child_spi_out = 0;
-  std::string reason;                    // why it failed or went down; empty for up
+  std::string reason;  // why it failed or went down; empty for up
+  // kIkeFailed and kChildDown: the IKE SA ended because the peer did not answer
+  // a liveness check (DPD, RFC 7296 2.4) within dpdtimeout (else
+  // retransmit-timeout): the peer is dead, which dpdaction= acts on.
+  bool dead_peer = false;
   std::chrono::nanoseconds handshake{};  // kIkeUp: from the SA's creation to established
   // kRekeyed and kRekeyFailed: what was (to be) replaced. For kRekeyed the
   // SPIs above are the new SA's and these the old one's (IKE SPIs for kIke

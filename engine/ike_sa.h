@@ -153,6 +153,7 @@ class IkeSa {
   // Rekey and liveness (RFC 7296 1.3.2, 2.4, 2.8.2).
   bool rekeying = false;    // our IKE rekey or reauthentication is under way
   bool superseded = false;  // replaced by a rekey (or a collision's spare): goes without events
+  bool peer_dead = false;   // ended because a liveness check went unanswered (dpdaction=)
   uint32_t rekeys = 0;      // rekeys and reauthentications of its predecessors
   // The lower nonce of the exchange that made this IKE SA: of two IKE SAs
   // between the same ends and ids, the one with the lower is the duplicate.

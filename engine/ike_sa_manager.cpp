@@ -662,17 +662,21 @@ void IkeSaManager::finish(IkeSa& sa, std::string reason, bool failed, bool notif
     sa.half_open_timer = 0;
   }
   sa.cancel_timers();
+  auto flag_dead = [&sa](Event event) {  // dpdaction= acts on these
+    event.dead_peer = sa.peer_dead;
+    return event;
+  };
   if (notify) {
-    ctx_.emit(Event{failed ? EventType::kIkeFailed : EventType::kIkeDown, sa.conn->name(), sa.spi_i,
-                    sa.spi_r, 0, 0, reason});
+    ctx_.emit(flag_dead(Event{failed ? EventType::kIkeFailed : EventType::kIkeDown, sa.conn->name(),
+                              sa.spi_i, sa.spi_r, 0, 0, reason}));
   }
   for (const auto& child : sa.children) {
     // Another IKE SA may carry the same flows (a reauthentication, a duplicate).
     const bool equivalent = has_equivalent(sa, child, true);
     uninstall(ctx_.kernel, sa, child, !equivalent);
     if (notify && !child.quiet && !equivalent) {
-      ctx_.emit(Event{EventType::kChildDown, child.conn->name(), sa.spi_i, sa.spi_r, child.spi_in,
-                      child.spi_out, reason});
+      ctx_.emit(flag_dead(Event{EventType::kChildDown, child.conn->name(), sa.spi_i, sa.spi_r,
+                                child.spi_in, child.spi_out, reason}));
     }
   }
   sa.children.clear();

@@ -174,6 +174,7 @@ void TaskManager::retransmit() {
   if (elapsed >= timeout) {
     const bool deleting = sa_.state == IkeState::kDeleting;
     const bool liveness = !active_.empty() && active_.front()->name() == "IkeDpd";
+    sa_.peer_dead = liveness && !deleting;
     ctx_.sas->finish(
         sa_,
         deleting   ? "deleted locally (the peer did not answer)"

@@ -388,6 +388,11 @@ Interpretation interpret(std::string_view key, Section section, std::string_view
     return out;
   }
   out.verdict = Verdict::kOk;
+  if (kw.name == "dpdaction" && lower(value) == "restart_by_peer") {
+    // libreswan 4.10's keyword table maps it to DPD_ACTION_RESTART.
+    out.warning = std::string(key) + "=" + std::string(value) + " is the obsolete spelling of " +
+                  std::string(key) + "=restart, and is read as restart";
+  }
   return out;
 }
 
@@ -402,6 +407,9 @@ std::string canonical_value(const Keyword& k, std::string_view value) {
     }
     if (k.name == "type" && v == "pass") {
       return "passthrough";
+    }
+    if (k.name == "dpdaction" && v == "restart_by_peer") {
+      return "restart";
     }
     return v;
   }

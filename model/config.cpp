@@ -373,6 +373,9 @@ class Parser {
       error(file, line_no, std::move(it.message));
       return;
     }
+    if (!it.warning.empty()) {
+      warning(file, line_no, std::move(it.warning));
+    }
     const Keyword& canonical = keyword(it.match.id);
     if (canonical.kind == ValueKind::kAlso) {
       auto& also = current_raw().also;

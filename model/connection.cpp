@@ -17,7 +17,7 @@ struct Ids {
   KeywordId host, subnet, subnets, protoport, id, auth, nexthop, sourceip, ikeport;
   KeywordId auto_, type, authby, ike, esp, pfs, esn, rekey, reauth, mobike, narrowing,
       encapsulation, nat_keepalive, fragmentation, ikelifetime, ipsec_lifetime, rekeymargin,
-      rekeyfuzz, max_bytes, max_packets, dpddelay, dpdtimeout, retransmit_interval,
+      rekeyfuzz, max_bytes, max_packets, dpddelay, dpdtimeout, dpdaction, retransmit_interval,
       retransmit_timeout, replay_window, reqid, priority, mark, mark_in, mark_out;
 
   static KeywordId get(std::string_view name) { return *keyword_id(name, Section::kConn); }
@@ -54,6 +54,7 @@ struct Ids {
         max_packets(get("ipsec-max-packets")),
         dpddelay(get("dpddelay")),
         dpdtimeout(get("dpdtimeout")),
+        dpdaction(get("dpdaction")),
         retransmit_interval(get("retransmit-interval")),
         retransmit_timeout(get("retransmit-timeout")),
         replay_window(get("replay-window")),
@@ -166,6 +167,11 @@ class Reader {
                 keyword(s.keyword).spelled(s.side) + "=" + s.value + ": " + why};
     }
   }
+  // A setting taken with a caveat; reported beside the connection, which still builds.
+  void warn(const Setting& s, const std::string& why) {
+    warnings_.push_back({Severity::kWarning, file(s.file), static_cast<int>(s.line),
+                         "conn " + spec_.name + ": " + why});
+  }
   void fail_conn(const std::string& why) {
     if (!failed()) {
       error_ = {Severity::kError, file(spec_.file), static_cast<int>(spec_.line),
@@ -174,6 +180,7 @@ class Reader {
   }
   bool failed() const { return !error_.message.empty(); }
   const Diagnostic& error() const { return error_; }
+  std::vector<Diagnostic>& warnings() { return warnings_; }
 
  private:
   std::string file(uint32_t index) const { return index < files_.size() ? files_[index] : ""; }
@@ -181,6 +188,7 @@ class Reader {
   const ConnSpec& spec_;
   const std::vector<std::string>& files_;
   Diagnostic error_;
+  std::vector<Diagnostic> warnings_;
 };
 
 AuthMethod auth_method(std::string_view text) {
@@ -294,6 +302,29 @@ void check_families(Reader& r, const Connection& c) {
   }
 }
 
+// dpdaction= as libreswan 4.10 takes it (lib/libipsecconf/starterwhack.c):
+// hold unless set, restart_by_peer is restart, and restart with rekey=no is
+// hold (a connection that must not be renegotiated cannot be restarted).
+void read_dpd_action(Reader& r, Connection& c) {
+  const Setting* s = r.find(ids().dpdaction);
+  if (s == nullptr) {
+    return;
+  }
+  const std::string v = detail::canonical_value(keyword(ids().dpdaction), s->value);
+  c.dpd_action = v == "clear"     ? DpdAction::kClear
+                 : v == "restart" ? DpdAction::kRestart
+                                  : DpdAction::kHold;
+  if (c.dpd_action == DpdAction::kRestart && !c.rekey) {
+    r.warn(*s, "dpdaction=" + s->value + " cannot be used with rekey=no; dpdaction=hold is used");
+    c.dpd_action = DpdAction::kHold;
+  }
+  if (c.dpd_delay.count() == 0) {
+    r.warn(*s, "dpdaction=" + s->value +
+                   " has no effect without dpddelay= (no liveness checks are sent, so no peer "
+                   "is declared dead)");
+  }
+}
+
 uint64_t fnv1a64(std::string_view s) {
   uint64_t h = 0xcbf29ce484222325ULL;
   for (char c : s) {
@@ -304,6 +335,18 @@ uint64_t fnv1a64(std::string_view s) {
 }
 
 }  // namespace
+
+std::string_view dpd_action_name(DpdAction action) {
+  switch (action) {
+    case DpdAction::kHold:
+      return "hold";
+    case DpdAction::kClear:
+      return "clear";
+    case DpdAction::kRestart:
+      return "restart";
+  }
+  return "hold";
+}
 
 std::string Connection::canonical() const {
   std::string out;
@@ -346,7 +389,7 @@ class ProposalCache {
 // caller's copy of spec.settings is then left empty), copied otherwise.
 std::optional<Connection> build(const ConnSpec& spec, std::vector<Setting>* owned,
                                 const std::vector<std::string>& files, ProposalCache& cache,
-                                Diagnostic& error) {
+                                Diagnostic& error, std::vector<Diagnostic>& warnings) {
   const Ids& k = ids();
   Reader r(spec, files);
   Connection c;
@@ -399,6 +442,7 @@ std::optional<Connection> build(const ConnSpec& spec, std::vector<Setting>* owne
   c.ipsec_max_packets = r.number(k.max_packets, 0, UINT64_MAX);
   c.dpd_delay = r.duration(k.dpddelay, c.dpd_delay);
   c.dpd_timeout = r.duration(k.dpdtimeout, c.dpd_timeout);
+  read_dpd_action(r, c);
   c.retransmit_interval =
       r.duration(k.retransmit_interval, c.retransmit_interval, TimeUnit::kMilliseconds);
   c.retransmit_timeout = r.duration(k.retransmit_timeout, c.retransmit_timeout);
@@ -423,6 +467,7 @@ std::optional<Connection> build(const ConnSpec& spec, std::vector<Setting>* owne
     error = r.error();
     return std::nullopt;
   }
+  warnings = std::move(r.warnings());
   if (owned != nullptr) {
     c.settings = std::move(*owned);
     c.settings.shrink_to_fit();
@@ -459,8 +504,13 @@ ConnectionSet build_all(const Config& config, Config* owned) {
     const ConnSpec& spec = config.conns[i];
     std::vector<Setting>* settings = owned != nullptr ? &owned->conns[i].settings : nullptr;
     Diagnostic error;
-    if (std::optional<Connection> conn = build(spec, settings, config.files, cache, error)) {
+    std::vector<Diagnostic> warnings;
+    if (std::optional<Connection> conn =
+            build(spec, settings, config.files, cache, error, warnings)) {
       set.connections.push_back(std::move(*conn));
+      for (const Diagnostic& w : warnings) {
+        set.diagnostics.warning(w.file, w.line, w.message);
+      }
     } else {
       set.diagnostics.error(error.file, error.line, error.message);
     }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/config.h"
@@ -37,6 +38,14 @@ enum class HostKind : uint8_t {
   kOpportunistic,  // %opportunistic / %opportunisticgroup / %group
 };
 enum class Tristate : uint8_t { kNo, kYes, kAuto };
+// dpdaction=, libreswan 4's meaning: what is left once a liveness check
+// (dpddelay=) went unanswered and the peer is declared dead.
+enum class DpdAction : uint8_t {
+  kHold,     // the SAs go, trap policies hold the traffic; the next packet renegotiates
+  kClear,    // the SAs and the policies go; nothing comes back on its own
+  kRestart,  // the SAs go and the connection is initiated again at once
+};
+std::string_view dpd_action_name(DpdAction action);  // "hold", "clear", "restart"
 
 // Settings that are plain text (leftcert=, leftca=, leftupdown=, a DNS name in
 // left=, ...) are not copied here: Connection::value() reads them from the
@@ -85,6 +94,7 @@ struct Connection {
   uint64_t ipsec_max_packets = 0;  // 0: unlimited
   std::chrono::seconds dpd_delay{0};
   std::chrono::seconds dpd_timeout{0};
+  DpdAction dpd_action = DpdAction::kHold;  // libreswan 4's default
   std::chrono::milliseconds retransmit_interval{500};
   std::chrono::milliseconds retransmit_timeout{60000};
   uint32_t replay_window = 128;

@@ -136,6 +136,10 @@ class SpecReader {
             path.empty() ? it.message : path + key_node.as<std::string>() + ": " + it.message);
       return;
     }
+    if (!it.warning.empty()) {
+      config_.diagnostics.warning(config_.files[0], static_cast<int>(line_of(key_node)),
+                                  it.warning);
+    }
     if (keyword(it.match.id).sided != (it.match.side != Side::kNone) ||
         (!path.empty() && it.match.side == Side::kNone)) {
       error(key_node, keyword_name + " is " +

@@ -20,6 +20,8 @@ struct Interpretation {
   Verdict verdict = Verdict::kError;
   KeywordMatch match{};
   std::string message;  // the warning or error, starting with the keyword
+  // kOk: a warning the value is still taken with (an old spelling); "" when none.
+  std::string warning;
 };
 Interpretation interpret(std::string_view key, Section section, std::string_view value);
 

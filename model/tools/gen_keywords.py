@@ -35,6 +35,9 @@ BOOL_WORDS = "yes,no,true,false,on,off,y,n,1,0"
 # Values libreswan accepts in IKEv1 configurations only; ipsecd rejects them
 # with a dedicated message instead of treating them as unknown.
 IKEV1_ONLY = {"keyexchange": "ikev1", "ikev2": "never,no", "aggressive": "yes"}
+# Keywords libreswan 5 made obsolete that ipsecd reads with their libreswan 4
+# meaning (4.10's parser still has them: dpdaction= is kt_enum there).
+AS_IN_4 = {"dpdaction"}
 
 
 def main():
@@ -69,6 +72,8 @@ def main():
         elif status.startswith("absent-at-snapshot"):
             st = "KeywordStatus::kObsolete" if r["type_4.10"] == "kt_obsolete" else "KeywordStatus::kKeyword"
         else:
+            st = "KeywordStatus::kKeyword"
+        if kw in AS_IN_4:
             st = "KeywordStatus::kKeyword"
         if r["in_4.10_table"] != "yes" or r["debian_4.10_parser"] == "unrecognised":
             flags.append("kLibreswan5")

@@ -71,6 +71,7 @@ TEST(Metrics, ScrapeHasEveryFamilyWithItsType) {
       {"ipsec_work_queue_depth", "gauge"},
       {"ipsec_ike_handshake_duration_seconds", "histogram"},
       {"ipsec_sa_limit_refusals_total", "counter"},
+      {"ipsec_dead_peers_total", "counter"},
   };
   for (const auto& [name, type] : families) {
     EXPECT_TRUE(has_line(s.text, std::string("# TYPE ") + name + " " + type)) << name;
@@ -92,6 +93,22 @@ TEST(Metrics, ScrapeHasEveryFamilyWithItsType) {
   EXPECT_TRUE(
       has_line(s.text, "ipsec_sa_limit_refusals_total{limit=\"child_sas_per_connection\"} 0"));
   EXPECT_TRUE(has_line(s.text, "ipsec_sa_limit_refusals_total{limit=\"ike_sas_per_peer\"} 0"));
+  for (const char* action : {"hold", "clear", "restart"}) {
+    EXPECT_TRUE(
+        has_line(s.text, std::string("ipsec_dead_peers_total{action=\"") + action + "\"} 0"))
+        << action;
+  }
+}
+
+TEST(Metrics, DeadPeersCountByTheDpdactionTaken) {
+  Metrics metrics;
+  metrics.dead_peer(model::DpdAction::kClear);
+  metrics.dead_peer(model::DpdAction::kRestart);
+  metrics.dead_peer(model::DpdAction::kClear);
+  const std::string t = metrics.text();
+  EXPECT_TRUE(has_line(t, "ipsec_dead_peers_total{action=\"clear\"} 2")) << t;
+  EXPECT_TRUE(has_line(t, "ipsec_dead_peers_total{action=\"restart\"} 1"));
+  EXPECT_TRUE(has_line(t, "ipsec_dead_peers_total{action=\"hold\"} 0"));
 }
 
 TEST(Metrics, LimitRefusalsAddWhatTheEngineCountedSinceTheLastPass) {

@@ -7,11 +7,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <thread>
 
+#include "controller/metrics.h"
 #include "controller/source_feed.h"
 #include "engine/memory_network.h"
 #include "kernel/memory/memory_backend.h"
@@ -68,6 +70,9 @@ struct Node {
     set_secrets(kSecrets);
     ControllerOptions options;
     options.resync_period = 200ms;
+    options.on_dead_peer = [this](const std::string&, model::DpdAction action, const std::string&) {
+      metrics.dead_peer(action);
+    };
     controller = std::make_unique<Controller>(store, *engine, backend, loop, real_clock(), options);
   }
   void set_secrets(const std::string& text) {
@@ -97,6 +102,7 @@ struct Node {
   std::unique_ptr<engine::Transport> transport;
   std::unique_ptr<engine::Engine> engine;
   Store store;
+  Metrics metrics;  // not served: the tests read its text
   std::unique_ptr<Controller> controller;
 };
 
@@ -682,6 +688,183 @@ TEST_F(ReconcilerTest, AWatchedDirectoryFeedsTheStoreAndEveryEditIsReconciled) {
   ASSERT_TRUE(eventually([&] { return !a->status("west-east") && policies(*a).empty(); }));
   feed = model::Result<std::unique_ptr<SourceFeed>>::failure("stopped");
   std::filesystem::remove_all(dir);
+}
+
+// ---- dpdaction=: a peer that stops answering liveness checks
+
+// A liveness check every second of silence, given up after one more.
+const std::string kDpd = ";dpddelay=1;dpdtimeout=1;retransmit-timeout=2";
+
+bool has_line(const std::string& text, const std::string& line) {
+  return text.find("\n" + line + "\n") != std::string::npos;
+}
+
+// The counter of each dpdaction, as a scrape shows it.
+std::string dead_peers(const Node& node, std::string_view action) {
+  const std::string text = node.metrics.text();
+  for (const char* n : {"0", "1", "2", "3"}) {
+    if (has_line(text, "ipsec_dead_peers_total{action=\"" + std::string(action) + "\"} " + n)) {
+      return n;
+    }
+  }
+  return "(other)\n" + text;
+}
+
+bool has_trap(const std::vector<kernel::PolicyState>& ps) {
+  return std::any_of(ps.begin(), ps.end(), [](const kernel::PolicyState& p) {
+    return p.kind == kernel::PolicyKind::kTrap && p.own;
+  });
+}
+
+TEST_F(ReconcilerTest, DeadPeerWithDpdactionClearRemovesEverythingUntilTheOperatorActs) {
+  b->controller->apply("file:b", snap({conn("west-east", kWestEast + ";auto=add")}));
+  a->controller->apply("file:a",
+                       snap({conn("west-east", kWestEast + ";auto=start;dpdaction=clear" + kDpd)}));
+  ASSERT_TRUE(eventually([&] {
+    return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue);
+  })) << a->reason("west-east", kConditionEstablished);
+  silence_b = true;
+  ASSERT_TRUE(eventually([&] {
+    return a->reason("west-east", kConditionEstablished).starts_with("DeadPeer: ");
+  })) << a->reason("west-east", kConditionEstablished);
+  EXPECT_NE(a->reason("west-east", kConditionEstablished)
+                .find("no answer to a liveness check (DPD) in 1 s; dpdaction=clear: SAs and trap "
+                      "policies removed"),
+            std::string::npos)
+      << a->reason("west-east", kConditionEstablished);
+  EXPECT_TRUE(a->is("west-east", kConditionReady, ConditionStatus::kFalse));
+  EXPECT_TRUE(a->reason("west-east", kConditionReady).starts_with("DeadPeer: "))
+      << a->reason("west-east", kConditionReady);
+  EXPECT_EQ(dead_peers(*a, "clear"), "1");
+  EXPECT_EQ(dead_peers(*a, "hold"), "0");
+  EXPECT_EQ(dead_peers(*a, "restart"), "0");
+  EXPECT_TRUE(spis(*a, "west-east").empty());
+  EXPECT_EQ(kernel_sas(*a), 0u);
+  EXPECT_TRUE(policies(*a).empty()) << "no trap, no protect policy: traffic goes in the clear";
+
+  // auto=start does not bring it back: resyncs and the peer's return change nothing.
+  silence_b = false;
+  const int inits = ike_sa_init_from_a.load();
+  const uint64_t reconciles = a->controller->reconciles();
+  ASSERT_TRUE(eventually([&] { return a->controller->reconciles() >= reconciles + 5; }));
+  EXPECT_EQ(ike_sa_init_from_a.load(), inits) << "dpdaction=clear must not restart";
+  EXPECT_TRUE(spis(*a, "west-east").empty());
+  EXPECT_TRUE(a->reason("west-east", kConditionEstablished).starts_with("DeadPeer: "));
+
+  // ipsec auto --up: the operator acted, the connection comes up again.
+  ASSERT_TRUE(a->controller->set_intent("west-east", Intent::kUp).ok());
+  ASSERT_TRUE(eventually([&] {
+    return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue);
+  })) << a->reason("west-east", kConditionEstablished);
+  EXPECT_TRUE(a->is("west-east", kConditionReady, ConditionStatus::kTrue));
+  EXPECT_GT(ike_sa_init_from_a.load(), inits);
+}
+
+TEST_F(ReconcilerTest, DeadPeerWithDpdactionHoldLeavesTrapsAndAPacketRenegotiates) {
+  // a only answers (auto=add); b brings the connection up and then goes silent.
+  b->controller->apply("file:b", snap({conn("west-east", kWestEast + ";auto=start")}));
+  a->controller->apply("file:a",
+                       snap({conn("west-east", kWestEast + ";auto=add;dpdaction=hold" + kDpd)}));
+  ASSERT_TRUE(eventually([&] {
+    return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue);
+  })) << a->reason("west-east", kConditionEstablished);
+  EXPECT_FALSE(has_trap(policies(*a))) << "auto=add has no traps while it is up";
+  silence_b = true;
+  ASSERT_TRUE(eventually([&] {
+    return a->reason("west-east", kConditionEstablished).starts_with("DeadPeer: ") &&
+           a->is("west-east", kConditionRouted, ConditionStatus::kTrue);
+  })) << a->reason("west-east", kConditionEstablished)
+      << "\n"
+      << a->reason("west-east", kConditionRouted);
+  EXPECT_NE(a->reason("west-east", kConditionEstablished)
+                .find("dpdaction=hold: trap policies hold the traffic"),
+            std::string::npos)
+      << a->reason("west-east", kConditionEstablished);
+  EXPECT_NE(a->reason("west-east", kConditionRouted).find("dpdaction=hold"), std::string::npos)
+      << a->reason("west-east", kConditionRouted);
+  EXPECT_EQ(dead_peers(*a, "hold"), "1");
+  EXPECT_EQ(dead_peers(*a, "clear"), "0");
+  EXPECT_TRUE(spis(*a, "west-east").empty());
+  EXPECT_EQ(kernel_sas(*a), 0u);
+  auto held = policies(*a);
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].kind, kernel::PolicyKind::kTrap);
+  EXPECT_EQ(held[0].id.selector.dst.str(), "10.2.0.0/24");
+
+  // Nothing is initiated without traffic.
+  silence_b = false;
+  const int inits = ike_sa_init_from_a.load();
+  const uint64_t reconciles = a->controller->reconciles();
+  ASSERT_TRUE(eventually([&] { return a->controller->reconciles() >= reconciles + 3; }));
+  EXPECT_EQ(ike_sa_init_from_a.load(), inits);
+  EXPECT_TRUE(has_trap(policies(*a)));
+
+  // A packet hits the trap: ACQUIRE, negotiation, established; the hold is over.
+  kernel::Packet packet;
+  packet.src = Address::literal("10.1.0.5");
+  packet.dst = Address::literal("10.2.0.7");
+  EXPECT_EQ(on_loop([&] { return a->kernel->send(packet).verdict; }), kernel::Verdict::kAcquire);
+  ASSERT_TRUE(eventually([&] {
+    return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue);
+  })) << a->reason("west-east", kConditionEstablished);
+  EXPECT_GT(ike_sa_init_from_a.load(), inits);
+  EXPECT_EQ(on_loop([&] { return a->kernel->send(packet).verdict; }), kernel::Verdict::kProtected);
+  ASSERT_TRUE(eventually([&] {
+    return a->is("west-east", kConditionRouted, ConditionStatus::kFalse);
+  })) << "auto=add again: "
+      << a->reason("west-east", kConditionRouted);
+}
+
+TEST_F(ReconcilerTest, DeadPeerWithDpdactionRestartInitiatesAtOnceEvenForAutoAdd) {
+  b->controller->apply("file:b", snap({conn("west-east", kWestEast + ";auto=start")}));
+  a->controller->apply("file:a",
+                       snap({conn("west-east", kWestEast + ";auto=add;dpdaction=restart" + kDpd)}));
+  ASSERT_TRUE(eventually([&] {
+    return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue);
+  })) << a->reason("west-east", kConditionEstablished);
+  silence_b = true;
+  ASSERT_TRUE(eventually([&] {
+    return a->reason("west-east", kConditionEstablished).starts_with("DeadPeer: ");
+  })) << a->reason("west-east", kConditionEstablished);
+  EXPECT_NE(a->reason("west-east", kConditionEstablished).find("dpdaction=restart: initiating"),
+            std::string::npos)
+      << a->reason("west-east", kConditionEstablished);
+  EXPECT_EQ(dead_peers(*a, "restart"), "1");
+  EXPECT_EQ(dead_peers(*a, "hold"), "0");
+  // a initiates itself (b is silent: nothing of its to answer), and keeps trying.
+  const int inits = ike_sa_init_from_a.load();
+  ASSERT_TRUE(eventually([&] { return ike_sa_init_from_a.load() > inits; }));
+  EXPECT_TRUE(a->is("west-east", kConditionReady, ConditionStatus::kFalse));
+  EXPECT_TRUE(a->reason("west-east", kConditionReady).starts_with("DeadPeer: "));
+  silence_b = false;
+  ASSERT_TRUE(eventually([&] {
+    return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue);
+  })) << a->reason("west-east", kConditionEstablished);
+  auto sas = on_loop([&] { return a->engine->list("west-east"); });
+  ASSERT_FALSE(sas.empty());
+  EXPECT_TRUE(std::any_of(sas.begin(), sas.end(), [](const engine::IkeSaInfo& i) {
+    return i.initiator && i.state == "established";
+  })) << "the IKE SA a restarted";
+  EXPECT_EQ(dead_peers(*a, "restart"), "1") << "counted once per dead peer";
+}
+
+TEST_F(ReconcilerTest, DeadPeerWithoutDpdactionIsHoldAndAutoStartInitiatesAgain) {
+  b->controller->apply("file:b", snap({conn("west-east", kWestEast + ";auto=add")}));
+  a->controller->apply("file:a", snap({conn("west-east", kWestEast + ";auto=start" + kDpd)}));
+  ASSERT_TRUE(eventually([&] {
+    return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue);
+  })) << a->reason("west-east", kConditionEstablished);
+  silence_b = true;
+  ASSERT_TRUE(eventually([&] {
+    return a->reason("west-east", kConditionEstablished).starts_with("DeadPeer: ") &&
+           has_trap(policies(*a));
+  })) << a->reason("west-east", kConditionEstablished);
+  EXPECT_EQ(dead_peers(*a, "hold"), "1");
+  silence_b = false;
+  // auto=start retries through the backoff, as libreswan revives a connection kept up.
+  ASSERT_TRUE(eventually([&] {
+    return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue);
+  })) << a->reason("west-east", kConditionEstablished);
 }
 
 }  // namespace

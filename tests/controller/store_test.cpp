@@ -401,6 +401,22 @@ TEST(Store, UnwritableJournalRefusesTheIntent) {
                            "/intents.tmp: Is a directory");
   EXPECT_EQ(store.get("a")->intent, Intent::kNone);
   EXPECT_FALSE(fs::exists(dir.path() + "/intents"));
+  EXPECT_EQ(store.get("a")->intent_serial, 0u) << "a refused intent is no operator action";
+}
+
+TEST(Store, EveryIntentSetCountsTheSameOneAgainIncluded) {
+  Store store;
+  store.apply("file:f", snap({def("a")}));
+  EXPECT_EQ(store.get("a")->intent_serial, 0u);
+  ASSERT_TRUE(store.set_intent("a", Intent::kUp).ok());
+  EXPECT_EQ(store.get("a")->intent_serial, 1u);
+  // `ipsec auto --up` again: the intent stays, the operator acted once more.
+  ASSERT_TRUE(store.set_intent("a", Intent::kUp).ok());
+  EXPECT_EQ(store.get("a")->intent, Intent::kUp);
+  EXPECT_EQ(store.get("a")->intent_serial, 2u);
+  // A reload with the same content is no operator action.
+  store.apply("file:f", snap({def("a")}));
+  EXPECT_EQ(store.get("a")->intent_serial, 2u);
 }
 
 TEST(Store, ReadersRunAlongsideWriters) {

@@ -21,7 +21,6 @@ REASONS = [
     (r"syntax error \[(leftinterface-ip|rightinterface-ip|ipsec-interface-managed)\]",
      "keyword of libreswan's table that Debian's 4.10 build lacks"),
     (r"syntax error \[([\w-]+)\]", "libreswan 5 keyword unknown to 4.10"),
-    (r"invalid value: drop", "dpdaction= is obsolete in libreswan 5 and ignored with a warning"),
     (r"ikev2=no: IKEv1 is not supported", "IKEv1 (ikev2=no) is out of scope: RFC 9395"),
     (r"null-none|cannot have 'none' as the integrity",
      "ESP with NULL encryption and no integrity is refused (RFC 4303 3.2)"),

@@ -336,10 +336,12 @@ class DaemonTest(Pair):
                        "ipsec_config_reloads_total", "ipsec_config_last_reload_success_timestamp_seconds",
                        "ipsec_reconcile_total", "ipsec_reconcile_errors_total",
                        "ipsec_reconcile_duration_seconds", "ipsec_work_queue_depth",
-                       "ipsec_ike_handshake_duration_seconds", "ipsec_sa_limit_refusals_total"):
+                       "ipsec_ike_handshake_duration_seconds", "ipsec_sa_limit_refusals_total",
+                       "ipsec_dead_peers_total"):
             self.assertIn("# TYPE " + family, text)
         self.assertIn('ipsec_connections{state="routed"} 1', text)
         self.assertIn('ipsec_rekeys_total{kind="child",result="failure"} 0', text)
+        self.assertIn('ipsec_dead_peers_total{action="clear"} 0', text)
         self.assertRegex(text, r"ipsec_ike_sa_established_total [1-9]")
         promtool = shutil.which("promtool")
         if promtool is None:

@@ -300,8 +300,55 @@ TEST_F(EngineHarness, GivesUpWithPeerNotRespondingAfterTheRetransmitTimeout) {
   EXPECT_EQ(clock.now() - t0, 60s + 100ms);
   ASSERT_EQ(a->of(EventType::kIkeFailed).size(), 1u);
   EXPECT_EQ(a->of(EventType::kIkeFailed)[0].reason, "peer not responding");
+  EXPECT_FALSE(a->of(EventType::kIkeFailed)[0].dead_peer) << "no liveness check went unanswered";
   EXPECT_EQ(a->engine->ike_sa_count(), 0u);
   EXPECT_EQ(a->backend.kernel().sa_count(), 0u);  // the reserved SPI went too
+}
+
+TEST_F(EngineHarness, AnUnansweredLivenessCheckFlagsTheEventsDeadPeer) {
+  start();
+  auto c = connection("west-east", {});
+  c.dpd_delay = 5s;
+  c.dpd_timeout = 10s;
+  ASSERT_TRUE(a->engine->load(c).ok());
+  ASSERT_TRUE(b->engine->load(connection("west-east", {})).ok());  // b checks nothing
+  ASSERT_TRUE(up(*a, "west-east").ok);
+  bool silent = false;
+  net.set_filter([&](const Endpoint& from, const Endpoint&, std::span<const uint8_t>) {
+    return !(silent && from.address == Address::literal("192.0.2.2"));
+  });
+  loop.advance(20s);
+  EXPECT_EQ(a->engine->ike_sa_count(), 1u) << "answered checks keep it up";
+  silent = true;
+  ASSERT_TRUE(loop.run_until([&] { return a->engine->ike_sa_count() == 0; }, 60s));
+  loop.advance(10ms);
+  const auto failed = a->of(EventType::kIkeFailed);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_TRUE(failed[0].dead_peer) << failed[0].reason;
+  EXPECT_EQ(failed[0].reason, "peer not responding: no answer to a liveness check (DPD) in 10 s");
+  const auto down = a->of(EventType::kChildDown);
+  ASSERT_EQ(down.size(), 1u);
+  EXPECT_TRUE(down[0].dead_peer) << down[0].reason;
+  EXPECT_EQ(down[0].connection, "west-east");
+  // The silent end declared nothing.
+  for (const auto& e : b->events) {
+    EXPECT_FALSE(e.dead_peer) << engine::name(e.type) << ": " << e.reason;
+  }
+}
+
+TEST_F(EngineHarness, APeerDeleteIsNotADeadPeer) {
+  start();
+  auto c = connection("west-east", {});
+  c.dpd_delay = 5s;
+  load_both(c);
+  ASSERT_TRUE(up(*a, "west-east").ok);
+  b->engine->terminate("west-east");
+  loop.advance(2s);
+  ASSERT_EQ(a->engine->ike_sa_count(), 0u);
+  ASSERT_FALSE(a->events.empty());
+  for (const auto& e : a->events) {
+    EXPECT_FALSE(e.dead_peer) << engine::name(e.type) << ": " << e.reason;
+  }
 }
 
 TEST_F(EngineHarness, HalfOpenResponderSaTimesOut) {

@@ -142,12 +142,12 @@ TEST(Config, KeywordInWrongSection) {
 }
 
 TEST(Config, AliasesResolveAndObsoleteWarns) {
-  Config c = parse("conn a\n\tkeylife=1h\n\tdpdaction=restart\n");
+  Config c = parse("conn a\n\tkeylife=1h\n\tkeyingtries=3\n");
   ASSERT_FALSE(c.diagnostics.has_errors());
   EXPECT_EQ(c.conns[0].get("ipsec-lifetime"), "1h");
   ASSERT_EQ(c.diagnostics.all().size(), 1u);
   EXPECT_EQ(c.diagnostics.all()[0].str(),
-            "ipsec.conf:3: warning: keyword dpdaction is obsolete and ignored");
+            "ipsec.conf:3: warning: keyword keyingtries is obsolete and ignored");
 }
 
 TEST(Config, CaseInsensitiveAndDashForms) {
@@ -299,6 +299,79 @@ TEST(Connection, BuildsStructuredFieldsAndStableHash) {
   EXPECT_EQ(build_connections(again).connections.at(0).hash, conn.hash);
   Config changed = parse("conn a\n\tleft=192.0.2.3\n");
   EXPECT_NE(build_connections(changed).connections.at(0).hash, conn.hash);
+}
+
+std::vector<std::string> messages(const ConnectionSet& set) {
+  std::vector<std::string> out;
+  for (const Diagnostic& d : set.diagnostics.all()) {
+    out.push_back(d.str());
+  }
+  return out;
+}
+
+TEST(Connection, DpdActionIsHoldUnlessSetAsInLibreswan4) {
+  ConnectionSet set = build_connections(parse("conn a\n\tleft=192.0.2.1\n\tdpddelay=10\n"));
+  ASSERT_EQ(set.connections.size(), 1u);
+  EXPECT_EQ(set.connections[0].dpd_action, DpdAction::kHold);
+  EXPECT_TRUE(set.diagnostics.all().empty()) << messages(set).at(0);
+}
+
+TEST(Connection, DpdActionReadsHoldClearAndRestart) {
+  ConnectionSet set =
+      build_connections(parse("conn %default\n\tdpddelay=10\nconn h\n\tdpdaction=hold\nconn c\n"
+                              "\tdpdaction=clear\nconn r\n\tdpdaction=Restart\n"));
+  ASSERT_EQ(set.connections.size(), 3u);
+  EXPECT_EQ(set.connections[0].dpd_action, DpdAction::kHold);
+  EXPECT_EQ(set.connections[1].dpd_action, DpdAction::kClear);
+  EXPECT_EQ(set.connections[2].dpd_action, DpdAction::kRestart);
+  EXPECT_TRUE(set.diagnostics.all().empty()) << messages(set).at(0);
+  EXPECT_EQ(dpd_action_name(DpdAction::kClear), "clear");
+  // Part of the canonical form: changing it is an edit.
+  EXPECT_NE(set.connections[0].hash, set.connections[1].hash);
+}
+
+TEST(Connection, DpdActionRestartByPeerIsRestartWithAWarning) {
+  Config c = parse("conn a\n\tdpddelay=10\n\tdpdaction=restart_by_peer\n");
+  ASSERT_FALSE(c.diagnostics.has_errors());
+  EXPECT_EQ(messages(c), (std::vector<std::string>{
+                             "ipsec.conf:3: warning: dpdaction=restart_by_peer is the obsolete "
+                             "spelling of dpdaction=restart, and is read as restart"}));
+  ConnectionSet set = build_connections(c);
+  ASSERT_EQ(set.connections.size(), 1u);
+  EXPECT_EQ(set.connections[0].dpd_action, DpdAction::kRestart);
+  // The same canonical form and hash as the current spelling.
+  ConnectionSet spelled = build_connections(parse("conn a\n\tdpddelay=10\n\tdpdaction=restart\n"));
+  EXPECT_EQ(set.connections[0].canonical(), spelled.connections.at(0).canonical());
+  EXPECT_EQ(set.connections[0].hash, spelled.connections.at(0).hash);
+}
+
+TEST(Connection, DpdActionBadValueIsAnErrorNamingTheChoices) {
+  Config c = parse("conn a\n\tdpdaction=drop\n");
+  ASSERT_TRUE(c.diagnostics.has_errors());
+  EXPECT_EQ(messages(c).at(0),
+            "ipsec.conf:2: error: dpdaction=drop: expected one of hold, clear, restart, "
+            "restart_by_peer");
+}
+
+TEST(Connection, DpdActionRestartWithRekeyNoIsHoldAsInLibreswan4) {
+  ConnectionSet set =
+      build_connections(parse("conn a\n\tdpddelay=10\n\trekey=no\n\tdpdaction=restart\n"));
+  ASSERT_EQ(set.connections.size(), 1u);
+  EXPECT_EQ(set.connections[0].dpd_action, DpdAction::kHold);
+  EXPECT_EQ(messages(set), (std::vector<std::string>{
+                               "ipsec.conf:4: warning: conn a: dpdaction=restart cannot be used "
+                               "with rekey=no; dpdaction=hold is used"}));
+}
+
+TEST(Connection, DpdActionWithoutDpdDelayWarnsThatItHasNoEffect) {
+  ConnectionSet set = build_connections(parse("conn a\n\tdpdaction=clear\n"));
+  ASSERT_EQ(set.connections.size(), 1u);
+  EXPECT_EQ(set.connections[0].dpd_action, DpdAction::kClear);
+  EXPECT_FALSE(set.diagnostics.has_errors());
+  EXPECT_EQ(messages(set),
+            (std::vector<std::string>{"ipsec.conf:2: warning: conn a: dpdaction=clear has no "
+                                      "effect without dpddelay= (no liveness checks are sent, "
+                                      "so no peer is declared dead)"}));
 }
 
 TEST(Connection, MixedFamiliesAreRejected) {

@@ -95,3 +95,28 @@ TEST(YamlSpec, ErrorsNameTheFieldAndLine) {
 
 }  // namespace
 }  // namespace ipsecd::model
+
+namespace ipsecd::model {
+namespace {
+
+TEST(YamlSpec, DpdActionReadsAsInIpsecConf) {
+  Config y = parse_yaml_text(
+      "apiVersion: ipsecd.io/v1\nkind: IPsecConnection\nmetadata: {name: a}\n"
+      "spec: {dpddelay: 10, dpdaction: restart_by_peer, left: {host: 192.0.2.1}}\n",
+      "a.yaml");
+  ASSERT_FALSE(y.diagnostics.has_errors()) << messages(y)[0];
+  EXPECT_EQ(messages(y), (std::vector<std::string>{
+                             "a.yaml:4: warning: dpdaction=restart_by_peer is the obsolete "
+                             "spelling of dpdaction=restart, and is read as restart"}));
+  ConnectionSet set = build_connections(y);
+  ASSERT_EQ(set.connections.size(), 1u);
+  EXPECT_EQ(set.connections[0].dpd_action, DpdAction::kRestart);
+  Config bad = parse_yaml_text(
+      "apiVersion: ipsecd.io/v1\nkind: IPsecConnection\nmetadata: {name: a}\n"
+      "spec: {dpdaction: drop}\n",
+      "a.yaml");
+  EXPECT_TRUE(bad.diagnostics.has_errors());
+}
+
+}  // namespace
+}  // namespace ipsecd::model
