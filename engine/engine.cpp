@@ -7,10 +7,7 @@
 #include "engine/proposal_selection.h"
 #include "engine/tasks/child_create.h"
 #include "engine/tasks/child_delete.h"
-#include "engine/tasks/ike_auth.h"
 #include "engine/tasks/ike_delete.h"
-#include "engine/tasks/ike_init.h"
-#include "engine/tasks/ike_natd.h"
 #include "engine/traffic_selectors.h"
 
 namespace ipsecd::engine {
@@ -431,11 +428,7 @@ void Engine::retire_stale(const std::string& conn_name) {
 void Engine::start_ike(const ConnectionRef& conn) {
   IkeSa& sa = sas_->create_initiator(conn);
   initiating_.insert(sa.our_spi());
-  sa.tasks.queue(std::make_unique<tasks::IkeInit>(sa, ctx_));
-  sa.tasks.queue(std::make_unique<tasks::IkeNatd>(sa, ctx_));
-  sa.tasks.queue(std::make_unique<tasks::IkeAuth>(sa, ctx_));
-  sa.tasks.queue(std::make_unique<tasks::ChildCreate>(sa, ctx_, conn, true));
-  sa.tasks.initiate();
+  sas_->queue_handshake(sa, {conn});
 }
 
 std::size_t Engine::initiating() {
@@ -524,7 +517,7 @@ IkeSaInfo Engine::info(IkeSa& sa) {
   };
   IkeSaInfo info;
   info.connection = sa.conn->name();
-  info.state = sa.rekeying ? "rekeying" : std::string(name(sa.state));
+  info.state = sa.rekeying || sa.reauth_by != 0 ? "rekeying" : std::string(name(sa.state));
   (sa.conn->spec.reauth ? info.reauth_at : info.rekey_at) = at(sa.rekey_due);
   info.expires_at = at(sa.expire_due);
   info.rekeys = sa.rekeys;

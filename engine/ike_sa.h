@@ -155,6 +155,15 @@ class IkeSa {
   bool superseded = false;  // replaced by a rekey (or a collision's spare): goes without events
   bool peer_dead = false;   // ended because a liveness check went unanswered (dpdaction=)
   uint32_t rekeys = 0;      // rekeys and reauthentications of its predecessors
+  // Reauthentication (reauth=yes), make-before-break: a new IKE SA, with a
+  // full IKE_SA_INIT and IKE_AUTH, re-creates this one's CHILD SAs; only then
+  // is the old one deleted. Our SPIs of the two while that is under way.
+  uint64_t reauth_of = 0;  // the new SA: the one it reauthenticates
+  uint64_t reauth_by = 0;  // the old SA: the one reauthenticating it
+  // When this SA's lineage (it and the SAs it rekeyed) was first established:
+  // an IKE SA the peer starts well after that is a fresh start, not a
+  // simultaneous initiation.
+  Clock::SteadyTime line_up{};
   // The lower nonce of the exchange that made this IKE SA: of two IKE SAs
   // between the same ends and ids, the one with the lower is the duplicate.
   std::vector<uint8_t> min_nonce;

@@ -8,8 +8,11 @@
 #include "engine/lifetime.h"
 #include "engine/tasks/child_create.h"
 #include "engine/tasks/child_delete.h"
+#include "engine/tasks/ike_auth.h"
 #include "engine/tasks/ike_delete.h"
 #include "engine/tasks/ike_dpd.h"
+#include "engine/tasks/ike_init.h"
+#include "engine/tasks/ike_natd.h"
 #include "engine/tasks/ike_rekey.h"
 #include "engine/tasks/task.h"
 
@@ -139,8 +142,9 @@ IkeSa* IkeSaManager::reusable_for(const LoadedConnection& conn) {
   });
   for (uint64_t s : it->second) {
     IkeSa* sa = find(s);
+    // Not an SA being reauthenticated: its successor takes new CHILD SAs.
     if ((sa->state != IkeState::kConnecting && sa->state != IkeState::kEstablished) ||
-        sa->superseded) {
+        sa->superseded || sa->reauth_by != 0) {
       continue;
     }
     const LoadedConnection& other = *sa->conn;
@@ -334,6 +338,7 @@ void IkeSaManager::established(IkeSa& sa) {
     index_peer(sa);  // its connection is settled now; initiators are indexed at creation
   }
   sa.established_at = ctx_.loop.clock().wall();
+  sa.line_up = ctx_.loop.now();
   if (sa.half_open) {
     sa.half_open = false;
     --half_open_;
@@ -366,6 +371,17 @@ namespace {
 // `by`: only then is `dup` a duplicate. Two IKE SAs between the same ends
 // that carry different connections (a peer that keeps one IKE SA per
 // connection) are both needed.
+// Whether `later` began well after `earlier`'s lineage was up: then the two
+// did not cross. The window covers the spread of a simultaneous initiation
+// on both ends (an IKE_SA_INIT retransmitted a few times); a reauthentication
+// or a restart comes later than that.
+constexpr auto kCrossingWindow = std::chrono::seconds(5);
+
+bool fresh_start(const IkeSa& earlier, const IkeSa& later,
+                 Clock::Duration window = kCrossingWindow) {
+  return earlier.line_up != Clock::SteadyTime{} && later.created > earlier.line_up + window;
+}
+
 bool covered(const IkeSa& dup, const IkeSa& by) {
   if (dup.children.empty()) {
     return false;
@@ -397,6 +413,9 @@ void IkeSaManager::close_duplicate_ike(uint64_t spi) {
         !(other->remote.address == sa->remote.address) || !(other->peer_id == sa->peer_id)) {
       continue;
     }
+    if (sa->reauth_of == other_spi || other->reauth_of == sa->our_spi()) {
+      continue;  // our reauthentication: the old one goes once the new one carries its CHILD SAs
+    }
     if (!other->initiator && !sa->initiator) {
       // Both made by the peer: not a crossing but a peer that started afresh
       // (a restart, or its reauthentication). The older one is stale here.
@@ -407,6 +426,9 @@ void IkeSaManager::close_duplicate_ike(uint64_t spi) {
       ctx_.log(sa->conn->name() + ": " + sa->remote.address.str() + " made a new IKE SA " +
                std::to_string((stale == sa ? other : sa)->our_spi()) + "; deleting the older " +
                std::to_string(stale->our_spi()));
+      if (IkeSa& newer = stale == sa ? *other : *sa; fresh_start(*stale, newer)) {
+        reauthenticated_by_peer(*stale, newer);
+      }
       // Told with a DELETE: a peer that replaces it make-before-break deletes
       // it too (the DELETEs cross), one that restarted does not answer.
       delete_spare(*stale);
@@ -418,6 +440,12 @@ void IkeSaManager::close_duplicate_ike(uint64_t spi) {
     if (other->initiator && sa->initiator) {
       continue;  // both ours: each carries what it was made for
     }
+    if (fresh_start(*other, *sa) || fresh_start(*sa, *other)) {
+      // Not a crossing: one end started anew long after the other SA was up
+      // (its reauthentication, or a restart). That end deletes the old one
+      // make-before-break; the nonce rule could pick the new one instead.
+      continue;
+    }
     IkeSa* duplicate = other->min_nonce < sa->min_nonce ? other : sa;
     IkeSa* kept = duplicate == sa ? other : sa;
     if (!covered(*duplicate, *kept)) {
@@ -427,6 +455,9 @@ void IkeSaManager::close_duplicate_ike(uint64_t spi) {
              " (simultaneous initiation): " +
              (duplicate->initiator ? "deleting" : "the peer deletes") + " the duplicate " +
              std::to_string(duplicate->our_spi()) + ", keeping " + std::to_string(kept->our_spi()));
+    if (duplicate->reauth_of != 0) {
+      abandon_reauth(*duplicate);  // both ends reauthenticated at once: the peer's goes on
+    }
     if (duplicate->initiator) {
       delete_spare(*duplicate);
     } else {
@@ -436,6 +467,60 @@ void IkeSaManager::close_duplicate_ike(uint64_t spi) {
     if (duplicate == sa) {
       return;
     }
+  }
+}
+
+bool IkeSaManager::first_contact(const IkeSa& sa) {
+  auto it = by_peer_.find(peer_key(sa.local.address, sa.remote.address, sa.conn->local_id));
+  if (it == by_peer_.end()) {
+    return true;
+  }
+  return std::none_of(it->second.begin(), it->second.end(), [this, &sa](uint64_t spi) {
+    const IkeSa* other = find(spi);
+    return other != nullptr && other != &sa && other->established() &&
+           other->remote.address == sa.remote.address;
+  });
+}
+
+void IkeSaManager::initial_contact(IkeSa& sa) {
+  // After the exchange: the new IKE SA's CHILD SA is in by then, so what it
+  // carries again stays in the kernel.
+  ctx_.loop.post([this, spi = sa.our_spi(), alive = std::weak_ptr<int>(ctx_.alive)] {
+    IkeSa* now = alive.expired() ? nullptr : find(spi);
+    if (now == nullptr || !now->established()) {
+      return;
+    }
+    auto it = by_peer_.find(peer_key(now->local.address, now->remote.address, now->conn->local_id));
+    if (it == by_peer_.end()) {
+      return;
+    }
+    const std::vector<uint64_t> spis = it->second;
+    for (uint64_t other_spi : spis) {
+      IkeSa* other = find(other_spi);
+      if (other == nullptr || other == now || other->state == IkeState::kDead ||
+          other->state == IkeState::kConnecting ||
+          !(other->remote.address == now->remote.address) || !(other->peer_id == now->peer_id) ||
+          !fresh_start(*other, *now, {})) {
+        continue;
+      }
+      const std::string reason = "the peer started afresh (INITIAL_CONTACT)";
+      ctx_.log(now->conn->name() + ": " + now->remote.address.str() + " sent INITIAL_CONTACT: " +
+               "dropping IKE SA " + std::to_string(other->our_spi()) + " of its earlier life");
+      announce_uncovered(*other, reason);
+      other->superseded = true;
+      finish(*other, reason, false);
+    }
+  });
+}
+
+void IkeSaManager::announce_uncovered(IkeSa& old, const std::string& reason) {
+  for (auto& child : old.children) {
+    if (child.deleting || child.spare || child.quiet || has_equivalent(old, child, true)) {
+      continue;
+    }
+    child.quiet = true;
+    ctx_.emit(Event{EventType::kChildDown, child.conn->name(), old.spi_i, old.spi_r, child.spi_in,
+                    child.spi_out, reason});
   }
 }
 
@@ -572,11 +657,15 @@ bool IkeSaManager::adopt_orphans(IkeSa& dying) {
   }
   for (uint64_t spi : it->second) {
     // A twin that is up (perhaps in this very turn, not compared yet) carries
-    // the same CHILD SAs: the DELETE closes a duplicate, quietly.
-    const IkeSa* twin = find(spi);
+    // the same CHILD SAs: the DELETE closes a duplicate, quietly, or ends what
+    // the peer's reauthentication replaced (its new IKE SA, begun well after).
+    IkeSa* twin = find(spi);
     if (twin != nullptr && twin != &dying && twin->established() && !twin->superseded &&
         twin->remote.address == dying.remote.address && twin->peer_id == dying.peer_id &&
         covered(dying, *twin)) {
+      if (!twin->initiator && fresh_start(dying, *twin)) {
+        reauthenticated_by_peer(dying, *twin);
+      }
       dying.superseded = true;
       return true;
     }
@@ -646,6 +735,14 @@ void IkeSaManager::finish(IkeSa& sa, std::string reason, bool failed, bool notif
     return;
   }
   sa.state = IkeState::kDead;
+  const bool reauth = sa.reauth_of != 0;
+  if (reauth) {
+    reauth_failed(sa, reason);
+    notify = false;  // the connection stays up on the old IKE SA
+  }
+  if (IkeSa* next = sa.reauth_by != 0 ? find(sa.reauth_by) : nullptr; next != nullptr) {
+    next->reauth_of = 0;  // the old one went first (the peer deleted it): the new one stays
+  }
   notify = notify && !sa.superseded;  // replaced: the connection did not go down
   ctx_.log((sa.conn ? sa.conn->name() : std::string("?")) + ": IKE SA " +
            (sa.superseded ? "replaced: "
@@ -680,7 +777,10 @@ void IkeSaManager::finish(IkeSa& sa, std::string reason, bool failed, bool notif
     }
   }
   sa.children.clear();
-  sa.tasks.abort_all(reason);
+  sa.tasks.abort_all(reason);  // (a reauthentication's CHILD SAs fail quietly)
+  if (reauth) {
+    sa.reauth_of = 0;
+  }
   const uint64_t spi = sa.our_spi();
   ctx_.loop.post([this, spi, alive = std::weak_ptr<int>(ctx_.alive)] {
     if (!alive.expired()) {
@@ -858,8 +958,8 @@ void IkeSaManager::ike_timer(uint64_t spi, bool hard) {
 }
 
 bool IkeSaManager::start_ike_rekey(IkeSa& sa, bool reauth) {
-  if (sa.state != IkeState::kEstablished || sa.superseded || sa.rekeying ||
-      sa.tasks.has_task("IkeRekey") || sa.tasks.has_task("IkeDelete")) {
+  if (sa.state != IkeState::kEstablished || sa.superseded || sa.rekeying || sa.reauth_by != 0 ||
+      sa.reauth_of != 0 || sa.tasks.has_task("IkeRekey") || sa.tasks.has_task("IkeDelete")) {
     return false;
   }
   if (sa.rekey_timer != 0) {
@@ -868,11 +968,112 @@ bool IkeSaManager::start_ike_rekey(IkeSa& sa, bool reauth) {
   }
   sa.rekey_due = {};
   if (reauth) {
-    ctx_.log(sa.conn->name() + ": reauthentication is not supported yet; rekeying the IKE SA");
+    if (!sa.conn->remote) {
+      // A connection to %any has no address to initiate to; strongSwan
+      // reauthenticates to where the peer is, which a roaming peer may have left.
+      ctx_.log(sa.conn->name() + ": the peer is %any: the IKE SA is rekeyed, not reauthenticated");
+    } else if (reauthenticable(sa)) {
+      start_reauth(sa);
+      return true;
+    } else {
+      ctx_.log(sa.conn->name() +
+               ": no CHILD SA to re-create: the IKE SA is rekeyed, not "
+               "reauthenticated");
+    }
   }
   sa.tasks.queue(std::make_unique<tasks::IkeRekey>(sa, ctx_));
   sa.tasks.initiate();
   return true;
+}
+
+bool IkeSaManager::reauthenticable(const IkeSa& sa) const {
+  return std::any_of(sa.children.begin(), sa.children.end(), [](const ChildSa& c) {
+    return !c.deleting && !c.spare && c.rekey != ChildRekey::kRekeyed;
+  });
+}
+
+void IkeSaManager::start_reauth(IkeSa& old) {
+  // The CHILD SAs to re-create, one per connection and flows; the one of the
+  // IKE SA's own connection rides in IKE_AUTH.
+  std::vector<ConnectionRef> conns;
+  for (const auto& c : old.children) {
+    if (c.deleting || c.spare || c.rekey == ChildRekey::kRekeyed ||
+        std::find(conns.begin(), conns.end(), c.conn) != conns.end()) {
+      continue;
+    }
+    conns.push_back(c.conn);
+  }
+  auto own = std::find_if(conns.begin(), conns.end(),
+                          [&old](const ConnectionRef& c) { return c->name() == old.conn->name(); });
+  if (own != conns.end()) {
+    std::rotate(conns.begin(), own, own + 1);
+  }
+  IkeSa& sa = create_initiator(old.conn);
+  sa.reauth_of = old.our_spi();
+  sa.rekeys = old.rekeys + 1;
+  old.reauth_by = sa.our_spi();
+  ctx_.log(old.conn->name() + ": reauthenticating IKE SA " + std::to_string(old.our_spi()) +
+           " as " + std::to_string(sa.our_spi()) + " (" + std::to_string(conns.size()) +
+           " CHILD SA" + (conns.size() == 1 ? "" : "s") + " to re-create)");
+  queue_handshake(sa, conns);
+}
+
+void IkeSaManager::queue_handshake(IkeSa& sa, const std::vector<ConnectionRef>& conns) {
+  sa.tasks.queue(std::make_unique<tasks::IkeInit>(sa, ctx_));
+  sa.tasks.queue(std::make_unique<tasks::IkeNatd>(sa, ctx_));
+  sa.tasks.queue(std::make_unique<tasks::IkeAuth>(sa, ctx_));
+  for (size_t i = 0; i < conns.size(); ++i) {
+    sa.tasks.queue(std::make_unique<tasks::ChildCreate>(sa, ctx_, conns[i], i == 0));
+  }
+  sa.tasks.initiate();
+}
+
+void IkeSaManager::reauthenticated(IkeSa& sa) {
+  IkeSa* old = find(sa.reauth_of);
+  sa.reauth_of = 0;
+  if (old == nullptr || old->state == IkeState::kDead) {
+    return;
+  }
+  old->reauth_by = 0;
+  ctx_.log(sa.conn->name() + ": IKE SA " + std::to_string(old->our_spi()) + " reauthenticated as " +
+           std::to_string(sa.our_spi()));
+  ike_rekeyed(sa, *old, RekeyKind::kReauth);
+  announce_uncovered(*old, "not re-created when the IKE SA was reauthenticated");
+  delete_spare(*old);
+}
+
+void IkeSaManager::reauthenticated_by_peer(IkeSa& old, IkeSa& by) {
+  ctx_.log(old.conn->name() + ": the peer reauthenticated IKE SA " + std::to_string(old.our_spi()) +
+           " as " + std::to_string(by.our_spi()));
+  by.rekeys = std::max(by.rekeys, old.rekeys + 1);
+  ike_rekeyed(by, old, RekeyKind::kReauth);
+  old.superseded = true;
+}
+
+void IkeSaManager::abandon_reauth(IkeSa& sa) {
+  IkeSa* old = find(sa.reauth_of);
+  sa.reauth_of = 0;
+  if (old != nullptr && old->state != IkeState::kDead) {
+    old->reauth_by = 0;
+    // The peer's reauthentication deletes the old IKE SA; should it not, ours comes again.
+    retry_ike_rekey(*old, true);
+  }
+}
+
+void IkeSaManager::reauth_failed(IkeSa& sa, const std::string& reason) {
+  IkeSa* old = find(sa.reauth_of);
+  if (old == nullptr || old->state == IkeState::kDead) {
+    return;
+  }
+  old->reauth_by = 0;
+  Event e{EventType::kRekeyFailed, old->conn->name(), old->spi_i, old->spi_r, 0, 0, reason};
+  e.rekey = RekeyKind::kReauth;
+  e.replaced_spi_i = old->spi_i;
+  e.replaced_spi_r = old->spi_r;
+  ctx_.emit(std::move(e));
+  if (old->established() && !old->superseded) {
+    retry_ike_rekey(*old, false);  // the old IKE SA stays; the peer's answer may change
+  }
 }
 
 void IkeSaManager::retry_ike_rekey(IkeSa& sa, bool temporary) {
@@ -922,6 +1123,7 @@ IkeSa* IkeSaManager::adopt_rekey(IkeSa& old, uint64_t our_spi, uint64_t spi_i, u
   sa.rekeys = old.rekeys + 1;
   sa.min_nonce = std::move(min_nonce);
   sa.established_at = ctx_.loop.clock().wall();
+  sa.line_up = old.line_up;
   sa.last_sent = old.last_sent;
   sa.last_received = ctx_.loop.now();
   sas_.emplace(our_spi, std::move(owned));
@@ -952,6 +1154,12 @@ void IkeSaManager::hand_over(IkeSa& from, IkeSa& to) {
     schedule_child_timers(to, to.children.back());
   }
   from.tasks.migrate_to(to);
+  if (IkeSa* next = from.reauth_by != 0 ? find(from.reauth_by) : nullptr; next != nullptr) {
+    // The peer rekeyed the IKE SA we reauthenticate: the reauthentication replaces its successor.
+    next->reauth_of = to.our_spi();
+    to.reauth_by = next->our_spi();
+    from.reauth_by = 0;
+  }
   from.superseded = true;
   from.state = IkeState::kDeleting;
   for (auto* t : {&from.rekey_timer, &from.expire_timer, &from.dpd_timer}) {

@@ -25,6 +25,9 @@ class IkeSaManager {
 
   // A new IKE SA we initiate for `conn`; tasks still to be queued.
   IkeSa& create_initiator(const ConnectionRef& conn);
+  // Queues and starts an initiator's IKE_SA_INIT and IKE_AUTH, with a CHILD SA
+  // of conns[0] in IKE_AUTH and one of each further connection after it.
+  void queue_handshake(IkeSa& sa, const std::vector<ConnectionRef>& conns);
   IkeSa* find(uint64_t our_spi);
   // The IKE SA a further CHILD SA of `conn` can use: same addresses and ids.
   IkeSa* reusable_for(const LoadedConnection& conn);
@@ -41,6 +44,12 @@ class IkeSaManager {
   void finish(IkeSa& sa, std::string reason, bool failed, bool notify = true);
   // IKE_AUTH succeeded.
   void established(IkeSa& sa);
+  // INITIAL_CONTACT (RFC 7296 2.4). Whether we hold no established IKE SA
+  // with that peer address for our id, so ours may say it; and, as responder,
+  // the peer said it: the IKE SAs with that peer and ids that were up well
+  // before this one began are from its earlier life and go, without DELETE.
+  bool first_contact(const IkeSa& sa);
+  void initial_contact(IkeSa& sa);
   // Uninstalls one CHILD SA and tells the controller, unless it was replaced
   // or the connection keeps an equivalent CHILD SA (then its policies stay
   // too). A successor waiting for it to go gets its outbound SA now.
@@ -58,6 +67,9 @@ class IkeSaManager {
   // After TEMPORARY_FAILURE: the rekey again in 2-10 s (before the SA expires).
   void retry_child_rekey(IkeSa& sa, uint32_t spi_in);
   void retry_ike_rekey(IkeSa& sa, bool temporary);
+  // A reauthentication's new IKE SA has run its tasks: the old one goes
+  // (make-before-break); CHILD SAs it could not re-create go down with it.
+  void reauthenticated(IkeSa& sa);
   // The new IKE SA of a rekey: established, keyed from `keys`, no CHILD SAs
   // yet; null with `error` when its keys cannot be set up.
   IkeSa* adopt_rekey(IkeSa& old, uint64_t our_spi, uint64_t spi_i, uint64_t spi_r, bool initiator,
@@ -136,11 +148,28 @@ class IkeSaManager {
   // duplicate CHILD SA both delete). Run after the current exchange.
   void close_duplicate_ike(uint64_t spi);
   void close_duplicate_child(uint64_t ike_spi, uint32_t spi_in);
+  // reauth=yes: whether `sa` carries a CHILD SA to re-create; the new IKE SA
+  // and its tasks; the new SA's failure (the old one stays, retried later).
+  bool reauthenticable(const IkeSa& sa) const;
+  void start_reauth(IkeSa& old);
+  void reauth_failed(IkeSa& sa, const std::string& reason);
+  // Our reauthentication's new IKE SA lost a crossing with the peer's: quietly unlinked.
+  void abandon_reauth(IkeSa& sa);
+  // The CHILD SAs of `old` no other IKE SA carries go down now (events with
+  // `reason`), before `old` goes quietly.
+  void announce_uncovered(IkeSa& old, const std::string& reason);
+  // The peer's new IKE SA `by` replaces `old` with all its CHILD SAs (the
+  // peer's reauthentication): kRekeyed kReauth, the rekey count carries on,
+  // `old` goes quietly.
+  void reauthenticated_by_peer(IkeSa& old, IkeSa& by);
 
  public:
   // The peer deletes `dying` while our own IKE SA with it is still in
   // IKE_AUTH (it closed `dying` as the duplicate of that one): its CHILD SAs
-  // stay, quietly, on ours until ours brings its own up. True if taken.
+  // stay, quietly, on ours until ours brings its own up. Or an established
+  // twin carries them: `dying` goes quietly, told as the peer's
+  // reauthentication when the twin is the peer's and begun well after it.
+  // True if taken.
   bool adopt_orphans(IkeSa& dying);
 
  private:

@@ -244,6 +244,9 @@ void TaskManager::on_response(wire::Message& response, std::span<const uint8_t> 
   }
   exchange_done();
   initiate();
+  if (sa_.reauth_of != 0 && sa_.established() && idle()) {
+    ctx_.sas->reauthenticated(sa_);  // every CHILD SA it was to re-create has had its exchange
+  }
 }
 
 void TaskManager::exchange_done() {

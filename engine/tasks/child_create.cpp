@@ -99,7 +99,9 @@ void ChildCreate::release_spi() {
 Result ChildCreate::fail(std::string reason) {
   if (!finished_ && (rekey_of_ != 0 || replaced_ != 0)) {
     rekey_failed(reason);  // the old CHILD SA stays: the connection is still up
-  } else if (!finished_ && conn_) {
+  } else if (!finished_ && conn_ && sa_.reauth_of == 0) {
+    // (A reauthentication's CHILD SA that fails leaves the old one up: the
+    // reauthentication's own events tell.)
     finished_ = true;
     ctx_.emit(Event{EventType::kChildFailed, conn_->name(), sa_.spi_i, sa_.spi_r, child_.spi_in,
                     child_.spi_out, reason});

@@ -57,8 +57,15 @@ Result IkeAuth::build(wire::Message& message) {
     }
   }
   message.payloads.emplace_back(std::move(auth));
+  if (sa_.initiator && ctx_.sas->first_contact(sa_)) {
+    // RFC 7296 2.4: the peer may drop what it still holds from an earlier life of ours.
+    message.payloads.emplace_back(make_notify(wire::NotifyType::kInitialContact));
+  }
   if (!sa_.initiator) {
     ctx_.sas->established(sa_);
+    if (initial_contact_) {
+      ctx_.sas->initial_contact(sa_);
+    }
     return Result::success();
   }
   return Result::need_more();
@@ -191,6 +198,7 @@ Result IkeAuth::process(const wire::Message& message) {
     return Result::failed(failure_);
   }
   sa_.peer_id = std::move(peer).value();
+  initial_contact_ = find_notify(message, wire::NotifyType::kInitialContact) != nullptr;
   return Result::need_more();
 }
 

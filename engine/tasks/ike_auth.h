@@ -20,6 +20,7 @@ class IkeAuth final : public Task {
  private:
   const model::SecretEntry* psk(const model::Identity& local, const model::Identity& remote) const;
   std::string failure_;
+  bool initial_contact_ = false;  // responder: the peer sent INITIAL_CONTACT
   wire::NotifyType refusal_ =
       wire::NotifyType::kAuthenticationFailed;  // responder: why AUTHENTICATION_FAILED is answered
 };

@@ -31,10 +31,10 @@ Result IkeDelete::process(const wire::Message&) {
 }
 
 void IkeDelete::sent() {
-  ctx_.sas->finish(
-      sa_,
-      sa_.superseded ? "superseded (rekeyed, or closed as a duplicate)" : "deleted by the peer",
-      false);
+  ctx_.sas->finish(sa_,
+                   sa_.superseded ? "superseded (rekeyed, reauthenticated or closed as a duplicate)"
+                                  : "deleted by the peer",
+                   false);
 }
 
 std::unique_ptr<Task> IkeDelete::migrate(IkeSa& to) {

@@ -371,8 +371,8 @@ TEST_F(RekeyHarness, APeerThatRestartedAndInitiatesAgainReplacesItsStaleIkeSa) {
   ASSERT_TRUE(b->engine->load(c).ok());
   auto r = up(*b, "west-east");
   ASSERT_TRUE(r.ok) << r.reason;
-  // a deletes its stale IKE SA (the restarted peer never answers for it).
-  loop.advance(70s);
+  // b's IKE_AUTH said INITIAL_CONTACT: a drops its stale IKE SA at once.
+  loop.advance(1s);
   auto la = live(*a);
   ASSERT_EQ(la.ike, 1u);
   ASSERT_EQ(la.children, 1u);
@@ -383,6 +383,142 @@ TEST_F(RekeyHarness, APeerThatRestartedAndInitiatesAgainReplacesItsStaleIkeSa) {
     EXPECT_NE(e.type, EventType::kChildDown) << e.reason;
     EXPECT_NE(e.type, EventType::kIkeDown) << e.reason;
   }
+}
+
+// ---- Reauthentication (reauth=yes): make-before-break, as strongSwan does
+
+TEST_F(RekeyHarness, ReauthenticationBringsTheChildSasUpOnANewIkeSaBeforeTheOldOneGoes) {
+  start();
+  auto c = conn();
+  c.reauth = true;
+  up_both(c);
+  for (Node* by : {a.get(), b.get()}) {  // the initiator, then the responder reauthenticates
+    SCOPED_TRACE(by == a.get() ? "a reauthenticates" : "b reauthenticates");
+    const auto sa_before = live(*by).sa.at(0);
+    const auto child_before = live(*a).child.at(0);
+    const auto reauths = count(*by, EventType::kRekeyed);
+    const auto peer_reauths = count(by == a.get() ? *b : *a, EventType::kRekeyed);
+    loop.advance(60s);  // a reauthentication comes long after the IKE SA was made
+    ASSERT_TRUE(by->engine->rekey("west-east", RekeyKind::kReauth));
+    // The kernel protects the flow at every step.
+    for (int step = 0; step < 200; ++step) {
+      loop.advance(10ms);
+      kernel::Packet p;
+      p.src = Address::literal("10.1.0.5");
+      p.dst = Address::literal("10.2.0.5");
+      ASSERT_EQ(a->backend.kernel().send(p).verdict, kernel::Verdict::kProtected) << step;
+      ASSERT_GE(live(*a).children, 1u) << step;
+      ASSERT_GE(live(*b).children, 1u) << step;
+    }
+    expect_one_pair("after the reauthentication");
+    const auto sa_after = live(*by).sa.at(0);
+    EXPECT_NE(sa_after.spi_i, sa_before.spi_i);
+    EXPECT_NE(sa_after.spi_r, sa_before.spi_r);
+    EXPECT_EQ(sa_after.rekeys, sa_before.rekeys + 1);
+    EXPECT_NE(live(*a).child.at(0).spi_in, child_before.spi_in) << "new CHILD SAs";
+    EXPECT_EQ(live(*by).sa.at(0).initiator, true) << "the reauthenticating end initiated";
+    const auto rekeyed = by->of(EventType::kRekeyed);
+    ASSERT_EQ(rekeyed.size(), reauths + 1);
+    EXPECT_EQ(rekeyed.back().rekey, RekeyKind::kReauth);
+    EXPECT_EQ(rekeyed.back().replaced_spi_i, sa_before.spi_i);
+    // The other end sees the peer's reauthentication as one too: the new IKE
+    // SA the peer made carries every CHILD SA of the old one, which the peer
+    // deleted (or, both being the peer's, which it deleted itself).
+    Node* peer = by == a.get() ? b.get() : a.get();
+    const auto seen = peer->of(EventType::kRekeyed);
+    ASSERT_EQ(seen.size(), peer_reauths + 1);
+    EXPECT_EQ(seen.back().rekey, RekeyKind::kReauth);
+    EXPECT_EQ(seen.back().replaced_spi_i, sa_before.spi_i);
+    EXPECT_EQ(seen.back().spi_i, sa_after.spi_i);
+    EXPECT_EQ(live(*peer).sa.at(0).rekeys, sa_before.rekeys + 1) << "the count carries on";
+    expect_no_outage();
+  }
+}
+
+TEST_F(RekeyHarness, ReauthenticationRecreatesEverySiblingOnTheSharedIkeSa) {
+  start();
+  auto one = conn("one");
+  one.reauth = true;
+  Ends other;
+  other.left_subnets = {"10.1.1.0/24"};
+  other.right_subnets = {"10.2.1.0/24"};
+  auto two = connection("two", other);
+  two.ike_lifetime = one.ike_lifetime;
+  two.ipsec_lifetime = one.ipsec_lifetime;
+  two.reauth = true;
+  load_both(one);
+  load_both(two);
+  ASSERT_TRUE(up(*a, "one").ok);
+  ASSERT_TRUE(up(*a, "two").ok);
+  ASSERT_EQ(a->engine->ike_sa_count(), 1u) << "siblings share the IKE SA";
+  loop.advance(60s);
+  ASSERT_TRUE(a->engine->rekey("one", RekeyKind::kReauth));
+  loop.advance(3s);
+  for (Node* n : {a.get(), b.get()}) {
+    auto l = live(*n);
+    ASSERT_EQ(l.ike, 1u);
+    ASSERT_EQ(l.children, 2u);
+    EXPECT_EQ(n->engine->ike_sa_count(), 1u);
+    EXPECT_EQ(n->backend.kernel().sa_count(), 4u);
+  }
+  EXPECT_EQ(live(*a).sa.at(0).rekeys, 1u);
+  expect_no_outage();
+}
+
+TEST_F(RekeyHarness, ReauthenticationByLifetimeKeepsTheTunnelUpThroughManyCycles) {
+  start();
+  auto c = connection("west-east", {});
+  c.reauth = true;
+  c.ipsec_lifetime = 30s;
+  c.ike_lifetime = 60s;
+  c.rekey_margin = 5s;
+  c.rekey_fuzz_percent = 100;
+  up_both(c);
+  EXPECT_TRUE(live(*a).sa.at(0).reauth_at.has_value());
+  for (int second = 0; second < 300; ++second) {
+    loop.advance(1s);
+    ASSERT_GE(live(*a).children, 1u) << "at " << second << " s";
+    ASSERT_GE(live(*b).children, 1u) << "at " << second << " s";
+    ASSERT_LE(a->engine->ike_sa_count(), 2u) << "at " << second << " s";
+  }
+  loop.advance(5s);
+  expect_one_pair("after 300 s of reauthentications");
+  expect_no_outage();
+  std::size_t reauths = 0;
+  for (Node* n : {a.get(), b.get()}) {
+    for (const auto& e : n->of(EventType::kRekeyed)) {
+      reauths += e.rekey == RekeyKind::kReauth;
+    }
+    EXPECT_EQ(count(*n, EventType::kRekeyFailed), 0u);
+  }
+  EXPECT_GE(reauths, 5u) << "one every 40-55 s, by either end";
+}
+
+TEST_F(RekeyHarness, AReauthenticationThePeerRefusesLeavesTheOldIkeSaUp) {
+  start();
+  auto c = conn();
+  c.reauth = true;
+  up_both(c);
+  const auto before = live(*a).sa.at(0);
+  const std::size_t a_events = a->events.size();
+  b->engine->set_secrets(psk("192.0.2.1 192.0.2.2 : PSK \"a different secret\"\n"));
+  loop.advance(60s);
+  ASSERT_TRUE(a->engine->rekey("west-east", RekeyKind::kReauth));
+  loop.advance(5s);
+  const auto failed = a->of(EventType::kRekeyFailed);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].rekey, RekeyKind::kReauth);
+  EXPECT_NE(failed[0].reason.find("AUTHENTICATION_FAILED"), std::string::npos) << failed[0].reason;
+  expect_one_pair("the old IKE SA stays");
+  EXPECT_EQ(live(*a).sa.at(0).spi_i, before.spi_i);
+  for (std::size_t i = a_events; i < a->events.size(); ++i) {
+    const auto& e = a->events[i];
+    EXPECT_TRUE(e.type == EventType::kRekeyFailed) << name(e.type) << ": " << e.reason;
+  }
+  // b saw a handshake that failed, not its tunnel going down.
+  ASSERT_EQ(count(*b, EventType::kIkeFailed), 1u);
+  EXPECT_EQ(count(*b, EventType::kChildDown), 0u);
+  EXPECT_EQ(count(*b, EventType::kIkeDown), 0u);
 }
 
 // ---- Collisions, under loss, duplication and reordering
@@ -447,7 +583,7 @@ void expect_converged(Seeded& s) {
 // sides hold one IKE SA and one matching CHILD pair, and no orphan.
 // `signs` counts the seeds that logged `sign` (that the case under test happened).
 void collide(const char* what, const std::function<void(Seeded&)>& act, bool expect_up = true,
-             std::string_view sign = {}, std::size_t* signs = nullptr) {
+             std::string_view sign = {}, std::size_t* signs = nullptr, bool reauth = false) {
   for (uint64_t seed = 1; seed <= 12; ++seed) {
     SCOPED_TRACE(std::string(what) + ", seed " + std::to_string(seed));
     // The first four seeds without impairment: the pure crossing.
@@ -456,6 +592,7 @@ void collide(const char* what, const std::function<void(Seeded&)>& act, bool exp
     auto c = connection("west-east", {});
     c.ike_lifetime = 100000s;
     c.ipsec_lifetime = 100000s;
+    c.reauth = reauth;
     for (Node* n : {&s.a, &s.b}) {
       ASSERT_TRUE(n->engine->load(c).ok());
     }
@@ -565,6 +702,16 @@ TEST(RekeyCollisions, RekeysCrossingLivenessChecks) {
       }
     }
   }
+}
+
+TEST(RekeyCollisions, SimultaneousReauthenticationsLeaveOneIkeSa) {
+  collide(
+      "both ends reauthenticate",
+      [](Seeded& s) {
+        EXPECT_TRUE(s.a.engine->rekey("west-east", RekeyKind::kReauth));
+        EXPECT_TRUE(s.b.engine->rekey("west-east", RekeyKind::kReauth));
+      },
+      true, {}, nullptr, true);
 }
 
 // Both ends say auto=start: both initiate the same connection at once.
