@@ -14,6 +14,8 @@
 //                              as replaced_child_spi_in/out), "error" with the
 //                              reason on "rekey-failed"
 //   rekey-ike NAME [SECONDS]   the same for its IKE SA (replaced_ike_spi_i/r)
+//   reauth NAME [SECONDS]      reauthenticates its IKE SA (a new one, CHILD SAs
+//                              re-created, then the old deleted), the same way
 //   list                       one "sa ..." line per CHILD SA (IKE SAs without
 //                              CHILD SAs get one line too), then "ok N"; an SA
 //                              replaced by a rekey shows child_state=rekeyed
@@ -203,8 +205,11 @@ class Peer {
     } else if (cmd == "terminate" && !arg.empty()) {
       engine_->terminate(arg);
       answer(true, arg);
-    } else if ((cmd == "rekey-child" || cmd == "rekey-ike") && !arg.empty()) {
-      rekey(cmd == "rekey-child" ? RekeyKind::kChild : RekeyKind::kIke, arg, in);
+    } else if ((cmd == "rekey-child" || cmd == "rekey-ike" || cmd == "reauth") && !arg.empty()) {
+      rekey(cmd == "rekey-child" ? RekeyKind::kChild
+            : cmd == "rekey-ike" ? RekeyKind::kIke
+                                 : RekeyKind::kReauth,
+            cmd, arg, in);
     } else if (cmd == "list") {
       answer(true, std::to_string(list()));
     } else if (cmd == "events") {
@@ -242,19 +247,20 @@ class Peer {
     } else {
       answer(false, "unknown command '" + line +
                         "' (initiate NAME, terminate NAME, rekey-child NAME [SECONDS], "
-                        "rekey-ike NAME [SECONDS], list, wait EVENT NAME SECONDS, events, "
+                        "rekey-ike NAME [SECONDS], reauth NAME [SECONDS], list, "
+                        "wait EVENT NAME SECONDS, events, "
                         "sleep MS, quit)");
     }
   }
 
-  void rekey(RekeyKind kind, const std::string& conn, std::istringstream& in) {
+  void rekey(RekeyKind kind, const std::string& cmd, const std::string& conn,
+             std::istringstream& in) {
     double seconds = 20;
     if (std::string s; in >> s) {
       char* end = nullptr;
       seconds = std::strtod(s.c_str(), &end);
       if (*end != '\0' || seconds <= 0) {
-        answer(false, "usage: rekey-" + std::string(name(kind)) + " NAME [SECONDS] (e.g. rekey-" +
-                          std::string(name(kind)) + " pa 10)");
+        answer(false, "usage: " + cmd + " NAME [SECONDS] (e.g. " + cmd + " pa 10)");
         return;
       }
     }
@@ -270,9 +276,11 @@ class Peer {
       return;
     }
     waiter_->timer = loop_.schedule(
-        std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)), [this, conn, what] {
+        std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)), [this, conn, what, kind] {
           waiter_.reset();
-          answer(false, "timed out waiting for the " + what + " rekey of " + conn);
+          answer(false, "timed out waiting for the " + what +
+                            (kind == RekeyKind::kReauth ? " reauthentication" : " rekey") + " of " +
+                            conn);
           next();
         });
   }
@@ -360,7 +368,7 @@ class Peer {
       }
       bool ok = name(r.event.type) == waiter_->type;
       if (waiter_->rekey) {
-        // rekey-child/rekey-ike: our own rekey's outcome, either way.
+        // rekey-child/rekey-ike/reauth: our own rekey's outcome, either way.
         const bool outcome =
             r.event.type == EventType::kRekeyed || r.event.type == EventType::kRekeyFailed;
         if (!outcome || r.event.rekey != *waiter_->rekey) {

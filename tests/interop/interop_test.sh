@@ -3,12 +3,14 @@
 # charon with kernel-libipsec (real ESP in user space, inside UDP 4500) and
 # against libreswan pluto, each in a namespace pair of its own.
 #
-#   interop_test.sh ENGINE_PEER [strongswan|strongswan-rekey|libreswan|all]
+#   interop_test.sh ENGINE_PEER [strongswan|strongswan-rekey|strongswan-reauth|libreswan|all]
 #
 # Besides establishment and DELETE: CHILD and IKE SA rekeys (RFC 7296 1.3.2,
 # 1.3.3) started by either end, with and without PFS, and driven by short
 # lifetimes on either end (strongswan-rekey runs only those against charon);
-# IKE SA rekeys both ways against pluto (which cannot install CHILD SAs here).
+# reauthentications (reauth=yes, make-before-break) by either end, on command
+# and by lifetime (strongswan-reauth runs only those); IKE SA rekeys both ways
+# against pluto (which cannot install CHILD SAs here).
 #
 # Environment: IPSECD_SOURCE_DIR (the peers live in $IPSECD_SOURCE_DIR/../shared/peers,
 # or PEERS_DIR), KEEP=1 keeps the work directory for a look afterwards.
@@ -16,7 +18,7 @@
 # no peer scripts), with the reason printed.
 set -uo pipefail
 
-PEER_BIN=${1:?usage: interop_test.sh ENGINE_PEER [strongswan|strongswan-rekey|libreswan|all]}
+PEER_BIN=${1:?usage: interop_test.sh ENGINE_PEER [strongswan|strongswan-rekey|strongswan-reauth|libreswan|all]}
 WHICH=${2:-all}
 SRC=${IPSECD_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 PEERS=${PEERS_DIR:-$SRC/../shared/peers}
@@ -572,6 +574,148 @@ rekey_engine_lifetime() {
     rekey_down
 }
 
+# ---- reauthentication (reauth=yes; charon.make_before_break = yes, set at its start)
+# After a reauthentication (rekeyed event in $2, rekey=reauth): a new IKE SA with
+# new SPIs, a new CHILD SA, the old IKE SA gone from both ends.
+check_reauthenticated() {  # check_reauthenticated LABEL EVENT OLD_SPI_I OLD_SPI_R OLD_IN OLD_OUT
+    local label=$1 ev=$2 line
+    eq "$label: the event is a reauthentication" "$(field rekey "$ev")" reauth
+    eq "$label: the event names the replaced IKE SPIs" \
+        "$(field replaced_ike_spi_i "$ev")/$(field replaced_ike_spi_r "$ev")" "$3/$4"
+    settled "$label"
+    engine_sa_lines
+    line=$(head -1 <<<"$SA_LINES")
+    check "$label: a new IKE SA (SPIs $(field ike_spi_i "$line")/$(field ike_spi_r "$line"), was $3/$4)" \
+        test "$(field ike_spi_i "$line")" != "$3" -a "$(field ike_spi_r "$line")" != "$4"
+    check "$label: a new CHILD SA (SPIs $(field child_spi_in "$line")/$(field child_spi_out "$line"), was $5/$6)" \
+        test "$(field child_spi_in "$line")" != "$5" -a "$(field child_spi_out "$line")" != "$6"
+    compare_sas "$label"
+    check "$label: charon lists neither old IKE SPI" charon_lacks "$3" "$4"
+    check "$label: charon drops the old CHILD SA" charon_drops "$5" "$6"
+    check "$label: the engine lists neither old CHILD SPI" engine_lacks "$5" "$6"
+}
+
+# ipsecd reauthenticates (engine_peer reauth): as the initiator of the IKE SA
+# and as its responder; charon sees a new IKE SA, then the old one's DELETE.
+reauth_by_engine() {  # reauth_by_engine initiator|responder
+    local label="reauth by ipsecd, ipsecd $1" in out si sr start
+    echo "case: $label: ipsecd reauthenticates the IKE SA, make-before-break"
+    ENGINE_EXTRA="    reauth=yes" rekey_up "$label" "$1" aes128gcm16 aes_gcm128 || { rekey_down; return; }
+    engine_spis
+    start=$(grep -c . "$WORK/ss/charon.log")
+    if ep reauth pa 15; then
+        pass "$label: engine reauthenticates"
+        check_reauthenticated "$label" "$EP_OUT" "$si" "$sr" "$in" "$out"
+        check "$label: charon got the new IKE SA before the old one's DELETE" \
+            awk '/IKE_SA pa\[[0-9]+\] established/ { up = NR } /received DELETE for IKE_SA pa/ { del = NR }
+                 END { exit !(up && del && up < del) }' <(tail -n +"$start" "$WORK/ss/charon.log")
+    else
+        fail "$label: engine reauthenticates: $EP_OUT"
+    fi
+    # And a CHILD rekey on the new IKE SA.
+    engine_spis
+    if ep rekey-child pa 10; then
+        check_child_rekeyed "$label child after reauth" "$EP_OUT" "$in" "$out"
+    else
+        fail "$label: engine rekeys the CHILD SA on the new IKE SA: $EP_OUT"
+    fi
+    no_bad_events "$label"
+    rekey_down
+}
+
+# charon reauthenticates (swanctl --rekey --reauth), make-before-break: the
+# engine answers the new IKE SA and lets the old one go without an SA going down,
+# telling it as a reauthentication. (Not at once: a new IKE SA from the peer within
+# 5 s of the old one coming up is taken for a simultaneous initiation.)
+reauth_by_charon() {  # reauth_by_charon initiator|responder (the engine's role)
+    local label="reauth by charon, ipsecd $1" in out si sr i c n
+    echo "case: $label: charon reauthenticates the IKE SA (make_before_break = yes)"
+    rekey_up "$label" "$1" aes128gcm16 aes_gcm128 || { rekey_down; return; }
+    engine_spis
+    sleep 6
+    ss --rekey --ike pa --reauth >/dev/null 2>&1
+    for i in $(seq 1 50); do
+        engine_sa_lines
+        c=$(grep ' child_state=installed ' <<<"$SA_LINES" | head -1)
+        [[ -n $c && $(grep -c . <<<"$SA_LINES") == 1 && $(field ike_spi_i "$c") != "$si" ]] && break
+        sleep 0.2
+    done
+    settled "$label"
+    engine_sa_lines
+    check "$label: the engine moved to charon's new IKE SA ($si -> $(field ike_spi_i "$SA_LINES"))" \
+        test "$(field ike_spi_i "$SA_LINES")" != "$si"
+    check "$label: and to its new CHILD SA ($in -> $(field child_spi_in "$SA_LINES"))" \
+        test "$(field child_spi_in "$SA_LINES")" != "$in"
+    compare_sas "$label"
+    check "$label: charon lists neither old IKE SPI" charon_lacks "$si" "$sr"
+    check "$label: charon drops the old CHILD SA" charon_drops "$in" "$out"
+    check "$label: the engine lists neither old CHILD SPI" engine_lacks "$in" "$out"
+    ep events
+    n=$(grep -c "^event type=rekeyed conn=pa .* rekey=reauth .*replaced_ike_spi_i=$si" <<<"$EP_OUT")
+    check "$label: the engine told charon's reauthentication of IKE SA $si ($n rekeyed events)" test "$n" = 1
+    no_bad_events "$label"
+    rekey_down
+}
+
+# charon's reauth_time drives its reauthentications; the engine keeps one CHILD SA up.
+reauth_charon_lifetime() {
+    local label="reauth charon lifetimes" i lines n bad=0 ups start
+    echo "case: $label: reauth_time=7s on charon, ipsecd initiates"
+    SS_IKE_EXTRA="        reauth_time = 7s
+        over_time = 20s
+        rand_time = 1s" rekey_up "$label" initiator aes128gcm16 aes_gcm128 || { rekey_down; return; }
+    start=$(grep -c . "$WORK/ss/charon.log")
+    for i in $(seq 1 16); do
+        sleep 1
+        engine_sa_lines
+        n=$(grep -c ' child_state=installed ' <<<"$SA_LINES")
+        [[ $n -ge 1 ]] || { bad=$((bad + 1)); echo "    sample $i: no installed CHILD SA: $SA_LINES"; }
+    done
+    check "$label: 16 samples over 16 s, the engine always had an installed CHILD SA" test "$bad" = 0
+    ups=$(tail -n +"$start" "$WORK/ss/charon.log" | grep -c 'IKE_SA pa\[[0-9]*\] established')
+    check "$label: charon reauthenticated at least twice ($ups new IKE SAs)" test "$ups" -ge 2
+    ep events
+    n=$(grep -c '^event type=rekeyed conn=pa .* rekey=reauth ' <<<"$EP_OUT")
+    check "$label: the engine told them as reauthentications, not ike-down ($n rekeyed events)" test "$n" -ge 2
+    no_bad_events "$label"
+    settled "$label"
+    compare_sas "$label"
+    rekey_down
+}
+
+# ipsecd's ikelifetime with reauth=yes drives its reauthentications.
+reauth_engine_lifetime() {
+    local label="reauth ipsecd lifetimes" i bad=0 n
+    echo "case: $label: reauth=yes ikelifetime=8s rekeymargin=2s rekeyfuzz=0 on ipsecd, charon initiates"
+    ENGINE_EXTRA="    reauth=yes
+    ikelifetime=8s
+    rekeymargin=2s
+    rekeyfuzz=0" rekey_up "$label" responder aes128gcm16 aes_gcm128 || { rekey_down; return; }
+    for i in $(seq 1 14); do
+        sleep 1
+        n=$(charon_counts)
+        [[ ${n#* } -ge 1 ]] || { bad=$((bad + 1)); echo "    sample $i: charon IKE/CHILD SAs: $n"; }
+    done
+    check "$label: 14 samples over 14 s, charon always had an INSTALLED CHILD SA" test "$bad" = 0
+    ep events
+    n=$(grep -c '^event type=rekeyed conn=pa .* rekey=reauth ' <<<"$EP_OUT")
+    check "$label: the engine reauthenticated at least twice ($n rekeyed events)" test "$n" -ge 2
+    no_bad_events "$label"
+    settled "$label"
+    compare_sas "$label"
+    rekey_down
+}
+
+strongswan_reauth() {
+    echo "== reauthentication against charon"
+    timed reauth_by_engine initiator
+    timed reauth_by_engine responder
+    timed reauth_by_charon responder
+    timed reauth_by_charon initiator
+    timed reauth_charon_lifetime
+    timed reauth_engine_lifetime
+}
+
 strongswan_rekey() {
     echo "== rekeying against charon"
     timed rekey_by_engine no
@@ -584,15 +728,17 @@ strongswan_rekey() {
 
 strongswan_matrix() {
     echo "== strongSwan charon (kernel-libipsec) in $NS_R, engine in $NS_L"
-    mkdir -p "$WORK/ss"
+    mkdir -p "$WORK/ss/strongswan.d"
     write_confs 4 aes128gcm16-prfsha256-x25519 aes128gcm16 aes_gcm128-sha2_256-dh31 aes_gcm128
+    # Reauthentication as strongSwan recommends it: the new IKE SA first.
+    echo 'charon { make_before_break = yes }' >"$WORK/ss/strongswan.d/reauth.conf"
     if ! SS_KERNEL=libipsec SS_NO_LOAD=1 "$PEERS/strongswan-peer.sh" start "$NS_R" "$WORK/ss" \
         >"$WORK/ss-start.out" 2>&1; then
         fail "charon starts: $(tail -3 "$WORK/ss-start.out")"
         return
     fi
     local gcm=aes128gcm16 cbc=aes128-sha256
-    if [[ $WHICH != strongswan-rekey ]]; then
+    if [[ $WHICH == strongswan || $WHICH == all ]]; then
         run_case initiator 4 aes128gcm16-prfsha256-x25519 $gcm aes_gcm128-sha2_256-dh31 aes_gcm128 engine
         run_case initiator 4 aes128gcm16-prfsha256-ecp256 $gcm aes_gcm128-sha2_256-dh19 aes_gcm128 charon
         run_case initiator 4 aes128gcm16-prfsha256-modp2048 $gcm aes_gcm128-sha2_256-modp2048 aes_gcm128 charon-child
@@ -604,7 +750,8 @@ strongswan_matrix() {
         run_case responder 4 aes128-sha256-ecp256 $cbc aes128-sha2_256-dh19 aes128-sha2_256 engine
         run_case responder 6 aes128gcm16-prfsha256-x25519 $gcm aes_gcm128-sha2_256-dh31 aes_gcm128 charon-child
     fi
-    strongswan_rekey
+    [[ $WHICH == strongswan-reauth ]] || strongswan_rekey
+    [[ $WHICH == strongswan-rekey ]] || strongswan_reauth
     "$PEERS/strongswan-peer.sh" stop "$WORK/ss" >/dev/null 2>&1
 }
 
@@ -768,10 +915,10 @@ for i in $(seq 1 40); do
 done
 
 case $WHICH in
-    strongswan|strongswan-rekey) strongswan_matrix ;;
+    strongswan|strongswan-rekey|strongswan-reauth) strongswan_matrix ;;
     libreswan) libreswan_matrix ;;
     all) strongswan_matrix; libreswan_matrix ;;
-    *) echo "unknown peer set $WHICH (strongswan, strongswan-rekey, libreswan, all)"; exit 2 ;;
+    *) echo "unknown peer set $WHICH (strongswan, strongswan-rekey, strongswan-reauth, libreswan, all)"; exit 2 ;;
 esac
 
 echo "interop: $PASS passed, $FAIL failed"
