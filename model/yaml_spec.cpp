@@ -1,9 +1,11 @@
 #include "model/yaml_spec.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -11,6 +13,53 @@
 
 namespace ipsecd::model {
 namespace {
+
+// yaml-cpp 0.7's document loop does not consume a ',' that opens a document
+// (",", "&a ,", "!t ,"): HandleNextDocument reports a document without moving,
+// and YAML::LoadAll loops for ever building empty nodes. This pass walks the
+// documents with events only and stops where one begins where the last began.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  // The position of a document that did not move the parser, if one did not.
+  std::optional<YAML::Mark> stalled;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (started_ && mark.pos == last_.pos) {
+      stalled = mark;
+    }
+    started_ = true;
+    last_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  bool started_ = false;
+  YAML::Mark last_;
+};
+
+// Throws YAML::ParserException where yaml-cpp would stall; other syntax
+// errors are left to YAML::LoadAll, which reports them the same way.
+void check_documents_advance(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts starts;
+  while (parser.HandleNextDocument(starts)) {
+    if (starts.stalled) {
+      throw YAML::ParserException(*starts.stalled,
+                                  "',' outside a flow collection ([...] or {...})");
+    }
+  }
+}
 
 uint32_t line_of(const YAML::Node& n) {
   return n.Mark().line >= 0 ? static_cast<uint32_t>(n.Mark().line + 1) : 0;
@@ -181,7 +230,9 @@ Config parse_yaml_text(std::string_view text, const std::string& name) {
   config.files.push_back(name);
   std::vector<YAML::Node> docs;
   try {
-    docs = YAML::LoadAll(std::string(text));
+    std::string owned(text);
+    check_documents_advance(owned);
+    docs = YAML::LoadAll(owned);
   } catch (const YAML::Exception& e) {
     config.diagnostics.error(name, e.mark.line >= 0 ? e.mark.line + 1 : 0, e.msg);
     return config;
