@@ -354,6 +354,13 @@ std::pair<bool, std::optional<ReconcileStatus>> Reconciler::wait_status(const st
 }
 
 ReconcileResult Reconciler::reconcile(const std::string& name) {
+  // Between an SA change and its events the engine's listing is ahead of what
+  // on_engine_event has seen: an IKE SA gone, not yet known dead, would look
+  // like one to initiate (and dpdaction=clear would not be). Each event wakes
+  // this connection again, so decide once they are in.
+  if (engine_.events_pending(name)) {
+    return ReconcileResult::waiting();
+  }
   const auto entry = store_.get(name);
   auto applied_it = applied_.find(name);
 

@@ -94,6 +94,8 @@ struct EngineContext {
 
   // Delivered later on the loop, never from inside SA processing.
   void emit(Event event);
+  // Events emitted and not yet delivered, by connection.
+  std::unordered_map<std::string, uint32_t> undelivered = {};
   void log(std::string_view line) const {
     if (options.log) {
       options.log(line);

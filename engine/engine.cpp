@@ -47,8 +47,15 @@ std::string_view name(RekeyKind kind) {
 }
 
 void EngineContext::emit(Event event) {
+  ++undelivered[event.connection];
   loop.post([this, e = std::move(event), token = std::weak_ptr<int>(alive)] {
-    if (!token.expired() && on_event) {
+    if (token.expired()) {
+      return;
+    }
+    if (auto it = undelivered.find(e.connection); it != undelivered.end() && --it->second == 0) {
+      undelivered.erase(it);
+    }
+    if (on_event) {
       on_event(e);
     }
   });
@@ -588,6 +595,10 @@ std::vector<IkeSaInfo> Engine::list(const std::string& conn_name) {
     out.push_back(info(*sa));
   }
   return out;
+}
+
+bool Engine::events_pending(const std::string& name) const {
+  return ctx_.undelivered.contains(name);
 }
 
 uint64_t Engine::subscribe(Subscriber subscriber) {

@@ -65,6 +65,9 @@ class Engine {
   // The IKE SAs of one connection or carrying one of its CHILD SAs; costs
   // what that connection has, not what the engine holds.
   std::vector<IkeSaInfo> list(const std::string& name);
+  // Events are posted to the loop: a change is visible in list() before its
+  // events arrive. True while one of the connection's is still on its way.
+  bool events_pending(const std::string& name) const;
   // Events for every IKE and CHILD SA; returns an id for unsubscribe().
   uint64_t subscribe(Subscriber subscriber);
   void unsubscribe(uint64_t id);

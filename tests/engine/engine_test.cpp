@@ -319,6 +319,15 @@ TEST_F(EngineHarness, AnUnansweredLivenessCheckFlagsTheEventsDeadPeer) {
   });
   loop.advance(20s);
   EXPECT_EQ(a->engine->ike_sa_count(), 1u) << "answered checks keep it up";
+  // What a reconciler sees when each event arrives: the IKE SA already gone
+  // from the listing, and events_pending() while the CHILD SA's is on its way.
+  std::vector<std::pair<bool, bool>> seen;  // (listed, pending) at each dead_peer event
+  const uint64_t watching = a->engine->subscribe([&](const Event& e) {
+    if (e.dead_peer) {
+      seen.emplace_back(!a->engine->list().empty(), a->engine->events_pending("west-east"));
+    }
+  });
+  EXPECT_FALSE(a->engine->events_pending("west-east"));
   silent = true;
   ASSERT_TRUE(loop.run_until([&] { return a->engine->ike_sa_count() == 0; }, 60s));
   loop.advance(10ms);
@@ -330,6 +339,8 @@ TEST_F(EngineHarness, AnUnansweredLivenessCheckFlagsTheEventsDeadPeer) {
   ASSERT_EQ(down.size(), 1u);
   EXPECT_TRUE(down[0].dead_peer) << down[0].reason;
   EXPECT_EQ(down[0].connection, "west-east");
+  EXPECT_EQ(seen, (std::vector<std::pair<bool, bool>>{{false, true}, {false, false}}));
+  a->engine->unsubscribe(watching);
   // The silent end declared nothing.
   for (const auto& e : b->events) {
     EXPECT_FALSE(e.dead_peer) << engine::name(e.type) << ": " << e.reason;
