@@ -22,37 +22,16 @@
 #include <vector>
 
 #include "cli/auto_command.h"
+#include "tests/support/temp_dir.h"
 
 namespace ipsecd::cli::testing {
 
 namespace fs = std::filesystem;
 
-inline std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using ipsecd::testing::read_text;
+using ipsecd::testing::write_text;
 
-inline void write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::trunc) << text;
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "ipsecd-cli-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ipsecd::testing::TempDir;
 
 struct CliRun {
   int code = -1;

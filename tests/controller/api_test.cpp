@@ -20,6 +20,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/temp_dir.h"
+
 namespace ipsecd::controller {
 namespace {
 
@@ -239,10 +241,8 @@ class FakeControl final : public Control {
   ControlResult<std::vector<PolicyGroup>> reload_groups() override { return list_groups(); }
 };
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using ipsecd::testing::read_text;
+using ipsecd::testing::TempDir;
 
 struct Answer {
   int status = 0;
@@ -266,17 +266,8 @@ struct Answer {
 
 class ApiTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "ipsecd-api-XXXXXX").string();
-    root_ = ::mkdtemp(tmpl.data());
-    state_dir_ = root_ + "/state";
-    start({});
-  }
-  void TearDown() override {
-    server_.reset();
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
+  void SetUp() override { start({}); }
+  void TearDown() override { server_.reset(); }
 
   void start(ApiOptions options) {
     server_.reset();
@@ -333,8 +324,9 @@ class ApiTest : public ::testing::Test {
 
   FakeControl control_;
   std::unique_ptr<ApiServer> server_;
-  std::string root_;
-  std::string state_dir_;
+  TempDir root_dir_{"ipsecd-api"};
+  std::string root_ = root_dir_.path();
+  std::string state_dir_ = root_ + "/state";
   std::string url_;
   std::string token_;
 };
@@ -789,8 +781,8 @@ TEST_F(ApiTest, CertReloadCheckOcspAndGroups) {
 }
 
 TEST(ApiServer, ExplicitPortInUseFailsWithTheAddress) {
-  std::string tmpl = (fs::temp_directory_path() / "ipsecd-api-XXXXXX").string();
-  std::string root = ::mkdtemp(tmpl.data());
+  TempDir dir("ipsecd-api");
+  const std::string& root = dir.path();
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in sin{};
   sin.sin_family = AF_INET;
@@ -812,7 +804,6 @@ TEST(ApiServer, ExplicitPortInUseFailsWithTheAddress) {
       << bound.error();
   EXPECT_FALSE(fs::exists(root + "/state/api"));
   EXPECT_FALSE(fs::exists(root + "/state/token"));
-  fs::remove_all(root);
 }
 
 TEST(ApiServer, RefusesIpv6WithTheReason) {
@@ -840,8 +831,8 @@ TEST_F(ApiTest, WaitingRequestsAreBounded) {
 }
 
 TEST(StateDir, RefusesAGroupWritableDirectory) {
-  std::string tmpl = (fs::temp_directory_path() / "ipsecd-api-XXXXXX").string();
-  std::string root = ::mkdtemp(tmpl.data());
+  TempDir dir("ipsecd-api");
+  const std::string& root = dir.path();
   ASSERT_EQ(::chmod(root.c_str(), 0770), 0);
   model::Result<bool> r = prepare_state_dir(root);
   ASSERT_FALSE(r);
@@ -852,19 +843,17 @@ TEST(StateDir, RefusesAGroupWritableDirectory) {
   EXPECT_FALSE(prepare_state_dir(root + "/file"));
   ASSERT_EQ(::chmod(root.c_str(), 0700), 0);
   EXPECT_TRUE(prepare_state_dir(root));
-  fs::remove_all(root);
 }
 
 TEST(StateDir, AtomicWriteReplacesASymlinkInsteadOfFollowingIt) {
-  std::string tmpl = (fs::temp_directory_path() / "ipsecd-api-XXXXXX").string();
-  std::string root = ::mkdtemp(tmpl.data());
+  TempDir dir("ipsecd-api");
+  const std::string& root = dir.path();
   std::ofstream(root + "/victim") << "keep";
   fs::create_symlink(root + "/victim", root + "/token");
   ASSERT_TRUE(write_file_atomically(root + "/token", "secret\n", 0600));
   EXPECT_EQ(read_text(root + "/victim"), "keep");
   EXPECT_FALSE(fs::is_symlink(root + "/token"));
   EXPECT_EQ(read_text(root + "/token"), "secret\n");
-  fs::remove_all(root);
 }
 
 }  // namespace

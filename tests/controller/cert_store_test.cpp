@@ -24,11 +24,13 @@
 #include <thread>
 
 #include "controller/control.h"
+#include "tests/support/temp_dir.h"
 
 namespace ipsecd::controller {
 namespace {
 
 namespace fs = std::filesystem;
+using ipsecd::testing::TempDir;
 using std::chrono::hours;
 using std::chrono::seconds;
 
@@ -247,8 +249,6 @@ class CertStoreTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "ipsecd-certs-XXXXXX").string();
-    dir_ = ::mkdtemp(tmpl.data());
     ca_ = make_cert({"Example CA", 1, -kDay, 3650 * kDay, true, ""}, ca_key_, nullptr, nullptr);
     leaf_ = make_cert({"leaf", 0x1001, -kDay, 365 * kDay, false,
                        "DNS:leaf.example,IP:192.0.2.1,IP:2001:db8::1,email:leaf@example.org"},
@@ -283,11 +283,6 @@ class CertStoreTest : public ::testing::Test {
     write(dir_ / "policies/clear", "203.0.113.0/24\n203.0.113.0/33\n2001:db8::/32\nnot-an-ip\n");
     write(dir_ / "policies/block", "192.0.2.0/24 198.51.100.0/24\n");
   }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
   std::unique_ptr<CertStore> open_store() {
     model::Result<std::unique_ptr<CertStore>> store = CertStore::open(dir_.string());
     EXPECT_TRUE(store) << store.error();
@@ -298,7 +293,8 @@ class CertStoreTest : public ::testing::Test {
   static EVP_PKEY* leaf_key_;
   static EVP_PKEY* other_key_;
   static EVP_PKEY* ed_key_;
-  fs::path dir_;
+  TempDir tmp_{"ipsecd-certs"};
+  fs::path dir_ = tmp_.path();
   X509Ptr ca_;
   X509Ptr leaf_;
 };
@@ -750,18 +746,17 @@ TEST_F(CertStoreTest, OcspCacheHoldsParsedResponsesUntilPurged) {
 }
 
 TEST(CertStoreOpen, MissingDirectoryIsEmptyAFileIsRefused) {
-  fs::path root = fs::temp_directory_path() / ("ipsecd-certs-open-" + std::to_string(::getpid()));
-  fs::remove_all(root);
-  model::Result<std::unique_ptr<CertStore>> missing = CertStore::open(root.string());
+  TempDir dir("ipsecd-certs-open");
+  const std::string root = dir / "ipsec.d";
+  model::Result<std::unique_ptr<CertStore>> missing = CertStore::open(root);
   ASSERT_TRUE(missing) << missing.error();
   EXPECT_TRUE(missing.value()->listing(CertKind::kCerts).certs.empty());
   EXPECT_TRUE(missing.value()->listing(CertKind::kCerts).errors.empty());
   EXPECT_EQ(missing.value()->groups().size(), 5u);
   std::ofstream(root) << "not a directory";
-  model::Result<std::unique_ptr<CertStore>> file = CertStore::open(root.string());
+  model::Result<std::unique_ptr<CertStore>> file = CertStore::open(root);
   ASSERT_FALSE(file);
   EXPECT_NE(file.error().find("is not a directory"), std::string::npos);
-  fs::remove(root);
   EXPECT_FALSE(CertStore::open(""));
 }
 

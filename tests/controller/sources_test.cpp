@@ -1,4 +1,5 @@
 #include "controller/sources.h"
+#include "tests/support/temp_dir.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -15,31 +16,13 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Names = std::vector<std::string>;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "ipsecd-sources-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+using ipsecd::testing::TempDir;
 
- private:
-  std::string path_;
-};
-
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-}
+using ipsecd::testing::write_text;
 
 // Editors save by writing a temporary file and renaming it over the original.
 void replace_file(const std::string& path, const std::string& text) {
-  write_file(path + ".tmp", text);
+  write_text(path + ".tmp", text);
   fs::rename(path + ".tmp", path);
 }
 
@@ -130,7 +113,7 @@ TEST(SourceNames, EditorTemporaryFilesAreNotFragments) {
 
 TEST(ConfigFileSource, LoadsConnsWithWhereTheyAreDefined) {
   TempDir dir;
-  write_file(dir / "ipsec.conf", "config setup\n\tuniqueids=yes\n\n" + conn("a") + conn("b") +
+  write_text(dir / "ipsec.conf", "config setup\n\tuniqueids=yes\n\n" + conn("a") + conn("b") +
                                      conn("skipped", "\tauto=ignore\n"));
   ConfigFileSource source(dir / "ipsec.conf");
   EXPECT_EQ(source.origin(), "file:" + dir.path() + "/ipsec.conf");
@@ -144,7 +127,7 @@ TEST(ConfigFileSource, LoadsConnsWithWhereTheyAreDefined) {
 
 TEST(ConfigFileSource, ErrorsComeWithFileAndLine) {
   TempDir dir;
-  write_file(dir / "ipsec.conf", conn("a") + "conn b\n\tleft=192.0.2.1\n\tikelifetime=soon\n");
+  write_text(dir / "ipsec.conf", conn("a") + "conn b\n\tleft=192.0.2.1\n\tikelifetime=soon\n");
   Snapshot s = ConfigFileSource(dir / "ipsec.conf").load();
   EXPECT_FALSE(s.ok());
   EXPECT_TRUE(s.connections.empty());
@@ -162,8 +145,8 @@ TEST(ConfigFileSource, WatchesTheFileAndItsIncludeDirectories) {
   TempDir dir;
   fs::create_directory(dir / "conf.d");
   fs::create_directory(dir / "empty.d");
-  write_file(dir / "conf.d/x.conf", conn("x"));
-  write_file(dir / "ipsec.conf", conn("a") + "include conf.d/*.conf\ninclude " + dir.path() +
+  write_text(dir / "conf.d/x.conf", conn("x"));
+  write_text(dir / "ipsec.conf", conn("a") + "include conf.d/*.conf\ninclude " + dir.path() +
                                      "/empty.d/*.conf   # none yet\n");
   ConfigFileSource source(dir / "ipsec.conf");
   Snapshot s = source.load();
@@ -180,13 +163,13 @@ TEST(ConfigFileSource, WatchesTheFileAndItsIncludeDirectories) {
 TEST(ConfigFileSource, EditsReachTheWatcher) {
   TempDir dir;
   fs::create_directory(dir / "empty.d");
-  write_file(dir / "ipsec.conf", conn("a") + "include empty.d/*.conf\n");
+  write_text(dir / "ipsec.conf", conn("a") + "include empty.d/*.conf\n");
   ConfigFileSource source(dir / "ipsec.conf");
   ASSERT_TRUE(source.load().ok());
   Watching w(source.watch_targets());
 
   // Something else in the same directory: not our file.
-  write_file(dir / "ipsec.secrets", ": PSK \"x\"\n");
+  write_text(dir / "ipsec.secrets", ": PSK \"x\"\n");
   Watching::settle();
   EXPECT_EQ(w.reloads.count(), 0);
 
@@ -195,7 +178,7 @@ TEST(ConfigFileSource, EditsReachTheWatcher) {
   EXPECT_EQ(names_of(source.load()), (Names{"a", "b"}));
 
   // A new file matching an include pattern that matched nothing before.
-  write_file(dir / "empty.d/new.conf", conn("n"));
+  write_text(dir / "empty.d/new.conf", conn("n"));
   ASSERT_TRUE(w.reloads.wait_for(2));
   EXPECT_EQ(names_of(source.load()), (Names{"a", "b", "n"}));
 }
@@ -204,30 +187,30 @@ TEST(ConfigFileSource, FileBehindASymlinkIsWatchedWhereItLives) {
   TempDir dir;
   fs::create_directory(dir / "etc");
   fs::create_directory(dir / "srv");
-  write_file(dir / "srv/ipsec.conf", conn("a"));
+  write_text(dir / "srv/ipsec.conf", conn("a"));
   fs::create_symlink(dir / "srv/ipsec.conf", dir / "etc/ipsec.conf");
   ConfigFileSource source(dir / "etc/ipsec.conf");
   ASSERT_TRUE(source.load().ok());
   Watching w(source.watch_targets());
-  write_file(dir / "srv/ipsec.conf", conn("a") + conn("b"));
+  write_text(dir / "srv/ipsec.conf", conn("a") + conn("b"));
   ASSERT_TRUE(w.reloads.wait_for(1));
   EXPECT_EQ(names_of(source.load()), (Names{"a", "b"}));
 }
 
 TEST(WatchDirSource, ReadsConfAndYamlFragmentsAndSkipsTheRest) {
   TempDir dir;
-  write_file(dir / "a.conf", "conn %default\n\tikelifetime=2h\n\n" + conn("a"));
-  write_file(dir / "b.conf", conn("b"));
-  write_file(dir / "c.yaml", yaml_conn("c"));
-  write_file(dir / "d.yml", yaml_conn("d"));
-  write_file(dir / ".a.conf.swp", "garbage");
-  write_file(dir / "a.conf~", "garbage");
-  write_file(dir / "#a.conf#", "garbage");
-  write_file(dir / "4913", "");
-  write_file(dir / "x.conf.tmp", "garbage");
-  write_file(dir / "README", "not config");
+  write_text(dir / "a.conf", "conn %default\n\tikelifetime=2h\n\n" + conn("a"));
+  write_text(dir / "b.conf", conn("b"));
+  write_text(dir / "c.yaml", yaml_conn("c"));
+  write_text(dir / "d.yml", yaml_conn("d"));
+  write_text(dir / ".a.conf.swp", "garbage");
+  write_text(dir / "a.conf~", "garbage");
+  write_text(dir / "#a.conf#", "garbage");
+  write_text(dir / "4913", "");
+  write_text(dir / "x.conf.tmp", "garbage");
+  write_text(dir / "README", "not config");
   fs::create_directory(dir / "sub.conf");
-  write_file(dir / "sub.conf/e.conf", conn("e"));
+  write_text(dir / "sub.conf/e.conf", conn("e"));
   WatchDirSource source(dir.path());
   EXPECT_EQ(source.origin(), "dir:" + dir.path());
   Snapshot s = source.load();
@@ -243,7 +226,7 @@ TEST(WatchDirSource, ReadsConfAndYamlFragmentsAndSkipsTheRest) {
 
 TEST(WatchDirSource, ConfigSetupInAFragmentIsAWarning) {
   TempDir dir;
-  write_file(dir / "a.conf", "config setup\n\tuniqueids=yes\n" + conn("a"));
+  write_text(dir / "a.conf", "config setup\n\tuniqueids=yes\n" + conn("a"));
   Snapshot s = WatchDirSource(dir.path()).load();
   EXPECT_TRUE(s.ok());
   ASSERT_EQ(s.diagnostics.size(), 1u);
@@ -262,14 +245,14 @@ TEST(WatchDirSource, MissingDirectoryIsAnError) {
 
 TEST(WatchDirSource, BadFileKeepsTheLastGoodStateInTheStore) {
   TempDir dir;
-  write_file(dir / "a.conf", conn("a"));
-  write_file(dir / "b.yaml", yaml_conn("b"));
+  write_text(dir / "a.conf", conn("a"));
+  write_text(dir / "b.yaml", yaml_conn("b"));
   WatchDirSource source(dir.path());
   Store store;
   ASSERT_TRUE(store.apply(source.origin(), source.load()).accepted);
 
-  write_file(dir / "a.conf", conn("a") + "conn broken\n\tleft=192.0.2.1\n\tkeyexchange=ikev9\n");
-  write_file(dir / "c.conf", conn("c"));
+  write_text(dir / "a.conf", conn("a") + "conn broken\n\tleft=192.0.2.1\n\tkeyexchange=ikev9\n");
+  write_text(dir / "c.conf", conn("c"));
   Snapshot bad = source.load();
   EXPECT_FALSE(bad.ok());
   Changes changes = store.apply(source.origin(), std::move(bad));
@@ -280,7 +263,7 @@ TEST(WatchDirSource, BadFileKeepsTheLastGoodStateInTheStore) {
   EXPECT_EQ(errors[0].file, dir / "a.conf");
   EXPECT_EQ(errors[0].line, 7);
 
-  write_file(dir / "a.conf", conn("a"));
+  write_text(dir / "a.conf", conn("a"));
   changes = store.apply(source.origin(), source.load());
   EXPECT_TRUE(changes.accepted);
   EXPECT_EQ(changes.added, (Names{"c"}));
@@ -289,8 +272,8 @@ TEST(WatchDirSource, BadFileKeepsTheLastGoodStateInTheStore) {
 
 TEST(WatchDirSource, RemovedFileTakesItsConnsAway) {
   TempDir dir;
-  write_file(dir / "a.conf", conn("a1") + conn("a2"));
-  write_file(dir / "b.conf", conn("b"));
+  write_text(dir / "a.conf", conn("a1") + conn("a2"));
+  write_text(dir / "b.conf", conn("b"));
   WatchDirSource source(dir.path());
   Store store;
   store.apply(source.origin(), source.load());
@@ -304,8 +287,8 @@ TEST(WatchDirSource, RemovedFileTakesItsConnsAway) {
 
 TEST(WatchDirSource, SameNameInTwoFilesIsRejected) {
   TempDir dir;
-  write_file(dir / "a.conf", conn("x"));
-  write_file(dir / "b.yaml", yaml_conn("x"));
+  write_text(dir / "a.conf", conn("x"));
+  write_text(dir / "b.yaml", yaml_conn("x"));
   WatchDirSource source(dir.path());
   Store store;
   EXPECT_FALSE(store.apply(source.origin(), source.load()).accepted);
@@ -320,7 +303,7 @@ TEST(DirectoryWatcher, DroppedFileIsOneReload) {
   TempDir dir;
   WatchDirSource source(dir.path());
   Watching w(source.watch_targets());
-  write_file(dir / "a.conf", conn("a"));
+  write_text(dir / "a.conf", conn("a"));
   ASSERT_TRUE(w.reloads.wait_for(1));
   Watching::settle();
   EXPECT_EQ(w.reloads.count(), 1);
@@ -335,7 +318,7 @@ TEST(DirectoryWatcher, RapidWritesCoalesceIntoOneReload) {
   options.max_delay = 5s;
   Watching w(source.watch_targets(), options);
   for (int i = 0; i < 30; ++i) {
-    write_file(dir / ("c" + std::to_string(i % 10) + ".conf"), conn("c" + std::to_string(i % 10)));
+    write_text(dir / ("c" + std::to_string(i % 10) + ".conf"), conn("c" + std::to_string(i % 10)));
   }
   ASSERT_TRUE(w.reloads.wait_for(1));
   std::this_thread::sleep_for(400ms);
@@ -352,7 +335,7 @@ TEST(DirectoryWatcher, SteadyStreamStillReloadsAfterMaxDelay) {
   auto until = std::chrono::steady_clock::now() + 600ms;
   // Events 20 ms apart never leave a 100 ms quiet gap.
   while (std::chrono::steady_clock::now() < until) {
-    write_file(dir / "a.conf", conn("a"));
+    write_text(dir / "a.conf", conn("a"));
     std::this_thread::sleep_for(20ms);
   }
   EXPECT_GE(w.reloads.count(), 2);
@@ -361,15 +344,15 @@ TEST(DirectoryWatcher, SteadyStreamStillReloadsAfterMaxDelay) {
 TEST(DirectoryWatcher, EditorTemporaryFilesDoNotReload) {
   TempDir dir;
   Watching w(WatchDirSource(dir.path()).watch_targets());
-  write_file(dir / ".a.conf.swp", "x");
-  write_file(dir / "a.conf~", "x");
-  write_file(dir / "#a.conf#", "x");
-  write_file(dir / "4913", "");
+  write_text(dir / ".a.conf.swp", "x");
+  write_text(dir / "a.conf~", "x");
+  write_text(dir / "#a.conf#", "x");
+  write_text(dir / "4913", "");
   fs::remove(dir / "4913");
-  write_file(dir / "a.conf.tmp", "x");
-  write_file(dir / "notes.txt", "x");
+  write_text(dir / "a.conf.tmp", "x");
+  write_text(dir / "notes.txt", "x");
   fs::create_directory(dir / "sub");
-  write_file(dir / "sub/a.conf", "x");
+  write_text(dir / "sub/a.conf", "x");
   Watching::settle();
   EXPECT_EQ(w.reloads.count(), 0);
   // A save through such a temporary file is one change of a.conf.
@@ -387,7 +370,7 @@ class ConfigMapVolume {
     std::string version = "..2026_11_27_10_00_00." + std::to_string(++serial_);
     fs::create_directory(dir_ / version);
     for (const auto& [name, text] : files) {
-      write_file(dir_ / version + "/" + name, text);
+      write_text(dir_ / version + "/" + name, text);
     }
     fs::create_symlink(version, dir_ / "..data_tmp");
     fs::rename(dir_ / "..data_tmp", dir_ / "..data");
@@ -468,17 +451,17 @@ TEST(DirectoryWatcher, ReplacingTargetsStopsOldOnes) {
   TempDir two;
   Watching w({{WatchTarget::Kind::kDirectory, one.path(), {}}});
   EXPECT_TRUE(w.watcher->watch({{WatchTarget::Kind::kDirectory, two.path(), {}}}).empty());
-  write_file(one / "a.conf", conn("a"));
+  write_text(one / "a.conf", conn("a"));
   Watching::settle();
   EXPECT_EQ(w.reloads.count(), 0);
-  write_file(two / "a.conf", conn("a"));
+  write_text(two / "a.conf", conn("a"));
   ASSERT_TRUE(w.reloads.wait_for(1));
 }
 
 TEST(DirectoryWatcher, CallbackMayReplaceTheTargets) {
   TempDir dir;
   fs::create_directory(dir / "conf.d");
-  write_file(dir / "ipsec.conf", conn("a"));
+  write_text(dir / "ipsec.conf", conn("a"));
   ConfigFileSource source(dir / "ipsec.conf");
   ASSERT_TRUE(source.load().ok());
   std::atomic<int> loads{0};
@@ -497,7 +480,7 @@ TEST(DirectoryWatcher, CallbackMayReplaceTheTargets) {
     std::this_thread::sleep_for(10ms);
   }
   ASSERT_EQ(watcher->calls(), 1u);
-  write_file(dir / "conf.d/b.conf", conn("b"));
+  write_text(dir / "conf.d/b.conf", conn("b"));
   for (int i = 0; i < 500 && watcher->calls() < 2; ++i) {
     std::this_thread::sleep_for(10ms);
   }
@@ -513,7 +496,7 @@ TEST(DirectoryWatcher, StopsPromptlyWithAChangePending) {
   options.debounce = 10s;
   auto w = std::make_unique<Watching>(
       std::vector<WatchTarget>{{WatchTarget::Kind::kDirectory, dir.path(), {}}}, options);
-  write_file(dir / "a.conf", conn("a"));
+  write_text(dir / "a.conf", conn("a"));
   std::this_thread::sleep_for(20ms);
   auto start = std::chrono::steady_clock::now();
   w->watcher.reset();
@@ -523,16 +506,16 @@ TEST(DirectoryWatcher, StopsPromptlyWithAChangePending) {
 
 TEST(WatchDirSource, LoadChangedMatchesAFullLoad) {
   TempDir dir;
-  write_file(dir / "a.conf", conn("a"));
-  write_file(dir / "b.conf", conn("b") + conn("b2"));
-  write_file(dir / "c.yaml", yaml_conn("c"));
+  write_text(dir / "a.conf", conn("a"));
+  write_text(dir / "b.conf", conn("b") + conn("b2"));
+  write_text(dir / "c.yaml", yaml_conn("c"));
   WatchDirSource source(dir.path());
   EXPECT_EQ(names_of(source.load()), (Names{"a", "b", "b2", "c"}));
 
   replace_file(dir / "b.conf", conn("b", "\tikelifetime=2h\n"));  // b2 goes
   fs::remove(dir / "c.yaml");
-  write_file(dir / "d.conf", conn("d"));
-  write_file(dir / "e.conf.swp", conn("e"));  // never read
+  write_text(dir / "d.conf", conn("d"));
+  write_text(dir / "e.conf.swp", conn("e"));  // never read
   Snapshot partial = source.load_changed(
       {dir / "b.conf", dir / "c.yaml", dir / "d.conf", dir / "e.conf.swp", "/elsewhere/x.conf"});
   EXPECT_EQ(names_of(partial), (Names{"a", "b", "d"}));
@@ -568,9 +551,9 @@ TEST(DirectoryWatcher, ReportsWhichFilesChanged) {
     std::unique_lock lock(mu);
     return cv.wait_for(lock, 5s, [&] { return seen.size() >= n; });
   };
-  write_file(dir / "a.conf", conn("a"));
+  write_text(dir / "a.conf", conn("a"));
   replace_file(dir / "b.conf", conn("b"));
-  write_file(dir / ".a.conf.swp", "x");
+  write_text(dir / ".a.conf.swp", "x");
   ASSERT_TRUE(wait_for(1));
   {
     std::lock_guard lock(mu);

@@ -1,4 +1,5 @@
 #include "controller/store.h"
+#include "tests/support/temp_dir.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -47,26 +48,9 @@ Snapshot broken(const std::string& message) {
   return s;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "ipsecd-store-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
+using ipsecd::testing::TempDir;
 
- private:
-  std::string path_;
-};
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using ipsecd::testing::read_text;
 
 TEST(Intent, NamesRoundTrip) {
   for (Intent i : {Intent::kNone, Intent::kUp, Intent::kDown, Intent::kRoute, Intent::kUnroute}) {

@@ -1,4 +1,5 @@
 #include "model/secrets.h"
+#include "tests/support/temp_dir.h"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -49,27 +50,7 @@ std::string only_error(std::string_view text) {
   return "(no error)";
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "secrets_test.XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string write(const std::string& name, std::string_view text) const {
-    const fs::path p = fs::path(path_) / name;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-    return p.string();
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ipsecd::testing::TempDir;
 
 // ---------------------------------------------------------------------------
 // SecretBytes
