@@ -1,6 +1,6 @@
 #include "controller/reconciler.h"
 
-#include "controller/metrics.h"
+#include "controller/metrics/metrics.h"
 #include "controller/sa_status.h"
 
 #include <algorithm>

@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "controller/control.h"
-#include "controller/metrics.h"
+#include "controller/api/control.h"
+#include "controller/metrics/metrics.h"
 #include "engine/events.h"
 
 namespace ipsecd::controller {

@@ -9,7 +9,7 @@
 #include <mutex>
 
 #include "cli/exit_codes.h"
-#include "controller/api.h"
+#include "controller/api/api.h"
 #include "tests/cli/helpers.h"
 
 namespace ipsecd::cli {

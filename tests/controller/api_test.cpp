@@ -1,6 +1,6 @@
 // The control API over real HTTP on 127.0.0.1, against a fake Control that
 // records every call.
-#include "controller/api.h"
+#include "controller/api/api.h"
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>

@@ -1,7 +1,7 @@
 // CertStore over an ipsec.d tree generated at test time with OpenSSL: a CA,
 // leaves signed by it (valid, expired, expiring, not yet valid, revoked),
 // CRLs good and bad, PEM and DER, garbage, and a private key.
-#include "controller/cert_store.h"
+#include "controller/certs/cert_store.h"
 
 #include <gtest/gtest.h>
 #include <openssl/bn.h>
@@ -23,7 +23,7 @@
 #include <map>
 #include <thread>
 
-#include "controller/control.h"
+#include "controller/api/control.h"
 #include "tests/support/temp_dir.h"
 
 namespace ipsecd::controller {

@@ -1,5 +1,5 @@
 // The metrics exposer scraped over HTTP, as Prometheus does.
-#include "controller/metrics.h"
+#include "controller/metrics/metrics.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -13,8 +13,8 @@
 #include <future>
 #include <thread>
 
-#include "controller/metrics.h"
-#include "controller/source_feed.h"
+#include "controller/metrics/metrics.h"
+#include "controller/sources/source_feed.h"
 #include "engine/memory_network.h"
 #include "kernel/memory/memory_backend.h"
 #include "model/config.h"

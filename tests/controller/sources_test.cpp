@@ -1,4 +1,4 @@
-#include "controller/sources.h"
+#include "controller/sources/sources.h"
 #include "tests/support/temp_dir.h"
 
 #include <gtest/gtest.h>

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "controller/cert_store.h"
+#include "controller/certs/cert_store.h"
 #include "model/values.h"
 
 namespace {

@@ -1,4 +1,4 @@
-#include "controller/cert_store.h"
+#include "controller/certs/cert_store.h"
 
 #include <arpa/inet.h>
 #include <openssl/bio.h>

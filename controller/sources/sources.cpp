@@ -1,4 +1,4 @@
-#include "controller/sources.h"
+#include "controller/sources/sources.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "controller/metrics.h"
+#include "controller/metrics/metrics.h"
 
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>

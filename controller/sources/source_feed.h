@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "controller/reconciler.h"
-#include "controller/sources.h"
+#include "controller/sources/sources.h"
 #include "model/result.h"
 
 namespace ipsecd::controller {

@@ -9,8 +9,8 @@
 #include <memory>
 #include <string>
 
+#include "controller/api/control.h"
 #include "controller/clock.h"
-#include "controller/control.h"
 #include "controller/listen_address.h"
 #include "model/result.h"
 

@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "controller/daemon.h"
-#include "controller/daemon_options.h"
+#include "controller/daemon/daemon.h"
+#include "controller/daemon/daemon_options.h"
 #include "controller/log.h"
 #include "model/config.h"
 

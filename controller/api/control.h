@@ -1,6 +1,6 @@
 #pragma once
 // What the control API (and through it `ipsec auto`) may ask of the daemon.
-// The REST layer (controller/api.h) speaks HTTP and JSON and calls only this
+// The REST layer (controller/api/api.h) speaks HTTP and JSON and calls only this
 // interface; the daemon implements it over the Store, the work queue and the
 // engine. Every call answers a value or an Error whose code the API maps to
 // an HTTP status.
@@ -14,7 +14,7 @@
 #include <variant>
 #include <vector>
 
-#include "controller/cert_store.h"
+#include "controller/certs/cert_store.h"
 #include "controller/clock.h"
 #include "controller/conditions.h"
 #include "controller/store.h"
@@ -208,7 +208,7 @@ class Control {
   // every source is done; kUnavailable with what is still missing otherwise.
   virtual ControlResult<Done> ready() = 0;
 
-  // Certificates, keys and policy groups under --ipsecdir (controller/cert_store.h).
+  // Certificates, keys and policy groups under --ipsecdir (controller/certs/cert_store.h).
   virtual ControlResult<CertListing> list_certs(CertKind kind) = 0;
   // Rereads one kind (nullopt: every kind) and answers its new listing(s).
   virtual ControlResult<std::vector<CertListing>> reload_certs(std::optional<CertKind> kind) = 0;

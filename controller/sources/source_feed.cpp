@@ -1,4 +1,4 @@
-#include "controller/source_feed.h"
+#include "controller/sources/source_feed.h"
 
 namespace ipsecd::controller {
 

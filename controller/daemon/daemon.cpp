@@ -1,4 +1,4 @@
-#include "controller/daemon.h"
+#include "controller/daemon/daemon.h"
 
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -9,13 +9,13 @@
 #include <future>
 #include <set>
 
-#include "controller/api.h"
-#include "controller/cert_store.h"
-#include "controller/metrics.h"
+#include "controller/api/api.h"
+#include "controller/certs/cert_store.h"
+#include "controller/metrics/metrics.h"
 #include "controller/reconciler.h"
 #include "controller/sa_status.h"
-#include "controller/source_feed.h"
-#include "controller/sources.h"
+#include "controller/sources/source_feed.h"
+#include "controller/sources/sources.h"
 #include "controller/store.h"
 #include "engine/clock.h"
 #include "engine/crypto/random.h"

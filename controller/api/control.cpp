@@ -1,4 +1,4 @@
-#include "controller/control.h"
+#include "controller/api/control.h"
 
 #include <cstdio>
 

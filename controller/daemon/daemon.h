@@ -2,7 +2,7 @@
 // ipsecd as one object: the kernel backend, the engine on its loop thread,
 // the Store and Controller, the on-disk sources and their watchers, the
 // secrets, the REST API (this class is its Control), the health listener and
-// the metrics. controller/main.cpp turns flags and signals into calls here.
+// the metrics. controller/daemon/main.cpp turns flags and signals into calls here.
 //
 // Start-up: state dir, kernel (own protect policies of an earlier run become
 // traps so no packet leaks in clear, own SAs go: their IKE state died with
@@ -23,8 +23,8 @@
 #include <thread>
 #include <vector>
 
-#include "controller/control.h"
-#include "controller/daemon_options.h"
+#include "controller/api/control.h"
+#include "controller/daemon/daemon_options.h"
 #include "controller/listen_address.h"
 #include "controller/log.h"
 #include "model/result.h"
