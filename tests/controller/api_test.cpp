@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/fake_control.h"
 #include "tests/support/temp_dir.h"
 
 namespace ipsecd::controller {
@@ -30,216 +31,7 @@ namespace http = web::http;
 
 constexpr const char* kConf = "conn west\n\tleft=192.0.2.1\n\tright=192.0.2.2\n\tauto=start\n";
 
-class FakeControl final : public Control {
- public:
-  std::atomic<int> calls{0};
-  std::mutex mu;
-  std::map<std::string, ConnectionStatus> conns;
-  std::optional<Duration> last_wait;
-  Intent last_intent = Intent::kNone;
-  std::string last_spec_text;
-  bool is_ready = true;
-  bool throw_on_status = false;
-  // intent("hold") blocks until release().
-  std::mutex hold_mu;
-  std::condition_variable hold_cv;
-  std::atomic<bool> holding{false};
-  bool released = false;
-
-  void release() {
-    std::lock_guard<std::mutex> lock(hold_mu);
-    released = true;
-    hold_cv.notify_all();
-  }
-
-  static ConnectionStatus make(const std::string& name, const std::string& origin) {
-    ConnectionStatus s;
-    s.name = name;
-    s.origin = origin;
-    s.generation = 1;
-    s.auto_action = "add";
-    s.conditions.set_condition({std::string(kConditionLoaded),
-                                ConditionStatus::kTrue,
-                                "Loaded",
-                                "loaded from " + origin,
-                                {},
-                                1},
-                               WallTime(std::chrono::seconds(1767225600)));
-    return s;
-  }
-
-  ControlResult<std::vector<ConnectionStatus>> list() override {
-    ++calls;
-    std::lock_guard<std::mutex> lock(mu);
-    std::vector<ConnectionStatus> out;
-    for (auto& [name, s] : conns) {
-      out.push_back(s);
-    }
-    return out;
-  }
-  ControlResult<ConnectionStatus> get(const std::string& name) override {
-    ++calls;
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = conns.find(name);
-    if (it == conns.end()) {
-      return Error{ErrorCode::kNotFound, "no connection named " + name};
-    }
-    return it->second;
-  }
-  ControlResult<ConnectionStatus> add(ConnectionSpec spec) override {
-    ++calls;
-    std::lock_guard<std::mutex> lock(mu);
-    const std::string& name = spec.connection.name;
-    if (conns.count(name) > 0) {
-      return Error{ErrorCode::kConflict, "connection " + name + " exists"};
-    }
-    last_spec_text = spec.text;
-    return conns[name] = make(name, "api");
-  }
-  ControlResult<ConnectionStatus> replace(const std::string& name, ConnectionSpec spec) override {
-    ++calls;
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = conns.find(name);
-    if (it == conns.end()) {
-      return Error{ErrorCode::kNotFound, "no connection named " + name};
-    }
-    if (it->second.origin != "api") {
-      return Error{ErrorCode::kConflict, name + " is defined by " + it->second.origin};
-    }
-    last_spec_text = spec.text;
-    ++it->second.generation;
-    return it->second;
-  }
-  ControlResult<Done> remove(const std::string& name) override {
-    ++calls;
-    std::lock_guard<std::mutex> lock(mu);
-    if (conns.erase(name) == 0) {
-      return Error{ErrorCode::kNotFound, "no connection named " + name};
-    }
-    return Done{};
-  }
-  ControlResult<IntentOutcome> intent(const std::string& name, Intent intent,
-                                      std::optional<Duration> wait) override {
-    ++calls;
-    if (name == "hold") {
-      std::unique_lock<std::mutex> lock(hold_mu);
-      holding = true;
-      hold_cv.wait(lock, [&] { return released; });
-    }
-    std::lock_guard<std::mutex> lock(mu);
-    last_wait = wait;
-    last_intent = intent;
-    if (name == "slow" && wait) {
-      return Error{ErrorCode::kTimeout, "slow did not come up within the wait"};
-    }
-    if (name == "broken" && wait) {
-      return Error{ErrorCode::kFailed, "broken: peer answered NO_PROPOSAL_CHOSEN"};
-    }
-    auto it = conns.find(name);
-    if (it == conns.end()) {
-      return Error{ErrorCode::kNotFound, "no connection named " + name};
-    }
-    it->second.intent = intent;
-    return IntentOutcome{intent, wait.has_value(), it->second};
-  }
-  ControlResult<DaemonStatus> status() override {
-    ++calls;
-    if (throw_on_status) {
-      throw std::runtime_error("status exploded");
-    }
-    DaemonStatus s;
-    s.version = "0.1.0";
-    s.ready = true;
-    s.connections = conns.size();
-    s.sources.push_back({"file:/etc/ipsec.conf", 2, {"/etc/ipsec.conf:7: error: bad"}});
-    return s;
-  }
-  ControlResult<SecretsReload> reload_secrets() override {
-    ++calls;
-    return SecretsReload{3, {"/etc/ipsec.secrets:2: warning: unused"}};
-  }
-  ControlResult<Done> ready() override {
-    ++calls;
-    if (!is_ready) {
-      return Error{ErrorCode::kUnavailable, "waiting for the first sync of dir:/etc/ipsec.d"};
-    }
-    return Done{};
-  }
-
-  // Certificates: one listing per kind, the arguments recorded.
-  std::optional<CertKind> last_kind;
-  std::optional<Duration> last_window;
-  bool certs_unavailable = false;
-  static CertListing listing(CertKind kind) {
-    CertListing l;
-    l.kind = kind;
-    l.directory = "/etc/ipsec.d/" + std::string(cert_kind_name(kind));
-    if (kind == CertKind::kCrls) {
-      l.crls.push_back({"ca.crl",
-                        "PEM",
-                        "CN=CA",
-                        WallTime(std::chrono::seconds(1767225600)),
-                        std::nullopt,
-                        {{"0A", WallTime(std::chrono::seconds(1767225600))}},
-                        true,
-                        ""});
-    } else if (kind == CertKind::kPubkeys) {
-      l.pubkeys.push_back({"west", "left", "@west", "RSA", 3072, "AwEAAbcde", "rsasigkey"});
-    } else {
-      CertItem c;
-      c.file = "west.pem";
-      c.format = "PEM";
-      c.subject = "CN=west";
-      c.serial = "01";
-      c.not_after = WallTime(std::chrono::seconds(1767225600));
-      c.key_type = "EC P-256";
-      c.subject_alt_names = {"DNS:west.example", "IP:192.0.2.1"};
-      c.has_private_key = true;
-      l.certs.push_back(c);
-    }
-    l.errors.push_back(std::string(cert_kind_name(kind)) + "/junk: not a certificate");
-    return l;
-  }
-  ControlResult<CertListing> list_certs(CertKind kind) override {
-    ++calls;
-    last_kind = kind;
-    if (certs_unavailable) {
-      return Error{ErrorCode::kUnavailable, "the certificate store is not loaded yet"};
-    }
-    return listing(kind);
-  }
-  ControlResult<std::vector<CertListing>> reload_certs(std::optional<CertKind> kind) override {
-    ++calls;
-    last_kind = kind;
-    std::vector<CertListing> out;
-    for (CertKind k : kAllCertKinds) {
-      if (!kind || *kind == k) {
-        out.push_back(listing(k));
-      }
-    }
-    return out;
-  }
-  ControlResult<CertCheck> check_certs(Duration window) override {
-    ++calls;
-    last_window = window;
-    CertCheck c;
-    c.window = window;
-    c.items.push_back({CertKind::kCerts, "old.pem", WallTime(std::chrono::seconds(1767225600)),
-                       CertStatus::kExpired, "expired"});
-    return c;
-  }
-  ControlResult<size_t> purge_ocsp() override {
-    ++calls;
-    return size_t{7};
-  }
-  ControlResult<std::vector<PolicyGroup>> list_groups() override {
-    ++calls;
-    return std::vector<PolicyGroup>{
-        {"private", "/etc/ipsec.d/policies/private", {"198.51.100.0/24"}, {}},
-        {"clear", "/etc/ipsec.d/policies/clear", {}, {"/etc/ipsec.d/policies/clear:2: bad"}}};
-  }
-  ControlResult<std::vector<PolicyGroup>> reload_groups() override { return list_groups(); }
-};
+using ipsecd::testing::FakeControl;
 
 using ipsecd::testing::read_text;
 using ipsecd::testing::TempDir;
@@ -533,6 +325,13 @@ TEST_F(ApiTest, ReplaceAndRemove) {
   Answer filed = send_spec("PUT", "/v1/connections/filed",
                            "conn filed\n\tleft=192.0.2.1\n\tright=192.0.2.2\n");
   EXPECT_EQ(filed.status, 409);
+  // Nor removed: the file defines it, as the daemon answers.
+  Answer filed_delete = send("DELETE", "/v1/connections/filed");
+  EXPECT_EQ(filed_delete.status, 409);
+  EXPECT_NE(filed_delete.message().find("filed is defined by file:/etc/ipsec.conf"),
+            std::string::npos)
+      << filed_delete.body;
+  EXPECT_EQ(send("GET", "/v1/connections/filed").status, 200);
 
   Answer gone = send("DELETE", "/v1/connections/west");
   ASSERT_EQ(gone.status, 200) << gone.body;
