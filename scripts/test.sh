@@ -3,8 +3,10 @@
 # builds with -Werror, checks formatting, runs every test tier through ctest
 # (root-only tiers skip with their reason when not root; the deploy label builds
 # and runs the OCI image, checks cmake --install, the systemd unit and the alert
-# rules), runs the unit, integration and fuzz-replay tiers again under
-# ASan+UBSan, and runs each libFuzzer target briefly with clang.
+# rules), builds Release (gcc) and Debug (clang) and runs their unit tier, runs
+# the unit, integration and fuzz-replay tiers again under ASan+UBSan, and runs
+# each libFuzzer target briefly with clang. Every build uses -Werror
+# (IPSECD_WERROR, off by default for users and packagers).
 #   IPSECD_FUZZ_SECONDS  seconds per fuzz target (default 20; 0 skips fuzzing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,8 +35,20 @@ if [ "$(id -u)" -ne 0 ]; then
   ctest --test-dir build/ci -L 'netns|interop|vm|deploy' -V 2>&1 | grep -E '^[0-9]+: SKIP' || true
 fi
 
+# Packagers build Release, developers Debug, some with clang: each builds the
+# whole tree with -Werror and passes the unit tier.
+for build in release:Release:g++ clang:Debug:clang++; do
+  IFS=: read -r dir type cxx <<<"$build"
+  step "build ($type, $cxx, -Werror) and the unit tier"
+  CXX=$cxx cmake -G Ninja -S . -B "build/$dir" -DCMAKE_BUILD_TYPE="$type" -DIPSECD_WERROR=ON \
+    -DCMAKE_CXX_COMPILER="$cxx" >/dev/null
+  ninja -C "build/$dir" -j"$jobs"
+  ctest --test-dir "build/$dir" -L unit --output-on-failure -j"$jobs"
+done
+
 step "unit and integration tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-cmake -G Ninja -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DIPSECD_SANITIZE=ON -DIPSECD_BENCH=OFF >/dev/null
+cmake -G Ninja -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DIPSECD_SANITIZE=ON -DIPSECD_BENCH=OFF \
+  -DIPSECD_WERROR=ON >/dev/null
 ninja -C build/asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/asan -L 'unit|integration|fuzz' -E deploy_manifests --output-on-failure -j"$jobs"
@@ -43,7 +57,8 @@ seconds=${IPSECD_FUZZ_SECONDS:-20}
 if [ "$seconds" -gt 0 ]; then
   step "libFuzzer targets, ${seconds}s each (clang)"
   CXX=clang++ cmake -G Ninja -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DIPSECD_FUZZ=ON -DIPSECD_TESTS=OFF -DIPSECD_BENCH=OFF -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+    -DIPSECD_FUZZ=ON -DIPSECD_TESTS=OFF -DIPSECD_BENCH=OFF -DIPSECD_WERROR=ON \
+    -DCMAKE_CXX_COMPILER=clang++ >/dev/null
   ninja -C build/fuzz -j"$jobs" fuzz_targets
   "$root/tests/fuzz/run-fuzzers.sh" "$root/build/fuzz/tests/fuzz" "$seconds"
 fi

@@ -305,10 +305,13 @@ class RawMessage {
   }
 
  private:
+  // Appends LEN bytes and the zero padding up to the next netlink alignment.
   void append(const void* p, size_t len) {
-    const auto* b = static_cast<const uint8_t*>(p);
-    buf_.insert(buf_.end(), b, b + len);
-    buf_.resize(NLMSG_ALIGN(buf_.size()));
+    const size_t at = buf_.size();
+    buf_.resize(NLMSG_ALIGN(at + len));
+    if (len > 0) {
+      std::memcpy(buf_.data() + at, p, len);
+    }
   }
   Bytes buf_;
 };
