@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "model/text.h"
+
 namespace ipsecd::controller {
 namespace {
 
@@ -36,19 +38,6 @@ std::string encode_name(std::string_view name) {
   return out;
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  return -1;
-}
-
 std::optional<std::string> decode_name(std::string_view text) {
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
@@ -59,8 +48,8 @@ std::optional<std::string> decode_name(std::string_view text) {
     if (i + 2 >= text.size()) {
       return std::nullopt;
     }
-    int hi = hex_digit(text[i + 1]);
-    int lo = hex_digit(text[i + 2]);
+    int hi = model::text::hex_value(text[i + 1]);
+    int lo = model::text::hex_value(text[i + 2]);
     if (hi < 0 || lo < 0) {
       return std::nullopt;
     }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "model/text.h"
+
 namespace ipsecd::engine {
 namespace {
 
@@ -14,19 +16,6 @@ bool iequal(std::string_view a, std::string_view b) {
 
 std::vector<uint8_t> bytes_of(std::string_view s) {
   return {s.begin(), s.end()};
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
 }
 
 }  // namespace
@@ -78,8 +67,8 @@ model::Result<wire::IdPayload> id_payload(const model::Identity& id, bool respon
     case model::IdKind::kKeyId:
       p.type = wire::IdType::kKeyId;
       for (std::size_t i = 0; i + 1 < id.value.size(); i += 2) {
-        int hi = hex_value(id.value[i]);
-        int lo = hex_value(id.value[i + 1]);
+        int hi = model::text::hex_value(id.value[i]);
+        int lo = model::text::hex_value(id.value[i + 1]);
         if (hi < 0 || lo < 0) {
           return R::failure("key id " + id.str() + " is not hex");
         }

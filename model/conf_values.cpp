@@ -3,12 +3,14 @@
 #include <string>
 
 #include "model/detail/conf_values.h"
-#include "model/detail/text.h"
 #include "model/proposals.h"
+#include "model/text.h"
 #include "model/values.h"
 
 namespace ipsecd::model::detail {
 namespace {
+
+using text::lower;
 
 bool in_list(std::string_view list, std::string_view word) {
   while (!list.empty()) {

@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "model/detail/conf_values.h"
+#include "model/text.h"
 
 namespace ipsecd::model {
 namespace {
@@ -38,14 +39,9 @@ bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
 }
 
+// Lines of ipsec.conf lose every blank around them, CR included.
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && is_space(s.back())) {
-    s.remove_suffix(1);
-  }
-  return s;
+  return text::trim(s, text::kLineBlanks);
 }
 
 // Splits off the first whitespace-delimited word.

@@ -5,11 +5,11 @@
 #include <unordered_map>
 
 #include "model/detail/conf_values.h"
-#include "model/detail/text.h"
+#include "model/text.h"
 
 namespace ipsecd::model {
 
-using detail::lower;
+using text::lower;
 namespace {
 
 // Keyword ids looked up once; the table is static.

@@ -1,6 +1,6 @@
 #include "model/keywords.h"
 
-#include "model/detail/text.h"
+#include "model/text.h"
 
 #include <algorithm>
 #include <array>
@@ -141,7 +141,7 @@ std::optional<KeywordMatch> find_keyword(std::string_view spelled, Section secti
     return std::nullopt;
   }
   for (size_t i = 0; i < spelled.size(); ++i) {
-    buf[i] = detail::to_lower(spelled[i]);
+    buf[i] = text::to_lower(spelled[i]);
   }
   return index().find(std::string_view(buf.data(), spelled.size()), section);
 }
@@ -169,7 +169,7 @@ std::string nearest_keyword(std::string_view spelled, Section section) {
   if (spelled.size() > 40) {
     return {};
   }
-  std::string lower = detail::lower(spelled);
+  std::string lower = text::lower(spelled);
   // Beyond a third of the word, a suggestion is noise.
   size_t limit = std::max<size_t>(2, lower.size() / 3);
   std::string best;

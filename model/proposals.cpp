@@ -1,6 +1,6 @@
 #include "model/proposals.h"
 
-#include "model/detail/text.h"
+#include "model/text.h"
 
 #include <algorithm>
 #include <array>
@@ -8,7 +8,7 @@
 
 namespace ipsecd::model {
 
-using detail::iequals;
+using text::iequals;
 
 namespace {
 

@@ -1,6 +1,6 @@
 #include "model/secrets.h"
 
-#include "model/detail/text.h"
+#include "model/text.h"
 
 #include <glob.h>
 #include <openssl/crypto.h>
@@ -19,8 +19,9 @@
 
 namespace ipsecd::model {
 
-using detail::iequals;
-using detail::lower;
+using text::hex_value;
+using text::iequals;
+using text::lower;
 
 // ---------------------------------------------------------------------------
 // SecretBytes
@@ -206,19 +207,6 @@ std::vector<Record> split_records(std::string_view text) {
 
 // ---------------------------------------------------------------------------
 // Data decoding (ttodata(3) forms). Messages name positions, never characters.
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 int base64_value(char c) {
   if (c >= 'A' && c <= 'Z') {

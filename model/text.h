@@ -1,11 +1,12 @@
 #pragma once
-// ASCII case helpers for keywords and algorithm names (internal to model/).
+// ASCII text helpers for configuration syntax, used across model/ and by the
+// folders that read the same files (controller/ sources, the certificate store).
 // Configuration syntax is ASCII; the C locale's tolower is neither needed nor fast.
 
 #include <string>
 #include <string_view>
 
-namespace ipsecd::model::detail {
+namespace ipsecd::model::text {
 
 inline char to_lower(char c) {
   return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
@@ -31,4 +32,32 @@ inline bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-}  // namespace ipsecd::model::detail
+// Blanks inside a value: space and tab, as libreswan's parsers skip them.
+inline constexpr std::string_view kBlanks = " \t";
+// Blanks around a line of a file: also CR (files written on Windows), FF and VT.
+inline constexpr std::string_view kLineBlanks = " \t\r\f\v";
+
+// S without the leading and trailing characters found in BLANKS.
+inline std::string_view trim(std::string_view s, std::string_view blanks = kBlanks) {
+  const size_t b = s.find_first_not_of(blanks);
+  if (b == std::string_view::npos) {
+    return {};
+  }
+  return s.substr(b, s.find_last_not_of(blanks) - b + 1);
+}
+
+// 0-15 for a hex digit (either case), -1 for anything else.
+inline int hex_value(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+}  // namespace ipsecd::model::text

@@ -1,6 +1,6 @@
 #include "model/values.h"
 
-#include "model/detail/text.h"
+#include "model/text.h"
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -14,9 +14,11 @@
 
 namespace ipsecd::model {
 
-using detail::iequals;
-using detail::lower;
-using detail::to_lower;
+using text::hex_value;
+using text::iequals;
+using text::lower;
+using text::to_lower;
+using text::trim;
 
 namespace {
 
@@ -28,25 +30,6 @@ bool is_digit(char c) {
 }
 bool is_hex_digit(char c) {
   return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-int hex_value(char c) {
-  if (is_digit(c)) {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  return c - 'A' + 10;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
 }
 
 // Quotes a value for an error message, cutting it so a huge input cannot flood a log.

@@ -22,6 +22,8 @@
 #include <variant>
 #include <vector>
 
+#include "model/text.h"
+
 namespace ipsecd::controller {
 
 namespace http = web::http;
@@ -211,12 +213,7 @@ std::string lower(std::string s) {
 }
 
 std::string trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t");
-  if (b == std::string_view::npos) {
-    return "";
-  }
-  size_t e = s.find_last_not_of(" \t");
-  return std::string(s.substr(b, e - b + 1));
+  return std::string(model::text::trim(s));
 }
 
 // A request's query parameters, decoded; fails on a malformed or repeated one.

@@ -28,7 +28,7 @@
 
 #include "controller/conditions.h"
 #include "controller/detail/json_out.h"
-#include "model/detail/text.h"
+#include "model/text.h"
 
 namespace ipsecd::controller {
 
@@ -241,7 +241,7 @@ std::string colon_hex(const unsigned char* bytes, size_t size) {
   return out;
 }
 
-using model::detail::lower;
+using model::text::lower;
 
 // --- certificate fields -----------------------------------------------------------------
 

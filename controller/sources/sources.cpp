@@ -17,6 +17,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "model/text.h"
 #include "model/yaml_spec.h"
 
 namespace ipsecd::controller {
@@ -43,16 +44,6 @@ std::string base_of(const std::string& path) {
 
 bool has_glob_chars(std::string_view s) {
   return s.find_first_of("*?[") != std::string_view::npos;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
 }
 
 // The resolved conns of a parsed file as definitions; file:line from their conn line.
@@ -146,7 +137,7 @@ Snapshot ConfigFileSource::load() {
       if (size_t hash = rest.find(" #"); hash != std::string_view::npos) {
         rest = rest.substr(0, hash);
       }
-      rest = trim(rest);
+      rest = model::text::trim(rest, model::text::kLineBlanks);
       if (rest.size() >= 2 && rest.front() == '"' && rest.back() == '"') {
         rest = rest.substr(1, rest.size() - 2);
       }
