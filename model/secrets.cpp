@@ -1,6 +1,7 @@
 #include "model/secrets.h"
 
 #include "model/text.h"
+#include "model/values.h"
 
 #include <glob.h>
 #include <openssl/crypto.h>
@@ -19,7 +20,6 @@
 
 namespace ipsecd::model {
 
-using text::hex_value;
 using text::iequals;
 using text::lower;
 
@@ -208,106 +208,18 @@ std::vector<Record> split_records(std::string_view text) {
 // ---------------------------------------------------------------------------
 // Data decoding (ttodata(3) forms). Messages name positions, never characters.
 
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') {
-    return c - 'A';
-  }
-  if (c >= 'a' && c <= 'z') {
-    return c - 'a' + 26;
-  }
-  if (c >= '0' && c <= '9') {
-    return c - '0' + 52;
-  }
-  if (c == '+') {
-    return 62;
-  }
-  if (c == '/') {
-    return 63;
-  }
-  return -1;
-}
-
-std::string at(size_t index) {
-  return "character " + std::to_string(index + 1);
-}
-
 // Decodes "0x..." (a single '_' may separate whole bytes), "0s..." (base64) or
-// "0t..." (text) into out; returns an error message, empty on success.
+// "0t..." (text) into out (decode_ttodata); returns an error message, empty on success.
 std::string decode_data(std::string_view text, WipedBuffer& out) {
   if (text.size() < 2 || text[0] != '0' ||
       std::string_view("xXsStT").find(text[1]) == std::string_view::npos) {
     return "expected a quoted string, 0x followed by hex digits, or 0s followed by base64";
   }
-  const std::string_view body = text.substr(2);
-  const char form = static_cast<char>(std::tolower(static_cast<unsigned char>(text[1])));
-  if (body.empty()) {
-    return std::string("0") + form + " is not followed by any data";
+  Result<size_t> n = decode_ttodata(text, {out.data() + out.size(), out.capacity() - out.size()});
+  if (!n) {
+    return n.error();
   }
-  if (form == 'x') {
-    size_t i = 0;
-    while (i < body.size()) {
-      if (i + 1 >= body.size()) {
-        return "hex data has an odd number of digits (each byte needs two)";
-      }
-      const int hi = hex_value(body[i]);
-      if (hi < 0) {
-        return "hex data: " + at(i + 2) + " is not a hex digit";
-      }
-      const int lo = hex_value(body[i + 1]);
-      if (lo < 0) {
-        return "hex data: " + at(i + 3) + " is not a hex digit";
-      }
-      out.push_back(static_cast<char>((hi << 4) | lo));
-      i += 2;
-      if (i + 1 < body.size() && body[i] == '_') {
-        ++i;
-      }
-    }
-    return {};
-  }
-  if (form == 's') {
-    if (body.size() % 4 != 0) {
-      return "base64 data length is not a multiple of 4 (truncated?)";
-    }
-    for (size_t g = 0; g < body.size(); g += 4) {
-      const bool last = g + 4 == body.size();
-      std::array<int, 4> v{};
-      int pad = 0;
-      for (size_t k = 0; k < 4; ++k) {
-        const char c = body[g + k];
-        if (c == '=' && last && k >= 2) {
-          v[k] = 0;
-          ++pad;
-          continue;
-        }
-        if (pad > 0) {
-          return "base64 data: " + at(g + k + 2) + " follows '=' padding";
-        }
-        v[k] = base64_value(c);
-        if (v[k] < 0) {
-          return "base64 data: " + at(g + k + 2) +
-                 (c == '=' ? " is padding ('=') before the end" : " is not a base64 character");
-        }
-      }
-      const unsigned bits = (static_cast<unsigned>(v[0]) << 18) |
-                            (static_cast<unsigned>(v[1]) << 12) |
-                            (static_cast<unsigned>(v[2]) << 6) | static_cast<unsigned>(v[3]);
-      if ((pad == 1 && (bits & 0xffu) != 0) || (pad == 2 && (bits & 0xffffu) != 0)) {
-        return "base64 data: non-zero bits in the padding at the end";
-      }
-      out.push_back(static_cast<char>((bits >> 16) & 0xff));
-      if (pad < 2) {
-        out.push_back(static_cast<char>((bits >> 8) & 0xff));
-      }
-      if (pad < 1) {
-        out.push_back(static_cast<char>(bits & 0xff));
-      }
-    }
-    return {};
-  }
-  for (char c : body) {
-    out.push_back(c);
-  }
+  out.set_size(out.size() + n.value());
   return {};
 }
 

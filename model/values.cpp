@@ -1054,6 +1054,120 @@ Result<bool> parse_yes_no(std::string_view text) {
   return Result<bool>::failure("expected \"yes\" or \"no\", got " + quoted(text));
 }
 
+namespace {
+
+int base64_value(char c) {
+  if (c >= 'A' && c <= 'Z') {
+    return c - 'A';
+  }
+  if (c >= 'a' && c <= 'z') {
+    return c - 'a' + 26;
+  }
+  if (c >= '0' && c <= '9') {
+    return c - '0' + 52;
+  }
+  if (c == '+') {
+    return 62;
+  }
+  if (c == '/') {
+    return 63;
+  }
+  return -1;
+}
+
+std::string character_at(size_t index) {
+  return "character " + std::to_string(index + 1);
+}
+
+}  // namespace
+
+Result<size_t> decode_ttodata(std::string_view text, std::span<char> out) {
+  using R = Result<size_t>;
+  if (text.size() < 2 || text[0] != '0' ||
+      std::string_view("xXsStT").find(text[1]) == std::string_view::npos) {
+    return R::failure(
+        "expected 0x followed by hex digits, 0s followed by base64 or 0t followed "
+        "by text");
+  }
+  if (out.size() < text.size()) {
+    return R::failure("internal: the output for " + std::to_string(text.size()) +
+                      " characters of data holds only " + std::to_string(out.size()) + " bytes");
+  }
+  const std::string_view body = text.substr(2);
+  const char form = to_lower(text[1]);
+  if (body.empty()) {
+    return R::failure(std::string("0") + form + " is not followed by any data");
+  }
+  size_t n = 0;
+  if (form == 'x') {
+    size_t i = 0;
+    while (i < body.size()) {
+      if (i + 1 >= body.size()) {
+        return R::failure("hex data has an odd number of digits (each byte needs two)");
+      }
+      const int hi = hex_value(body[i]);
+      if (hi < 0) {
+        return R::failure("hex data: " + character_at(i + 2) + " is not a hex digit");
+      }
+      const int lo = hex_value(body[i + 1]);
+      if (lo < 0) {
+        return R::failure("hex data: " + character_at(i + 3) + " is not a hex digit");
+      }
+      out[n++] = static_cast<char>((hi << 4) | lo);
+      i += 2;
+      if (i + 1 < body.size() && body[i] == '_') {
+        ++i;
+      }
+    }
+    return n;
+  }
+  if (form == 's') {
+    if (body.size() % 4 != 0) {
+      return R::failure("base64 data length is not a multiple of 4 (truncated?)");
+    }
+    for (size_t g = 0; g < body.size(); g += 4) {
+      const bool last = g + 4 == body.size();
+      std::array<int, 4> v{};
+      int pad = 0;
+      for (size_t k = 0; k < 4; ++k) {
+        const char c = body[g + k];
+        if (c == '=' && last && k >= 2) {
+          v[k] = 0;
+          ++pad;
+          continue;
+        }
+        if (pad > 0) {
+          return R::failure("base64 data: " + character_at(g + k + 2) + " follows '=' padding");
+        }
+        v[k] = base64_value(c);
+        if (v[k] < 0) {
+          return R::failure(
+              "base64 data: " + character_at(g + k + 2) +
+              (c == '=' ? " is padding ('=') before the end" : " is not a base64 character"));
+        }
+      }
+      const unsigned bits = (static_cast<unsigned>(v[0]) << 18) |
+                            (static_cast<unsigned>(v[1]) << 12) |
+                            (static_cast<unsigned>(v[2]) << 6) | static_cast<unsigned>(v[3]);
+      if ((pad == 1 && (bits & 0xffu) != 0) || (pad == 2 && (bits & 0xffffu) != 0)) {
+        return R::failure("base64 data: non-zero bits in the padding at the end");
+      }
+      out[n++] = static_cast<char>((bits >> 16) & 0xff);
+      if (pad < 2) {
+        out[n++] = static_cast<char>((bits >> 8) & 0xff);
+      }
+      if (pad < 1) {
+        out[n++] = static_cast<char>(bits & 0xff);
+      }
+    }
+    return n;
+  }
+  for (char c : body) {
+    out[n++] = c;
+  }
+  return n;
+}
+
 Result<uint64_t> parse_unsigned(std::string_view text, uint64_t lo, uint64_t hi) {
   using R = Result<uint64_t>;
   auto range = [&] {

@@ -7,6 +7,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -90,6 +91,15 @@ Result<bool> parse_yes_no(std::string_view text);
 
 // Unsigned decimal (or 0x hex where libreswan allows it) within [lo, hi].
 Result<uint64_t> parse_unsigned(std::string_view text, uint64_t lo = 0, uint64_t hi = UINT64_MAX);
+
+// Binary data in libreswan's ttodata(3) forms, as ipsec.secrets (PSKs, keys) and
+// ipsec.conf (leftrsasigkey=) write it: "0x" hex digits (either case; one '_'
+// may separate whole bytes), "0s" base64 (RFC 4648: a multiple of four
+// characters, '=' only at the end, zero padding bits) or "0t" text; the prefix
+// letter in either case. Decodes into OUT, which must hold text.size() bytes (no
+// form decodes longer), and answers the decoded length. Errors name character
+// positions from the start of TEXT, never the characters: TEXT may be a secret.
+Result<size_t> decode_ttodata(std::string_view text, std::span<char> out);
 
 // mark=, mark-in=, mark-out=: "VALUE[/MASK]", "-1" for unique.
 struct Mark {

@@ -29,6 +29,7 @@
 #include "controller/conditions.h"
 #include "controller/detail/json_out.h"
 #include "model/text.h"
+#include "model/values.h"
 
 namespace ipsecd::controller {
 
@@ -167,63 +168,6 @@ std::string base64(std::string_view bytes) {
     out += kBase64[(v >> 12) & 63];
     out += kBase64[(v >> 6) & 63];
     out += '=';
-  }
-  return out;
-}
-
-model::Result<std::string> decode_base64(std::string_view text) {
-  using R = model::Result<std::string>;
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  size_t padding = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '=') {
-      ++padding;
-      continue;
-    }
-    if (padding > 0) {
-      return R::failure("base64 data continues after '=' padding at character " +
-                        std::to_string(i + 1));
-    }
-    const char* pos = std::strchr(kBase64, c);
-    if (c == '\0' || pos == nullptr) {
-      return R::failure("invalid base64 character at position " + std::to_string(i + 1) +
-                        "; expected A-Z, a-z, 0-9, + or /");
-    }
-    acc = (acc << 6) | static_cast<uint32_t>(pos - kBase64);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  if (padding > 2) {
-    return R::failure("too much '=' padding at the end of the base64 data");
-  }
-  return out;
-}
-
-model::Result<std::string> decode_hex(std::string_view text) {
-  using R = model::Result<std::string>;
-  std::string digits;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '_') {
-      continue;  // libreswan allows '_' between groups of digits
-    }
-    if (!std::isxdigit(static_cast<unsigned char>(c))) {
-      return R::failure("invalid hex digit at position " + std::to_string(i + 1));
-    }
-    digits += c;
-  }
-  if (digits.size() % 2 != 0) {
-    return R::failure("odd number of hex digits (" + std::to_string(digits.size()) + ")");
-  }
-  std::string out;
-  for (size_t i = 0; i < digits.size(); i += 2) {
-    out += static_cast<char>(std::stoi(digits.substr(i, 2), nullptr, 16));
   }
   return out;
 }
@@ -855,23 +799,17 @@ model::Result<PublicKeySummary> parse_pubkey_value(std::string_view value) {
                       std::to_string(kMaxValue) + " fit a 16384-bit RSA key");
   }
   std::string prefix = lower(value.substr(0, 2));
-  model::Result<std::string> decoded = std::string();
-  if (prefix == "0s") {
-    decoded = decode_base64(value.substr(2));
-  } else if (prefix == "0x") {
-    decoded = decode_hex(value.substr(2));
-  } else {
+  if (prefix != "0s" && prefix != "0x") {
     return R::failure(
         "expected 0s followed by base64 or 0x followed by hex (an RFC 3110 RSA key, as "
         "`ipsec showhostkey` prints it)");
   }
+  std::string bytes(value.size(), '\0');
+  model::Result<size_t> decoded = model::decode_ttodata(value, bytes);
   if (!decoded) {
     return R::failure(decoded.error());
   }
-  const std::string& bytes = decoded.value();
-  if (bytes.empty()) {
-    return R::failure("the key is empty after 0s/0x");
-  }
+  bytes.resize(decoded.value());
   // A DER SubjectPublicKeyInfo (a SEQUENCE, 0x30) that parses to its last byte.
   if (static_cast<unsigned char>(bytes[0]) == 0x30) {
     ERR_clear_error();

@@ -562,11 +562,17 @@ TEST(PubkeyValue, ParsesAndRefusesWithTheReason) {
   };
   const Bad bad[] = {
       {"AwEAAQ", "expected 0s followed by base64"},
-      {"0s", "empty"},
-      {"0s!!!!", "invalid base64 character at position 1"},
-      {"0sAw==AA", "continues after '=' padding"},
-      {"0x123", "odd number of hex digits"},
-      {"0x12zz", "invalid hex digit at position 3"},
+      {"0s", "0s is not followed by any data"},
+      {"0s!!!!", "base64 data: character 3 is not a base64 character"},
+      {"0sAw==AAAA", "base64 data: character 5 is padding ('=') before the end"},
+      {"0x123", "hex data has an odd number of digits"},
+      {"0x12zz", "hex data: character 5 is not a hex digit"},
+      // Decoded as ipsec.secrets decodes (model::decode_ttodata), which this
+      // parser once accepted: base64 without its padding, padding bits set, a
+      // '_' inside a byte.
+      {"0sAwEAAQA", "base64 data length is not a multiple of 4"},
+      {"0sAx==", "non-zero bits in the padding"},
+      {"0x0_3", "hex data: character 4 is not a hex digit"},
       {"0sBQEAAQ==", "runs past the end of the key"},
       {"0sAA==", "ends inside its exponent length"},
       {"0sAAAA", "exponent of length 0"},

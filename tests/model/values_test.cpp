@@ -506,5 +506,44 @@ TEST(ValuesRobustness, ArbitraryBytesNeverCrash) {
   }
 }
 
+// The ttodata(3) forms both ipsec.secrets and leftrsasigkey= decode.
+std::string ttodata(std::string_view text) {
+  std::string out(text.size(), '\0');
+  Result<size_t> n = decode_ttodata(text, out);
+  if (!n) {
+    return "error: " + n.error();
+  }
+  out.resize(n.value());
+  return out;
+}
+
+TEST(DecodeTtodata, EachFormEitherCase) {
+  EXPECT_EQ(ttodata("0x414243"), "ABC");
+  EXPECT_EQ(ttodata("0X41_42_43"), "ABC");
+  EXPECT_EQ(ttodata("0sQUJD"), "ABC");
+  EXPECT_EQ(ttodata("0SQUI="), "AB");
+  EXPECT_EQ(ttodata("0sQQ=="), "A");
+  EXPECT_EQ(ttodata("0tABC"), "ABC");
+  EXPECT_EQ(ttodata("0T0x"), "0x");
+}
+
+TEST(DecodeTtodata, BadInputNamesThePositionNotTheCharacter) {
+  EXPECT_EQ(ttodata("QUJD"),
+            "error: expected 0x followed by hex digits, 0s followed by base64 "
+            "or 0t followed by text");
+  EXPECT_EQ(ttodata("0t"), "error: 0t is not followed by any data");
+  EXPECT_EQ(ttodata("0x4_142"), "error: hex data: character 4 is not a hex digit");
+  EXPECT_EQ(ttodata("0x41__42"), "error: hex data: character 6 is not a hex digit");
+  EXPECT_EQ(ttodata("0sQUJDQ"), "error: base64 data length is not a multiple of 4 (truncated?)");
+  EXPECT_EQ(ttodata("0sQU=D"), "error: base64 data: character 6 follows '=' padding");
+  EXPECT_EQ(ttodata("0sQ===QUJD"),
+            "error: base64 data: character 4 is padding ('=') before the end");
+  EXPECT_EQ(ttodata("0sQR=="), "error: base64 data: non-zero bits in the padding at the end");
+  std::string small(3, '\0');
+  Result<size_t> n = decode_ttodata("0x414243", small);
+  ASSERT_FALSE(n);
+  EXPECT_NE(n.error().find("holds only 3 bytes"), std::string::npos) << n.error();
+}
+
 }  // namespace
 }  // namespace ipsecd::model
