@@ -10,6 +10,7 @@
 
 #include "cli/api_client.h"
 #include "cli/certs_text.h"
+#include "cli/detail/json_text.h"
 #include "cli/exit_codes.h"
 #include "cli/status_text.h"
 #include "model/config.h"
@@ -568,12 +569,12 @@ class Session {
         continue;
       }
       if (o_.json) {
-        try {
-          combined[std::string(key)] = web::json::value::parse(answer->body);
-        } catch (const std::exception& e) {
-          return fail_with(kExitFailed,
-                           "the daemon's answer to " + request.path + " is not JSON: " + e.what());
+        model::Result<web::json::value> v =
+            detail::parse_answer(answer->body, request.method + " " + request.path);
+        if (!v) {
+          return fail_with(kExitFailed, v.error());
         }
+        combined[std::string(key)] = std::move(v).value();
         continue;
       }
       model::Result<std::string> text =
@@ -625,12 +626,12 @@ class Session {
         continue;
       }
       if (o_.json) {
-        try {
-          combined[std::string(kind)] = web::json::value::parse(answer->body);
-        } catch (const std::exception& e) {
-          return fail_with(kExitFailed, "the daemon's answer to GET /v1/certs?kind=" +
-                                            std::string(kind) + " is not JSON: " + e.what());
+        model::Result<web::json::value> v =
+            detail::parse_answer(answer->body, "GET /v1/certs?kind=" + std::string(kind));
+        if (!v) {
+          return fail_with(kExitFailed, v.error());
         }
+        combined[std::string(kind)] = std::move(v).value();
       } else if (int code = print(format_listing(answer->body, o_.utc)); code != kExitOk) {
         return code;
       } else {
@@ -644,13 +645,11 @@ class Session {
     if (!o_.json) {
       return print(format_groups(groups->body));
     }
-    try {
-      combined["groups"] = web::json::value::parse(groups->body);
-    } catch (const std::exception& e) {
-      return fail_with(
-          kExitFailed,
-          std::string("the daemon's answer to GET /v1/groups is not JSON: ") + e.what());
+    model::Result<web::json::value> v = detail::parse_answer(groups->body, "GET /v1/groups");
+    if (!v) {
+      return fail_with(kExitFailed, v.error());
     }
+    combined["groups"] = std::move(v).value();
     print_json(combined.serialize());
     return kExitOk;
   }

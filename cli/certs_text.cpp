@@ -19,13 +19,11 @@ using web::json::value;
 
 model::Result<value> parse_object(const std::string& json, std::string_view what,
                                   std::string_view required) {
-  value v;
-  try {
-    v = value::parse(json);
-  } catch (const std::exception& e) {
-    return model::Result<value>::failure("the daemon's answer to " + std::string(what) +
-                                         " is not JSON: " + e.what());
+  model::Result<value> parsed = detail::parse_answer(json, what);
+  if (!parsed) {
+    return parsed;
   }
+  value v = std::move(parsed).value();
   if (detail::member(v, required) == nullptr) {
     return model::Result<value>::failure("the daemon's answer to " + std::string(what) +
                                          " has no \"" + std::string(required) + "\"");

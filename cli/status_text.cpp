@@ -17,17 +17,10 @@ using detail::text;
 using detail::time_member;
 using web::json::value;
 
-model::Result<value> parse(const std::string& json, std::string_view what) {
-  try {
-    return value::parse(json);
-  } catch (const std::exception& e) {
-    return model::Result<value>::failure("the daemon's answer to " + std::string(what) +
-                                         " is not JSON: " + e.what());
-  }
-}
+using detail::parse_answer;
 
 model::Result<std::vector<value>> connection_list(const std::string& json) {
-  model::Result<value> parsed = parse(json, "GET /v1/connections");
+  model::Result<value> parsed = parse_answer(json, "GET /v1/connections");
   if (!parsed) {
     return model::Result<std::vector<value>>::failure(parsed.error());
   }
@@ -119,7 +112,7 @@ std::string child_sa_text(const value& sa, bool utc) {
 
 model::Result<std::string> format_status(const std::string& status_json,
                                          const std::string& connections_json, bool utc) {
-  model::Result<value> status = parse(status_json, "GET /v1/status");
+  model::Result<value> status = parse_answer(status_json, "GET /v1/status");
   if (!status) {
     return model::Result<std::string>::failure(status.error());
   }
@@ -184,7 +177,7 @@ model::Result<std::string> format_status(const std::string& status_json,
 
 model::Result<std::string> combine_status_json(const std::string& status_json,
                                                const std::string& connections_json) {
-  model::Result<value> status = parse(status_json, "GET /v1/status");
+  model::Result<value> status = parse_answer(status_json, "GET /v1/status");
   if (!status) {
     return model::Result<std::string>::failure(status.error());
   }

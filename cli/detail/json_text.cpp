@@ -5,6 +5,15 @@
 
 namespace ipsecd::cli::detail {
 
+model::Result<web::json::value> parse_answer(const std::string& body, std::string_view what) {
+  try {
+    return web::json::value::parse(body);
+  } catch (const std::exception& e) {
+    return model::Result<web::json::value>::failure("the daemon's answer to " + std::string(what) +
+                                                    " is not JSON: " + e.what());
+  }
+}
+
 const web::json::value* member(const web::json::value& v, std::string_view key) {
   if (!v.is_object()) {
     return nullptr;

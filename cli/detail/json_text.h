@@ -11,7 +11,13 @@
 #include <string_view>
 #include <vector>
 
+#include "model/result.h"
+
 namespace ipsecd::cli::detail {
+
+// The daemon's answer to WHAT ("GET /v1/status") parsed, or the error "the
+// daemon's answer to WHAT is not JSON: REASON".
+model::Result<web::json::value> parse_answer(const std::string& body, std::string_view what);
 
 // The member `key` of an object; nullptr when `v` is no object or lacks it.
 const web::json::value* member(const web::json::value& v, std::string_view key);
