@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <system_error>
 
@@ -75,21 +76,7 @@ std::string resolve_state_dir(const std::optional<std::string>& flag) {
 }
 
 std::string encode_path_segment(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    bool unreserved = (u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') ||
-                      u == '-' || u == '.' || u == '_' || u == '~';
-    if (unreserved) {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    }
-  }
-  return out;
+  return web::uri::encode_data_string(std::string(text));
 }
 
 std::string ApiRequest::describe() const {
@@ -193,6 +180,18 @@ ApiResult<ApiClient> ApiClient::open(const std::string& state_dir) {
   return ApiResult<ApiClient>{ApiClient(state_dir, api.text, token.text), {}};
 }
 
+// One cpprestsdk client per timeout: the timeout is part of its configuration.
+struct ApiClient::Http {
+  std::chrono::seconds timeout{0};
+  std::optional<http::client::http_client> client;
+};
+
+ApiClient::ApiClient(std::string state_dir, std::string url, std::string token)
+    : state_dir_(std::move(state_dir)),
+      url_(std::move(url)),
+      token_(std::move(token)),
+      http_(std::make_shared<Http>()) {}
+
 ApiResult<ApiResponse> ApiClient::send(const ApiRequest& request, std::chrono::seconds timeout,
                                        std::ostream* verbose) const {
   if (verbose != nullptr) {
@@ -203,9 +202,12 @@ ApiResult<ApiResponse> ApiClient::send(const ApiRequest& request, std::chrono::s
     *verbose << "\n";
   }
   try {
-    http::client::http_client_config config;
-    config.set_timeout(timeout);
-    http::client::http_client client(url_, config);
+    if (!http_->client || http_->timeout != timeout) {
+      http::client::http_client_config config;
+      config.set_timeout(timeout);
+      http_->client.emplace(url_, config);
+      http_->timeout = timeout;
+    }
     http::http_request message(request.method);
     message.set_request_uri(request.path);
     message.headers().add("Authorization", "Bearer " + token_);
@@ -213,7 +215,7 @@ ApiResult<ApiResponse> ApiClient::send(const ApiRequest& request, std::chrono::s
     if (!request.body.empty()) {
       message.set_body(request.body, request.content_type);
     }
-    http::http_response answer = client.request(message).get();
+    http::http_response answer = http_->client->request(message).get();
     ApiResponse out;
     out.status = answer.status_code();
     out.reason = answer.reason_phrase();

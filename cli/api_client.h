@@ -27,6 +27,7 @@
 //   no answer within the client's timeout  6 timeout
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -98,18 +99,22 @@ class ApiClient {
   // Sends one request and waits for the answer at most `timeout`. With
   // `verbose`, the request line and the status line go there (never the
   // token). Fails only without an answer: an HTTP error status is an answer.
+  // Requests of one client (and its copies) share one HTTP client, so a
+  // command of several requests reuses its connection to the daemon.
   ApiResult<ApiResponse> send(const ApiRequest& request, std::chrono::seconds timeout,
                               std::ostream* verbose) const;
 
   const std::string& url() const { return url_; }
 
  private:
-  ApiClient(std::string state_dir, std::string url, std::string token)
-      : state_dir_(std::move(state_dir)), url_(std::move(url)), token_(std::move(token)) {}
+  struct Http;  // the HTTP library's client, kept inside api_client.cpp
+
+  ApiClient(std::string state_dir, std::string url, std::string token);
 
   std::string state_dir_;
   std::string url_;
   std::string token_;
+  std::shared_ptr<Http> http_;
 };
 
 }  // namespace ipsecd::cli
