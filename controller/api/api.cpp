@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "model/text.h"
+#include "model/values.h"
 
 namespace ipsecd::controller {
 
@@ -212,6 +213,20 @@ std::string lower(std::string s) {
   return s;
 }
 
+// A query parameter of whole seconds from LO to HI: decimal digits only (no
+// sign, blank or 0x), read by the parser ipsec.conf's numbers use.
+std::optional<std::chrono::seconds> query_seconds(const std::string& value, uint64_t lo,
+                                                  uint64_t hi) {
+  if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  model::Result<uint64_t> n = model::parse_unsigned(value, lo, hi);
+  if (!n) {
+    return std::nullopt;
+  }
+  return std::chrono::seconds(static_cast<std::chrono::seconds::rep>(n.value()));
+}
+
 std::string trim(std::string_view s) {
   return std::string(model::text::trim(s));
 }
@@ -310,20 +325,13 @@ std::optional<Reply> cert_route(Control& control, const std::string& method,
       }
     } else if (key == "window" && check) {
       // Up to ten years: beyond that every certificate is "expiring".
-      constexpr long long kMaxWindow = 10LL * 365 * 24 * 3600;
-      long long seconds = -1;
-      size_t used = 0;
-      try {
-        seconds = std::stoll(value, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used == 0 || used != value.size() || seconds < 0 || seconds > kMaxWindow) {
+      constexpr uint64_t kMaxWindow = 10ULL * 365 * 24 * 3600;
+      window = query_seconds(value, 0, kMaxWindow);
+      if (!window) {
         return error_reply(http::status_codes::BadRequest, "invalid",
                            "window=" + value + " must be whole seconds from 0 to " +
                                std::to_string(kMaxWindow) + " (default 2592000, 30 days)");
       }
-      window = std::chrono::seconds(seconds);
     } else {
       return error_reply(http::status_codes::BadRequest, "invalid",
                          "unknown query parameter '" + key + "'; " + path + " takes " + takes);
@@ -715,21 +723,15 @@ Reply ApiServer::Impl::action(const std::string& method, const std::string& path
                            "async=" + value + " is not a boolean; use async=true or async=false");
       }
     } else if (key == "timeout") {
-      auto max_seconds =
-          std::chrono::duration_cast<std::chrono::seconds>(options_.max_wait).count();
-      long long seconds = 0;
-      size_t used = 0;
-      try {
-        seconds = std::stoll(value, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used == 0 || used != value.size() || seconds < 1 || seconds > max_seconds) {
+      const auto max_seconds = static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::seconds>(options_.max_wait).count());
+      std::optional<std::chrono::seconds> seconds = query_seconds(value, 1, max_seconds);
+      if (!seconds) {
         return error_reply(
             http::status_codes::BadRequest, "invalid",
             "timeout=" + value + " must be whole seconds from 1 to " + std::to_string(max_seconds));
       }
-      wait = std::chrono::seconds(seconds);
+      wait = *seconds;
     } else {
       return error_reply(http::status_codes::BadRequest, "invalid",
                          "unknown query parameter '" + key + "'; " + path +

@@ -410,8 +410,9 @@ TEST_F(ApiTest, IntentErrors) {
   EXPECT_EQ(broken.code(), "failed");
   EXPECT_NE(broken.message().find("NO_PROPOSAL_CHOSEN"), std::string::npos);
   int before = control_.calls;
-  for (const char* query : {"?timeout=0", "?timeout=601", "?timeout=5s", "?async=maybe", "?wait=1",
-                            "?async=true&async=false", "?timeout=%zz"}) {
+  for (const char* query :
+       {"?timeout=0", "?timeout=601", "?timeout=5s", "?timeout=+5", "?timeout=%205", "?timeout=0x5",
+        "?async=maybe", "?wait=1", "?async=true&async=false", "?timeout=%zz"}) {
     Answer a = send("POST", std::string("/v1/connections/west:up") + query);
     EXPECT_EQ(a.status, 400) << query << " " << a.body;
     EXPECT_EQ(a.code(), "invalid");
@@ -520,6 +521,9 @@ TEST_F(ApiTest, CertRoutesRefuseBadKindsWindowsAndParameters) {
       {"POST", "/v1/certs:check?window=-1", "whole seconds"},
       {"POST", "/v1/certs:check?window=10d", "whole seconds"},
       {"POST", "/v1/certs:check?window=999999999999", "whole seconds"},
+      // std::stoll, which these parameters once went through, took these.
+      {"POST", "/v1/certs:check?window=+60", "whole seconds"},
+      {"POST", "/v1/certs:check?window=%2060", "whole seconds"},
       {"POST", "/v1/certs:check?kind=certs", "unknown query parameter 'kind'"},
       {"POST", "/v1/ocsp:purge?all=1", "unknown query parameter 'all'"},
       {"GET", "/v1/groups?name=private", "unknown query parameter 'name'"},
