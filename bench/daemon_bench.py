@@ -25,7 +25,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "daemon"))
-from ipsecd_harness import Ipsecd, free_udp_port  # noqa: E402
+from ipsecd_harness import (Ipsecd, configmap_publish, configmap_stage,  # noqa: E402
+                            free_udp_port)
 
 PEERS = os.environ.get("PEERS_DIR", os.path.join(HERE, "..", "..", "shared", "peers"))
 
@@ -62,22 +63,13 @@ def write_atomically(path, text):
 
 
 def stage(directory, n, auto, **kw):
-    """Lays out a ConfigMap volume as kubelet does, unpublished: the files in
-    ..v1/, one symlink per key to ..data/KEY, and no ..data yet (the daemon
-    skips dangling links)."""
-    staged = os.path.join(directory, "..v1")
-    os.mkdir(staged)
-    for i in range(n):
-        with open(os.path.join(staged, f"c{i}.conf"), "w") as f:
-            f.write(conn_text(i, auto, **kw))
-        os.symlink(f"..data/c{i}.conf", os.path.join(directory, f"c{i}.conf"))
+    """A ConfigMap volume of N connections in ..v1, not published yet."""
+    configmap_stage(directory, "..v1", {f"c{i}.conf": conn_text(i, auto, **kw) for i in range(n)})
 
 
 def publish(directory):
     """The cold drop: one atomic rename of the ..data symlink."""
-    tmp = os.path.join(directory, "..data_tmp")
-    os.symlink("..v1", tmp)
-    os.rename(tmp, os.path.join(directory, "..data"))
+    configmap_publish(directory, "..v1")
 
 
 def spis(d):

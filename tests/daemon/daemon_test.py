@@ -18,7 +18,8 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ipsecd_harness import ApiError, Ipsecd, child_spis, free_udp_port  # noqa: E402
+from ipsecd_harness import (ApiError, Ipsecd, child_spis, configmap_publish,  # noqa: E402
+                            configmap_stage, free_udp_port)
 
 BIN = os.environ.get("IPSECD_BIN", "build/controller/ipsecd")
 PSK = "@{l} @{r} : PSK \"daemon-test-secret-{l}\"\n"
@@ -174,16 +175,9 @@ class DaemonTest(Pair):
     def test_configmap_symlink_swap(self):
         # The layout kubelet gives a ConfigMap volume.
         def publish(version, text):
-            ts = os.path.join(self.west_dir, f"..2026_11_27_{version}")
-            os.mkdir(ts)
-            with open(os.path.join(ts, "tunnels.conf"), "w") as f:
-                f.write(text)
-            tmp = os.path.join(self.west_dir, "..data_tmp")
-            os.symlink(os.path.basename(ts), tmp)
-            os.rename(tmp, os.path.join(self.west_dir, "..data"))
-            link = os.path.join(self.west_dir, "tunnels.conf")
-            if not os.path.islink(link):
-                os.symlink("..data/tunnels.conf", link)
+            ts = f"..2026_11_27_{version}"
+            configmap_stage(self.west_dir, ts, {"tunnels.conf": text})
+            configmap_publish(self.west_dir, ts)
 
         self.write(os.path.join(self.east_dir, "e.conf"),
                    conn("c3", 3, "add", esp="aes_gcm256,aes_gcm128") + conn("c4", 4, "add"))

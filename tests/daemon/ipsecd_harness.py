@@ -261,5 +261,28 @@ def metric_value(text, name, **labels):
     return total
 
 
+def configmap_stage(directory, version, files):
+    """Lays out one version of a ConfigMap volume as kubelet's AtomicWriter does:
+    FILES ({key: text}) in DIRECTORY/VERSION (a name starting "..") and a
+    symlink KEY -> ..data/KEY for each key not linked yet. Nothing of it is
+    visible to the daemon until configmap_publish points ..data there (until
+    then the links dangle, which the daemon skips)."""
+    os.mkdir(os.path.join(directory, version))
+    for key, text in files.items():
+        with open(os.path.join(directory, version, key), "w") as f:
+            f.write(text)
+        link = os.path.join(directory, key)
+        if not os.path.islink(link):
+            os.symlink(f"..data/{key}", link)
+
+
+def configmap_publish(directory, version):
+    """kubelet's swap: a fresh ..data_tmp symlink to VERSION renamed over ..data
+    in one atomic step."""
+    tmp = os.path.join(directory, "..data_tmp")
+    os.symlink(version, tmp)
+    os.rename(tmp, os.path.join(directory, "..data"))
+
+
 def child_spis(status):
     return sorted((c["spiIn"], c["spiOut"]) for c in status["childSas"])
