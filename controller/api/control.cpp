@@ -2,7 +2,6 @@
 
 #include <cstdio>
 
-#include "controller/detail/json_out.h"
 #include "model/config.h"
 #include "model/yaml_spec.h"
 
@@ -185,11 +184,39 @@ ControlResult<ConnectionSpec> parse_connection_spec(std::string text, SpecFormat
 
 namespace {
 
-using detail::array_json;
-using detail::boolean;
-using detail::field;
-using detail::strings_json;
-using detail::time_json;
+// How a field, a list, a time and a boolean are spelled, for every to_json below.
+
+// RFC 3339 in quotes, or null.
+std::string time_json(const std::optional<WallTime>& t) {
+  return t ? json_quote(format_rfc3339(*t)) : "null";
+}
+
+std::string strings_json(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const std::string& s : items) {
+    out += (out.size() > 1 ? "," : "") + json_quote(s);
+  }
+  return out + "]";
+}
+
+// A JSON array of to_json(item) for each item.
+template <class T>
+std::string array_json(const std::vector<T>& items) {
+  std::string out = "[";
+  for (const T& item : items) {
+    out += (out.size() > 1 ? "," : "") + to_json(item);
+  }
+  return out + "]";
+}
+
+// ,"key":value (no comma before the first field of an object).
+std::string field(std::string_view key, const std::string& json_value, bool first = false) {
+  return (first ? "" : ",") + json_quote(key) + ":" + json_value;
+}
+
+std::string boolean(bool b) {
+  return b ? "true" : "false";
+}
 
 std::string hex(uint64_t value, int digits) {
   char buffer[24];
@@ -299,6 +326,102 @@ std::string to_json(const IntentOutcome& outcome) {
   out += field("completed", boolean(outcome.completed));
   out += field("connection", to_json(outcome.connection));
   return out + "}";
+}
+
+std::string to_json(const CertItem& item) {
+  std::string out = "{";
+  out += field("file", json_quote(item.file), true);
+  out += field("format", json_quote(item.format));
+  out += field("subject", json_quote(item.subject));
+  out += field("issuer", json_quote(item.issuer));
+  out += field("serial", json_quote(item.serial));
+  out += field("notBefore", time_json(item.not_before));
+  out += field("notAfter", time_json(item.not_after));
+  out += field("keyType", json_quote(item.key_type));
+  out += field("fingerprintSha256", json_quote(item.fingerprint_sha256));
+  out += field("isCa", boolean(item.is_ca));
+  out += field("subjectAltNames", strings_json(item.subject_alt_names));
+  out += field("hasPrivateKey", boolean(item.has_private_key));
+  return out + "}";
+}
+
+std::string to_json(const CrlItem& item) {
+  std::string out = "{";
+  out += field("file", json_quote(item.file), true);
+  out += field("issuer", json_quote(item.issuer));
+  out += field("thisUpdate", time_json(item.this_update));
+  out += field("nextUpdate", time_json(item.next_update));
+  std::string revoked = "[";
+  for (const RevokedSerial& r : item.revoked) {
+    revoked += std::string(revoked.size() > 1 ? "," : "") + "{" +
+               field("serial", json_quote(r.serial), true) +
+               field("revokedAt", time_json(r.revoked_at)) + "}";
+  }
+  out += field("revoked", revoked + "]");
+  out += field("verified", boolean(item.verified));
+  out += field("verifyError", json_quote(item.verify_error));
+  return out + "}";
+}
+
+std::string to_json(const PubkeyItem& item) {
+  std::string out = "{";
+  out += field("connection", json_quote(item.connection), true);
+  out += field("side", json_quote(item.side));
+  out += field("id", json_quote(item.id));
+  out += field("keyType", json_quote(item.key_type));
+  out += field("bits", std::to_string(item.bits));
+  out += field("keyId", json_quote(item.key_id));
+  out += field("source", json_quote(item.source));
+  return out + "}";
+}
+
+std::string to_json(const CertListing& listing) {
+  std::string out = "{";
+  out += field("kind", json_quote(cert_kind_name(listing.kind)), true);
+  out += field("directory", json_quote(listing.directory));
+  if (listing.kind == CertKind::kCrls) {
+    out += field("items", array_json(listing.crls));
+  } else if (listing.kind == CertKind::kPubkeys) {
+    out += field("items", array_json(listing.pubkeys));
+  } else {
+    out += field("items", array_json(listing.certs));
+  }
+  out += field("errors", strings_json(listing.errors));
+  return out + "}";
+}
+
+std::string to_json(const CertCheck& check) {
+  std::string out = "{";
+  out += field(
+      "window",
+      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(check.window).count()), true);
+  std::string items = "[";
+  for (const CertCheckItem& item : check.items) {
+    items += std::string(items.size() > 1 ? "," : "") + "{" +
+             field("kind", json_quote(cert_kind_name(item.kind)), true) +
+             field("name", json_quote(item.name)) + field("notAfter", time_json(item.not_after)) +
+             field("status", json_quote(cert_status_name(item.status))) +
+             field("message", json_quote(item.message)) + "}";
+  }
+  out += field("items", items + "]");
+  return out + "}";
+}
+
+std::string to_json(const PolicyGroup& group) {
+  std::string out = "{";
+  out += field("name", json_quote(group.name), true);
+  out += field("file", json_quote(group.file));
+  out += field("entries", strings_json(group.entries));
+  out += field("errors", strings_json(group.errors));
+  return out + "}";
+}
+
+std::string groups_json(const std::vector<PolicyGroup>& groups) {
+  return "{\"groups\":" + array_json(groups) + "}";
+}
+
+std::string reloaded_json(const std::vector<CertListing>& listings) {
+  return "{\"reloaded\":" + array_json(listings) + "}";
 }
 
 std::string error_json(std::string_view code, std::string_view message) {

@@ -232,6 +232,19 @@ std::string to_json(const SourceStatus& source);
 std::string to_json(const DaemonStatus& status);
 std::string to_json(const SecretsReload& reload);
 std::string to_json(const IntentOutcome& outcome);
+// The certificate store's answers (certs/cert_store.h):
+// {"kind","directory","items":[...],"errors":[...]} (docs/api.md)
+std::string to_json(const CertListing& listing);
+std::string to_json(const CertItem& item);
+std::string to_json(const CrlItem& item);
+std::string to_json(const PubkeyItem& item);
+// {"window":SECONDS,"items":[{"kind","name","notAfter","status","message"}]}
+std::string to_json(const CertCheck& check);
+std::string to_json(const PolicyGroup& group);
+// {"groups":[...]}
+std::string groups_json(const std::vector<PolicyGroup>& groups);
+// {"reloaded":[LISTING...]}
+std::string reloaded_json(const std::vector<CertListing>& listings);
 // {"error": {"code": CODE, "message": MESSAGE}}
 std::string error_json(std::string_view code, std::string_view message);
 

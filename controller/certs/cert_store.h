@@ -192,17 +192,4 @@ class CertStore {
   std::unique_ptr<OcspCache> ocsp_;
 };
 
-// {"kind","directory","items":[...],"errors":[...]} (docs/api.md)
-std::string to_json(const CertListing& listing);
-std::string to_json(const CertItem& item);
-std::string to_json(const CrlItem& item);
-std::string to_json(const PubkeyItem& item);
-// {"window":SECONDS,"items":[{"kind","name","notAfter","status","message"}]}
-std::string to_json(const CertCheck& check);
-std::string to_json(const PolicyGroup& group);
-// {"groups":[...]}
-std::string groups_json(const std::vector<PolicyGroup>& groups);
-// {"reloaded":[LISTING...]}
-std::string reloaded_json(const std::vector<CertListing>& listings);
-
 }  // namespace ipsecd::controller
