@@ -14,6 +14,8 @@
 #include <variant>
 #include <vector>
 
+#include "model/proposals.h"
+
 namespace ipsecd::engine::wire {
 
 // ---- IANA numbers (IKEv2 parameters registry). Enums are open: any value fits.
@@ -63,56 +65,13 @@ enum class TransformType : uint8_t {
   kAdditionalKe7 = 12,
 };
 
-enum class EncryptionId : uint16_t {
-  k3des = 3,
-  kNull = 11,
-  kAesCbc = 12,
-  kAesCtr = 13,
-  kAesCcm8 = 14,
-  kAesCcm12 = 15,
-  kAesCcm16 = 16,
-  kAesGcm8 = 18,
-  kAesGcm12 = 19,
-  kAesGcm16 = 20,
-  kCamelliaCbc = 23,
-  kChacha20Poly1305 = 28,
-};
-
-enum class PrfId : uint16_t {
-  kHmacMd5 = 1,
-  kHmacSha1 = 2,
-  kAes128Xcbc = 4,
-  kHmacSha2_256 = 5,
-  kHmacSha2_384 = 6,
-  kHmacSha2_512 = 7,
-  kAes128Cmac = 8,
-};
-
-enum class IntegrityId : uint16_t {
-  kNone = 0,
-  kHmacSha1_96 = 2,
-  kAesXcbc96 = 5,
-  kAesCmac96 = 8,
-  kHmacSha2_256_128 = 12,
-  kHmacSha2_384_192 = 13,
-  kHmacSha2_512_256 = 14,
-};
-
-enum class KeGroup : uint16_t {
-  kNone = 0,
-  kModp1024 = 2,
-  kModp1536 = 5,
-  kModp2048 = 14,
-  kModp3072 = 15,
-  kModp4096 = 16,
-  kModp6144 = 17,
-  kModp8192 = 18,
-  kEcp256 = 19,
-  kEcp384 = 20,
-  kEcp521 = 21,
-  kCurve25519 = 31,
-  kCurve448 = 32,
-};
+// The transform IDs (IANA's IKEv2 registries) are defined once, in
+// model/proposals.h, which configuration parses straight into; the codec uses
+// them under its own names. Only the enums: the codec still links alone.
+using EncryptionId = model::EncrId;
+using PrfId = model::PrfId;
+using IntegrityId = model::IntegId;
+using KeGroup = model::DhId;
 
 enum class EsnId : uint16_t { kNoEsn = 0, kEsn = 1 };
 
