@@ -234,11 +234,11 @@ struct Side {
       std::snprintf(line, sizeof line, "ike %s %s %016llx %016llx %u %s\n", sa.connection.c_str(),
                     sa.state.c_str(), static_cast<unsigned long long>(sa.spi_i),
                     static_cast<unsigned long long>(sa.spi_r), sa.rekeys,
-                    sa.algorithms.empty() ? "-" : sa.algorithms.c_str());
+                    sa.algorithms ? sa.algorithms->str().c_str() : "-");
       out += line;
       for (const auto& c : sa.children) {
         std::snprintf(line, sizeof line, "child %s %s %08x %08x %u %s\n", c.connection.c_str(),
-                      c.state.c_str(), c.spi_in, c.spi_out, c.rekeys, c.algorithms.c_str());
+                      c.state.c_str(), c.spi_in, c.spi_out, c.rekeys, c.algorithms.str().c_str());
         out += line;
       }
     }

@@ -9,63 +9,16 @@
 namespace ipsecd::controller {
 namespace {
 
-std::vector<std::string> split(std::string_view text, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(sep, start);
-    if (end == std::string_view::npos) {
-      end = text.size();
-    }
-    out.emplace_back(text.substr(start, end - start));
-    start = end + 1;
+IkeAlgorithms ike_algorithms(const std::optional<engine::IkeAlgorithms>& a) {
+  if (!a) {
+    return {};
   }
-  return out;
+  return {engine::encr_label(a->encr), engine::integ_label(a->integ), engine::prf_label(a->prf),
+          engine::dh_label(a->dh)};
 }
 
-bool is_integrity_name(std::string_view s) {
-  return s.starts_with("HMAC") || s.starts_with("AES_XCBC") || s.starts_with("AES_CMAC") ||
-         s.starts_with("AUTH");
-}
-
-// "AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE25519" (engine::IkeAlgorithms::str()).
-IkeAlgorithms ike_algorithms(std::string_view text) {
-  IkeAlgorithms out;
-  if (text.empty()) {
-    return out;
-  }
-  auto parts = split(text, '/');
-  out.encryption = parts.front();
-  for (size_t i = 1; i < parts.size(); ++i) {
-    if (parts[i].starts_with("PRF_")) {
-      out.prf = parts[i];
-    } else if (i + 1 == parts.size()) {
-      out.dh_group = parts[i];
-    } else {
-      out.integrity = parts[i];
-    }
-  }
-  return out;
-}
-
-// "AES_CBC_256/HMAC_SHA2_256_128/MODP_2048/ESN" (engine::EspAlgorithms::str()).
-ChildAlgorithms child_algorithms(std::string_view text) {
-  ChildAlgorithms out;
-  if (text.empty()) {
-    return out;
-  }
-  auto parts = split(text, '/');
-  out.encryption = parts.front();
-  for (size_t i = 1; i < parts.size(); ++i) {
-    if (parts[i] == "ESN") {
-      out.esn = true;
-    } else if (is_integrity_name(parts[i])) {
-      out.integrity = parts[i];
-    } else {
-      out.dh_group = parts[i];
-    }
-  }
-  return out;
+ChildAlgorithms child_algorithms(const engine::EspAlgorithms& a) {
+  return {engine::encr_label(a.encr), engine::integ_label(a.integ), engine::dh_label(a.dh), a.esn};
 }
 
 std::optional<WallTime> wall(const std::optional<std::chrono::system_clock::time_point>& t) {

@@ -536,7 +536,7 @@ IkeSaInfo Engine::info(IkeSa& sa) {
   info.local_id = sa.conn->local_id.str();
   info.remote_id = sa.established() ? sa.peer_id.str() : sa.conn->remote_id.str();
   if (sa.prf) {
-    info.algorithms = sa.algorithms.str();
+    info.algorithms = sa.algorithms;
   }
   if (sa.established()) {
     info.established = sa.established_at;
@@ -554,7 +554,7 @@ IkeSaInfo Engine::info(IkeSa& sa) {
     c.spi_in = child.spi_in;
     c.spi_out = child.spi_out;
     c.reqid = child.reqid;
-    c.algorithms = child.algorithms.str();
+    c.algorithms = child.algorithms;
     c.mode = child.mode == kernel::Mode::kTunnel ? "tunnel" : "transport";
     c.local_ts = str(child.ts_local);
     c.remote_ts = str(child.ts_remote);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/algorithms.h"
 #include "kernel/backend.h"
 
 namespace ipsecd::engine {
@@ -59,9 +60,9 @@ struct ChildSaInfo {
   uint32_t spi_in = 0;
   uint32_t spi_out = 0;
   uint32_t reqid = 0;
-  std::string algorithms;  // "AES_GCM_16_256"
-  std::string mode;        // "tunnel" or "transport"
-  std::string local_ts;    // "[10.0.1.0/24 10.0.9.0/24]"
+  EspAlgorithms algorithms;
+  std::string mode;      // "tunnel" or "transport"
+  std::string local_ts;  // "[10.0.1.0/24 10.0.9.0/24]"
   std::string remote_ts;
   std::vector<std::string> local_selectors;  // the same, one entry per selector
   std::vector<std::string> remote_selectors;
@@ -83,7 +84,7 @@ struct IkeSaInfo {
   std::string remote;
   std::string local_id;
   std::string remote_id;
-  std::string algorithms;  // "AES_GCM_16_256/PRF_HMAC_SHA2_256/DH31"; empty before IKE_SA_INIT ends
+  std::optional<IkeAlgorithms> algorithms;  // none before IKE_SA_INIT ends
   std::optional<std::chrono::system_clock::time_point> established;
   std::optional<std::chrono::system_clock::time_point> rekey_at;    // rekey=yes, reauth=no
   std::optional<std::chrono::system_clock::time_point> reauth_at;   // reauth=yes

@@ -59,36 +59,6 @@ std::vector<Transform> picked(const std::vector<Transform>& offered, TransformTy
 
 }  // namespace
 
-std::string IkeAlgorithms::str() const {
-  std::string s(model::encr_name(encr.id));
-  if (encr.key_bits != 0) {
-    s += "_" + std::to_string(encr.key_bits);
-  }
-  s += "/PRF_" + std::string(model::prf_name(prf));
-  if (integ != model::IntegId::kNone) {
-    s += "/" + std::string(model::integ_name(integ));
-  }
-  s += "/" + std::string(model::dh_name(dh));
-  return s;
-}
-
-std::string EspAlgorithms::str() const {
-  std::string s(model::encr_name(encr.id));
-  if (encr.key_bits != 0) {
-    s += "_" + std::to_string(encr.key_bits);
-  }
-  if (integ != model::IntegId::kNone) {
-    s += "/" + std::string(model::integ_name(integ));
-  }
-  if (dh != model::DhId::kNone) {
-    s += "/" + std::string(model::dh_name(dh));
-  }
-  if (esn) {
-    s += "/ESN";
-  }
-  return s;
-}
-
 const model::ProposalList& default_ike_proposals() {
   static const model::ProposalList list =
       parse_default(model::ProposalKind::kIke,

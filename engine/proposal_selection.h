@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/algorithms.h"
 #include "engine/wire/message.h"
 #include "kernel/backend.h"
 #include "model/connection.h"
@@ -16,22 +17,6 @@
 #include "model/result.h"
 
 namespace ipsecd::engine {
-
-struct IkeAlgorithms {
-  model::EncrAlg encr{model::EncrId::kAesGcm16, 256};
-  model::PrfId prf = model::PrfId::kHmacSha2_256;
-  model::IntegId integ = model::IntegId::kNone;
-  model::DhId dh = model::DhId::kNone;
-  std::string str() const;  // "AES_GCM_16_256/PRF_HMAC_SHA2_256/DH31"
-};
-
-struct EspAlgorithms {
-  model::EncrAlg encr{model::EncrId::kAesGcm16, 256};
-  model::IntegId integ = model::IntegId::kNone;
-  model::DhId dh = model::DhId::kNone;  // PFS group of a CREATE_CHILD_SA
-  bool esn = false;
-  std::string str() const;
-};
 
 // The engine's choice when a connection has no ike= / esp=.
 const model::ProposalList& default_ike_proposals();

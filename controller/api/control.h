@@ -65,7 +65,7 @@ struct IkeAlgorithms {
   std::string encryption;  // "AES_GCM_16_256", "AES_CBC_256"
   std::string integrity;   // "" with an AEAD cipher
   std::string prf;         // "PRF_HMAC_SHA2_256"
-  std::string dh_group;    // "MODP_2048", "CURVE25519"
+  std::string dh_group;    // libreswan's names: "MODP2048", "DH19", "DH31"
 };
 
 struct IkeSaStatus {

@@ -245,7 +245,7 @@ TEST_F(AutoTest, StatusPrintsConnectionsWithTheirSas) {
         "file:/etc/ipsec.conf", "Loaded=True Established=True",
         "IKE SA 0123456789abcdef:fedcba9876543210 ESTABLISHED initiator",
         "192.0.2.1:500 <-> 192.0.2.2:500 @west <-> @east",
-        "AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE25519; established 2026-01-01 00:01:40 UTC, "
+        "AES_GCM_16_256/PRF_HMAC_SHA2_256/DH31; established 2026-01-01 00:01:40 UTC, "
         "rekey 2026-01-01 06:46:40 UTC, rekeys 1\n",
         "CHILD SA ESP tunnel in c0ffee01 out c0ffee02 reqid 16385 INSTALLED",
         "established 2026-01-01 00:01:40 UTC, rekey -, expires -, rekeys 2\n",

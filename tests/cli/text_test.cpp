@@ -96,7 +96,7 @@ TEST(Text, StatusShowsRekeyTimesStatesAndCounts) {
       R"("ikeSas":[{"localSpi":"0000000000000001","remoteSpi":"0000000000000002",)"
       R"("initiator":true,"state":"REKEYING","localAddress":"192.0.2.1:500",)"
       R"("remoteAddress":"192.0.2.2:500","localId":"","remoteId":"","encryption":"AES_GCM_16_256",)"
-      R"("integrity":"","prf":"PRF_HMAC_SHA2_256","dhGroup":"CURVE25519",)"
+      R"("integrity":"","prf":"PRF_HMAC_SHA2_256","dhGroup":"DH31",)"
       R"("establishedAt":"2026-01-01T00:00:00Z","rekeyAt":null,)"
       R"("reauthAt":"2026-01-01T01:00:00Z","expiresAt":"2026-01-01T02:00:00Z","rekeys":5}],)"
       R"("childSas":[{"spiIn":"c0ffee01","spiOut":"c0ffee02","reqid":1,"state":"REKEYED",)"

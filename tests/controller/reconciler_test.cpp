@@ -532,7 +532,8 @@ TEST_F(ReconcilerTest, AnEditIsMakeBeforeBreakAndNeverTouchesTheSiblingOnTheShar
   const auto alg = on_loop([&] { return a->engine->list("west-east").at(0).children; });
   bool gcm128 = false;
   for (const auto& c : alg) {
-    gcm128 = gcm128 || (c.connection == "west-east" && c.algorithms.find("AES_GCM_16_128") == 0);
+    gcm128 = gcm128 || (c.connection == "west-east" &&
+                        c.algorithms.encr == model::EncrAlg{model::EncrId::kAesGcm16, 128});
   }
   EXPECT_TRUE(gcm128);
 

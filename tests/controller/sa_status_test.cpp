@@ -57,7 +57,10 @@ TEST(SaStatus, IkeSaCarriesItsTimesAndRekeys) {
   sa.remote = "192.0.2.2:4500";
   sa.local_id = "@west";
   sa.remote_id = "@east";
-  sa.algorithms = "AES_CBC_256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048";
+  sa.algorithms = engine::IkeAlgorithms{{model::EncrId::kAesCbc, 256},
+                                        model::PrfId::kHmacSha2_256,
+                                        model::IntegId::kHmacSha2_256_128,
+                                        model::DhId::kModp2048};
   sa.established = kT;
   sa.rekey_at = kT + hours(1);
   sa.reauth_at = kT + hours(2);
@@ -73,7 +76,7 @@ TEST(SaStatus, IkeSaCarriesItsTimesAndRekeys) {
   EXPECT_EQ(s.algorithms.encryption, "AES_CBC_256");
   EXPECT_EQ(s.algorithms.integrity, "HMAC_SHA2_256_128");
   EXPECT_EQ(s.algorithms.prf, "PRF_HMAC_SHA2_256");
-  EXPECT_EQ(s.algorithms.dh_group, "MODP_2048");
+  EXPECT_EQ(s.algorithms.dh_group, "MODP2048");
   EXPECT_EQ(s.established_at, kT);
   EXPECT_EQ(s.rekey_at, kT + hours(1));
   EXPECT_EQ(s.reauth_at, kT + hours(2));
@@ -87,6 +90,8 @@ TEST(SaStatus, IkeSaCarriesItsTimesAndRekeys) {
   EXPECT_EQ(fresh.reauth_at, std::nullopt);
   EXPECT_EQ(fresh.expires_at, std::nullopt);
   EXPECT_EQ(fresh.rekeys, 0u);
+  EXPECT_EQ(fresh.algorithms.encryption, "");  // none before IKE_SA_INIT ends
+  EXPECT_EQ(fresh.algorithms.prf, "");
 }
 
 TEST(SaStatus, ChildSaCarriesItsTimesAndRekeys) {
@@ -96,7 +101,8 @@ TEST(SaStatus, ChildSaCarriesItsTimesAndRekeys) {
   c.spi_in = 0xc0ffee01;
   c.spi_out = 0xc0ffee02;
   c.reqid = 16385;
-  c.algorithms = "AES_GCM_16_256/CURVE25519/ESN";
+  c.algorithms = engine::EspAlgorithms{
+      {model::EncrId::kAesGcm16, 256}, model::IntegId::kNone, model::DhId::kCurve25519, true};
   c.mode = "tunnel";
   c.local_selectors = {"198.51.100.0/24"};
   c.remote_selectors = {"203.0.113.0/24"};
@@ -115,8 +121,17 @@ TEST(SaStatus, ChildSaCarriesItsTimesAndRekeys) {
   EXPECT_EQ(s.protocol, "ESP");
   EXPECT_TRUE(s.udp_encapsulated);
   EXPECT_EQ(s.algorithms.encryption, "AES_GCM_16_256");
-  EXPECT_EQ(s.algorithms.dh_group, "CURVE25519");
+  EXPECT_EQ(s.algorithms.integrity, "");  // AEAD
+  EXPECT_EQ(s.algorithms.dh_group, "DH31");
   EXPECT_TRUE(s.algorithms.esn);
+  // Integrity and no PFS group: each part is told by its type, not guessed from its name.
+  c.algorithms = engine::EspAlgorithms{
+      {model::EncrId::kAesCbc, 128}, model::IntegId::kAesXcbc96, model::DhId::kNone, false};
+  const ChildSaStatus cbc = child_sa_status(c, false);
+  EXPECT_EQ(cbc.algorithms.encryption, "AES_CBC_128");
+  EXPECT_EQ(cbc.algorithms.integrity, std::string(model::integ_name(model::IntegId::kAesXcbc96)));
+  EXPECT_EQ(cbc.algorithms.dh_group, "");
+  EXPECT_FALSE(cbc.algorithms.esn);
   EXPECT_EQ(s.bytes_in, 10u);
   EXPECT_EQ(s.packets_out, 2u);
   EXPECT_EQ(s.local_ts, c.local_selectors);

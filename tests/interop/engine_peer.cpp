@@ -329,7 +329,7 @@ class Peer {
                         " ike_spi_i=" + hex(sa.spi_i, 16) + " ike_spi_r=" + hex(sa.spi_r, 16) +
                         " local=" + sa.local + " remote=" + sa.remote +
                         " local_id=" + token(sa.local_id) + " remote_id=" + token(sa.remote_id) +
-                        " ike_alg=" + token(sa.algorithms) +
+                        " ike_alg=" + token(sa.algorithms ? sa.algorithms->str() : "") +
                         " ike_rekeys=" + std::to_string(sa.rekeys) +
                         " ike_rekey_in=" + in_seconds(sa.rekey_at ? sa.rekey_at : sa.reauth_at);
       if (sa.children.empty()) {
@@ -339,7 +339,7 @@ class Peer {
       for (const auto& c : sa.children) {
         std::cout << ike << " child=" << c.connection << " child_state=" << c.state
                   << " child_spi_in=" << hex(c.spi_in, 8) << " child_spi_out=" << hex(c.spi_out, 8)
-                  << " esp_alg=" << token(c.algorithms) << " mode=" << c.mode
+                  << " esp_alg=" << token(c.algorithms.str()) << " mode=" << c.mode
                   << " encap=" << (encap[c.spi_in] ? "udp" : "none")
                   << " local_ts=" << token(c.local_ts) << " remote_ts=" << token(c.remote_ts)
                   << " child_rekeys=" << c.rekeys << " child_rekey_in=" << in_seconds(c.rekey_at)

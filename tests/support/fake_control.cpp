@@ -53,7 +53,7 @@ ConnectionStatus FakeControl::established(const std::string& name) {
   ike.remote_address = "192.0.2.2:500";
   ike.local_id = "@west";
   ike.remote_id = "@east";
-  ike.algorithms = {"AES_GCM_16_256", "", "PRF_HMAC_SHA2_256", "CURVE25519"};
+  ike.algorithms = {"AES_GCM_16_256", "", "PRF_HMAC_SHA2_256", "DH31"};
   ike.established_at = wall_time(1767225700);
   ike.rekey_at = wall_time(1767250000);
   ike.rekeys = 1;
@@ -65,7 +65,7 @@ ConnectionStatus FakeControl::established(const std::string& name) {
   child.state = "INSTALLED";
   child.protocol = "ESP";
   child.mode = "tunnel";
-  child.algorithms = {"AES_GCM_16_256", "", "CURVE25519", false};
+  child.algorithms = {"AES_GCM_16_256", "", "DH31", false};
   child.bytes_in = 1024;
   child.bytes_out = 2048;
   child.packets_in = 8;
