@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "model/detail/conf_values.h"
+#include "model/files.h"
 #include "model/text.h"
 
 namespace ipsecd::model {
@@ -100,9 +101,9 @@ class Parser {
   Parser(Config& config, const ParseOptions& options) : config_(config), options_(options) {}
 
   void parse_file(const std::string& path, uint32_t from_file, uint32_t from_line, int depth) {
-    std::string text;
-    if (!read_file(path, text)) {
-      std::string why = std::strerror(errno);
+    Result<std::string> read = read_file(path, kMaxConfigFileBytes);
+    if (!read) {
+      const std::string& why = read.error();
       if (depth == 0) {
         config_.diagnostics.error(path, 0, "cannot read configuration: " + why);
       } else {
@@ -110,7 +111,7 @@ class Parser {
       }
       return;
     }
-    parse_text(text, path, dirname_of(path), from_file, from_line, depth);
+    parse_text(read.value(), path, dirname_of(path), from_file, from_line, depth);
   }
 
   void parse_text(std::string_view text, const std::string& name, const std::string& base_dir,
@@ -156,18 +157,6 @@ class Parser {
   }
   void warning(uint32_t file, uint32_t line, std::string message) {
     config_.diagnostics.warning(config_.files[file], static_cast<int>(line), std::move(message));
-  }
-
-  static bool read_file(const std::string& path, std::string& out) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      return false;
-    }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    out = std::move(ss).str();
-    errno = 0;
-    return true;
   }
 
   // Same file reached by two names must count as one for cycle detection.

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "model/detail/conf_values.h"
+#include "model/files.h"
 
 namespace ipsecd::model {
 namespace {
@@ -249,16 +250,14 @@ Config parse_yaml_text(std::string_view text, const std::string& name) {
 }
 
 Config parse_yaml_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  Result<std::string> text = read_file(path, kMaxConfigFileBytes);
+  if (!text) {
     Config config;
     config.files.push_back(path);
-    config.diagnostics.error(path, 0, "cannot read YAML spec");
+    config.diagnostics.error(path, 0, "cannot read YAML spec: " + text.error());
     return config;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_yaml_text(ss.str(), path);
+  return parse_yaml_text(text.value(), path);
 }
 
 std::string to_yaml(const std::vector<Connection>& connections) {

@@ -27,6 +27,7 @@
 #include <utility>
 
 #include "controller/conditions.h"
+#include "model/files.h"
 #include "model/text.h"
 #include "model/values.h"
 
@@ -450,30 +451,11 @@ DirScan scan_directory(const std::string& dir) {
 
 // The file's bytes, refused past kMaxCertFileBytes.
 model::Result<std::string> read_limited(const std::string& path) {
-  using R = model::Result<std::string>;
-  const std::string too_big = "is larger than " + std::to_string(kMaxCertFileBytes) +
-                              " bytes (1 MiB); a certificate, key or CRL file is never that big";
-  std::error_code ec;
-  uintmax_t size = fs::file_size(path, ec);
-  if (ec) {
-    return R::failure("cannot read: " + ec.message());
+  model::Result<std::string> bytes = model::read_file(
+      path, kMaxCertFileBytes, " (1 MiB); a certificate, key or CRL file is never that big");
+  if (!bytes && !bytes.error().starts_with("is larger")) {
+    return model::Result<std::string>::failure("cannot read: " + bytes.error());
   }
-  if (size > kMaxCertFileBytes) {
-    return R::failure(too_big);
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return R::failure(std::string("cannot open: ") + std::strerror(errno));
-  }
-  // One byte more than the size seen: a file that grew since is caught too.
-  std::string bytes(static_cast<size_t>(size) + 1, '\0');
-  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  auto got = static_cast<size_t>(in.gcount());
-  if (in.bad() || got > kMaxCertFileBytes) {
-    OPENSSL_cleanse(bytes.data(), bytes.size());
-    return R::failure(in.bad() ? std::string("cannot read the file") : too_big);
-  }
-  bytes.resize(got);
   return bytes;
 }
 
