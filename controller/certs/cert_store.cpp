@@ -462,34 +462,60 @@ model::Result<std::string> read_limited(const std::string& path) {
 // Objects in a PEM file beyond this are refused (a CA bundle has ~150).
 constexpr size_t kMaxObjectsPerFile = 1000;
 
-struct ParsedCerts {
-  std::string format;
-  std::vector<X509Ptr> certs;
+// The objects of one file: every PEM block of the type, or one DER object.
+template <class Ptr>
+struct ParsedObjects {
+  std::string format;  // "PEM" or "DER"
+  std::vector<Ptr> objects;
   std::string error;  // "" when every block parsed
 };
 
-ParsedCerts parse_certificates(std::string_view bytes) {
-  ParsedCerts out;
+// One reader for certificates, CRLs and private keys alike. PEM: every block
+// PEM_READ finds, up to kMaxObjectsPerFile (more refuses the whole file); a
+// block after the first that does not parse is an error naming its place.
+// DER (anything without "-----BEGIN "): one object and not a byte after it.
+// WHAT names the object in errors ("certificate"), BLOCK the PEM block sought
+// ("CERTIFICATE"); PEM_ARG goes to no_passphrase (where an encrypted block is
+// recorded).
+template <class Ptr>
+ParsedObjects<Ptr> parse_objects(
+    std::string_view bytes, std::string_view what, std::string_view block,
+    typename Ptr::pointer (*pem_read)(BIO*, typename Ptr::pointer*, pem_password_cb*, void*),
+    typename Ptr::pointer (*der_read)(typename Ptr::pointer*, const unsigned char**, long),
+    void* pem_arg = nullptr) {
+  ParsedObjects<Ptr> out;
   ERR_clear_error();
   if (looks_pem(bytes)) {
     out.format = "PEM";
     BioPtr bio = memory_bio(bytes);
-    while (out.certs.size() <= kMaxObjectsPerFile) {
-      X509* cert = PEM_read_bio_X509_AUX(bio.get(), nullptr, no_passphrase, nullptr);
-      if (cert == nullptr) {
+    bool clean_end = false;
+    while (out.objects.size() <= kMaxObjectsPerFile) {
+      // The end is clean when no block is left, or none of the type (a key
+      // beside the certificate): the readers report the latter as no start line.
+      char* rest = nullptr;
+      const long left = BIO_get_mem_data(bio.get(), &rest);
+      if (left <= 0 || std::string_view(rest, static_cast<size_t>(left)).find("-----BEGIN ") ==
+                           std::string_view::npos) {
+        clean_end = true;
         break;
       }
-      out.certs.emplace_back(cert);
+      typename Ptr::pointer object = pem_read(bio.get(), nullptr, no_passphrase, pem_arg);
+      if (object == nullptr) {
+        const unsigned long e = ERR_peek_last_error();
+        clean_end = ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
+        break;
+      }
+      out.objects.emplace_back(object);
     }
-    unsigned long e = ERR_peek_last_error();
-    bool clean_end = ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
-    if (out.certs.size() > kMaxObjectsPerFile) {
-      out.error = "holds more than " + std::to_string(kMaxObjectsPerFile) + " certificates";
-      out.certs.clear();
-    } else if (out.certs.empty()) {
-      out.error = clean_end ? "no CERTIFICATE block in the PEM file" : openssl_reason();
-    } else if (e != 0 && !clean_end) {
-      out.error = "certificate " + std::to_string(out.certs.size() + 1) +
+    if (out.objects.size() > kMaxObjectsPerFile) {
+      out.error =
+          "holds more than " + std::to_string(kMaxObjectsPerFile) + " " + std::string(what) + "s";
+      out.objects.clear();
+    } else if (out.objects.empty()) {
+      out.error =
+          clean_end ? "no " + std::string(block) + " block in the PEM file" : openssl_reason();
+    } else if (!clean_end) {
+      out.error = std::string(what) + " " + std::to_string(out.objects.size() + 1) +
                   " in the file: " + openssl_reason();
     }
     ERR_clear_error();
@@ -498,17 +524,21 @@ ParsedCerts parse_certificates(std::string_view bytes) {
   out.format = "DER";
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   const unsigned char* end = p + bytes.size();
-  X509* cert = d2i_X509(nullptr, &p, static_cast<long>(bytes.size()));
-  if (cert == nullptr) {
+  Ptr object(der_read(nullptr, &p, static_cast<long>(bytes.size())));
+  if (!object) {
     out.error = openssl_reason();
-    return out;
+  } else if (p != end) {
+    out.error = std::to_string(end - p) + " bytes of trailing data after the " + std::string(what);
+  } else {
+    out.objects.push_back(std::move(object));
   }
-  out.certs.emplace_back(cert);
-  if (p != end) {
-    out.error = std::to_string(end - p) + " bytes of trailing data after the certificate";
-    out.certs.clear();
-  }
+  ERR_clear_error();
   return out;
+}
+
+ParsedObjects<X509Ptr> parse_certificates(std::string_view bytes) {
+  return parse_objects<X509Ptr>(bytes, "certificate", "CERTIFICATE", PEM_read_bio_X509_AUX,
+                                d2i_X509);
 }
 
 struct LoadedCert {
@@ -561,11 +591,11 @@ std::shared_ptr<const CertDir> load_cert_dir(const std::string& label, const std
       dir->errors.push_back({name, bytes.error()});
       continue;
     }
-    ParsedCerts parsed = parse_certificates(bytes.value());
+    ParsedObjects<X509Ptr> parsed = parse_certificates(bytes.value());
     if (!parsed.error.empty()) {
       dir->errors.push_back({name, "not a certificate (PEM or DER): " + parsed.error});
     }
-    for (X509Ptr& cert : parsed.certs) {
+    for (X509Ptr& cert : parsed.objects) {
       LoadedCert loaded;
       loaded.item = describe(cert.get(), name, parsed.format);
       if (const EVP_PKEY* key = X509_get0_pubkey(cert.get())) {
@@ -606,34 +636,19 @@ std::shared_ptr<const KeyDir> load_key_dir(const std::string& path) {
       continue;
     }
     WipedBytes bytes(std::move(read).value());
-    ERR_clear_error();
-    std::vector<PkeyPtr> keys;
     bool asked = false;
-    if (looks_pem(bytes.get())) {
-      BioPtr bio = memory_bio(bytes.get());
-      while (keys.size() < kMaxObjectsPerFile) {
-        EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, &asked);
-        if (key == nullptr) {
-          break;
-        }
-        keys.emplace_back(key);
-      }
-    } else {
-      const auto* p = reinterpret_cast<const unsigned char*>(bytes.get().data());
-      EVP_PKEY* key = d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(bytes.get().size()));
-      if (key != nullptr) {
-        keys.emplace_back(key);
-      }
-    }
-    if (keys.empty()) {
+    ParsedObjects<PkeyPtr> keys =
+        parse_objects<PkeyPtr>(bytes.get(), "private key", "PRIVATE KEY", PEM_read_bio_PrivateKey,
+                               d2i_AutoPrivateKey, &asked);
+    if (!keys.error.empty()) {
       // OpenSSL's reasons name the structure, never the key's content.
-      std::string why = asked ? "is an encrypted private key; ipsecd reads no passphrases, so "
-                                "it cannot tell which certificate it belongs to"
-                              : "not a private key (PEM or DER): " + openssl_reason();
+      std::string why = asked && keys.objects.empty()
+                            ? "is an encrypted private key; ipsecd reads no passphrases, so it "
+                              "cannot tell which certificate it belongs to"
+                            : "not a private key (PEM or DER): " + keys.error;
       dir->errors.push_back({name, why});
     }
-    ERR_clear_error();
-    for (const PkeyPtr& key : keys) {
+    for (const PkeyPtr& key : keys.objects) {
       std::string spki = spki_der(key.get());
       if (!spki.empty()) {
         dir->spkis.push_back(std::move(spki));
@@ -683,48 +698,13 @@ std::shared_ptr<const CrlDir> load_crl_dir(const std::string& path) {
       dir->errors.push_back({name, bytes.error()});
       continue;
     }
-    std::string_view data = bytes.value();
-    ERR_clear_error();
-    std::vector<CrlPtr> crls;
-    std::string format;
-    std::string error;
-    if (looks_pem(data)) {
-      format = "PEM";
-      BioPtr bio = memory_bio(data);
-      while (crls.size() < kMaxObjectsPerFile) {
-        X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, no_passphrase, nullptr);
-        if (crl == nullptr) {
-          break;
-        }
-        crls.emplace_back(crl);
-      }
-      unsigned long e = ERR_peek_last_error();
-      bool clean_end = ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
-      if (crls.empty()) {
-        error = clean_end ? "no X509 CRL block in the PEM file" : openssl_reason();
-      } else if (e != 0 && !clean_end) {
-        error = "CRL " + std::to_string(crls.size() + 1) + " in the file: " + openssl_reason();
-      }
-    } else {
-      format = "DER";
-      const auto* p = reinterpret_cast<const unsigned char*>(data.data());
-      const unsigned char* end = p + data.size();
-      X509_CRL* crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(data.size()));
-      if (crl == nullptr) {
-        error = openssl_reason();
-      } else if (p != end) {
-        X509_CRL_free(crl);
-        error = std::to_string(end - p) + " bytes of trailing data after the CRL";
-      } else {
-        crls.emplace_back(crl);
-      }
+    ParsedObjects<CrlPtr> crls = parse_objects<CrlPtr>(bytes.value(), "CRL", "X509 CRL",
+                                                       PEM_read_bio_X509_CRL, d2i_X509_CRL);
+    if (!crls.error.empty()) {
+      dir->errors.push_back({name, "not a CRL (PEM or DER): " + crls.error});
     }
-    ERR_clear_error();
-    if (!error.empty()) {
-      dir->errors.push_back({name, "not a CRL (PEM or DER): " + error});
-    }
-    for (CrlPtr& crl : crls) {
-      dir->crls.push_back({describe_crl(crl.get(), name, format), std::move(crl)});
+    for (CrlPtr& crl : crls.objects) {
+      dir->crls.push_back({describe_crl(crl.get(), name, crls.format), std::move(crl)});
     }
   }
   return dir;

@@ -680,6 +680,45 @@ TEST_F(CertStoreTest, ReadersDuringReloadsSeeWholeStates) {
   EXPECT_EQ(torn, 0);
 }
 
+// Certificates, CRLs and keys are read by one reader: what each refused, all refuse.
+TEST_F(CertStoreTest, KeysAndCrlsHaveTheCertificatesLimits) {
+  PkeyPtr spare = ec_key();
+  std::string many;
+  for (int i = 0; i < 1001; ++i) {
+    many += private_pem(spare.get());
+  }
+  write(dir_ / "private/many.pem", many, fs::perms(0600));
+  unsigned char* der = nullptr;
+  const int len = i2d_PrivateKey(spare.get(), &der);
+  ASSERT_GT(len, 0);
+  write(dir_ / "private/trailing.der",
+        std::string(reinterpret_cast<char*>(der), static_cast<size_t>(len)) + "xx",
+        fs::perms(0600));
+  OPENSSL_clear_free(der, static_cast<size_t>(len));
+  const std::string crl = pem(make_crl(ca_.get(), ca_key_, {}, 7 * kDay).get());
+  std::string crls;
+  for (int i = 0; i < 1001; ++i) {
+    crls += crl;
+  }
+  write(dir_ / "crls/many.crl", crls);
+  std::unique_ptr<CertStore> store = open_store();
+  ASSERT_TRUE(store);
+  CertListing certs = store->listing(CertKind::kCerts);
+  EXPECT_TRUE(has_error(certs.errors,
+                        "private/many.pem: not a private key (PEM or DER): holds "
+                        "more than 1000 private keys"))
+      << join(certs.errors);
+  EXPECT_TRUE(has_error(certs.errors,
+                        "private/trailing.der: not a private key (PEM or DER): 2 "
+                        "bytes of trailing data after the private key"))
+      << join(certs.errors);
+  CertListing listed = store->listing(CertKind::kCrls);
+  EXPECT_TRUE(has_error(listed.errors,
+                        "crls/many.crl: not a CRL (PEM or DER): holds more than "
+                        "1000 CRLs"))
+      << join(listed.errors);
+}
+
 TEST_F(CertStoreTest, PrivateKeysAreMatchedNeverShown) {
   PkeyPtr spare = ec_key();
   write(dir_ / "private/locked.pem", private_pem(spare.get(), "secret-passphrase"),
