@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "controller/clock.h"
+#include "model/text.h"
 
 namespace ipsecd::controller {
 
@@ -59,8 +60,7 @@ std::string to_json(const Condition& condition);
 // A JSON array of to_json() objects.
 std::string to_json(const Conditions& conditions);
 
-// `text` as a JSON string literal, quotes included; bytes that are not UTF-8
-// become U+FFFD so the output is always valid JSON.
-std::string json_quote(std::string_view text);
+// JSON string literals (model/text.h), as every to_json of the controller writes them.
+using model::text::json_quote;
 
 }  // namespace ipsecd::controller

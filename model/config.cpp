@@ -541,36 +541,6 @@ Config finish(Config config, Parser& parser, const ParseOptions& options) {
   return config;
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xf];
-          out += kHex[c & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
-
 bool needs_quotes(std::string_view v) {
   return v.empty() || v.find_first_of(" \t#\"") != std::string_view::npos;
 }
@@ -691,9 +661,9 @@ std::string format_config_json(const Config& config) {
     out += '{';
     for (size_t i = 0; i < settings.size(); ++i) {
       out += i == 0 ? "" : ", ";
-      append_json_string(out, keyword(settings[i].keyword).spelled(settings[i].side));
+      out += text::json_quote(keyword(settings[i].keyword).spelled(settings[i].side));
       out += ": ";
-      append_json_string(out, canonical_value(settings[i]));
+      out += text::json_quote(canonical_value(settings[i]));
     }
     out += '}';
   };
@@ -702,7 +672,7 @@ std::string format_config_json(const Config& config) {
   out += ", \"conns\": {";
   for (size_t i = 0; i < config.conns.size(); ++i) {
     out += i == 0 ? "" : ", ";
-    append_json_string(out, config.conns[i].name);
+    out += text::json_quote(config.conns[i].name);
     out += ": ";
     append_settings(out, config.conns[i].settings);
   }

@@ -1,6 +1,6 @@
 #pragma once
-// ASCII text helpers for configuration syntax, used across model/ and by the
-// folders that read the same files (controller/ sources, the certificate store).
+// Text helpers for configuration syntax, used across model/ and by the folders
+// that read the same files or show what they hold (controller/, cli/).
 // Configuration syntax is ASCII; the C locale's tolower is neither needed nor fast.
 
 #include <string>
@@ -59,5 +59,9 @@ inline int hex_value(char c) {
   }
   return -1;
 }
+
+// TEXT as a JSON string literal, quotes included; bytes that are not UTF-8
+// become U+FFFD, so the output is always valid JSON whatever a file held.
+std::string json_quote(std::string_view text);
 
 }  // namespace ipsecd::model::text

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "model/config.h"
+
 namespace ipsecd::model::text {
 namespace {
 
@@ -35,6 +37,23 @@ TEST(Text, CaseHelpersAreAsciiOnly) {
   EXPECT_EQ(lower("\xc3\x84"), "\xc3\x84");
   EXPECT_TRUE(iequals("IKEv2", "ikev2"));
   EXPECT_FALSE(iequals("ikev2", "ikev"));
+}
+
+TEST(Text, JsonQuoteIsAlwaysValidJson) {
+  EXPECT_EQ(json_quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(json_quote("\t\r\n\x01\x7f"), "\"\\t\\r\\n\\u0001\\u007f\"");
+  EXPECT_EQ(json_quote("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
+  EXPECT_EQ(json_quote("bad\xff\xc3"), "\"bad\\ufffd\\ufffd\"");
+}
+
+// ipsec readwriteconf --json writes values with it: a CR or a byte that is not
+// UTF-8 in a file no longer makes its output invalid JSON.
+TEST(Text, ReadwriteconfJsonEscapesWhatAFileHolds) {
+  Config c = parse_config_text(
+      "conn a\n\tleft=192.0.2.1\n\tright=192.0.2.2\n\tleftupdown=/bin/u\xff\n", "t.conf");
+  const std::string json = format_config_json(c);
+  EXPECT_NE(json.find("\"/bin/u\\ufffd\""), std::string::npos) << json;
+  EXPECT_EQ(json.find('\xff'), std::string::npos) << json;
 }
 
 }  // namespace
