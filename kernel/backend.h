@@ -250,7 +250,9 @@ struct Error {
   std::string message;
 };
 
-// A value or an Error.
+// A value or an Error. The same shape as engine::wire::Result and
+// model::Result, each over its own folder's error: kernel/ depends on nothing
+// of ours, so it cannot share theirs.
 template <typename T>
 class [[nodiscard]] Result {
  public:

@@ -427,6 +427,8 @@ struct Error {
   NotifyType answer() const;
 };
 
+// A value or an Error: kernel::Result's shape over the codec's Error (the
+// codec links alone, without kernel/).
 template <class T>
 class [[nodiscard]] Result {
  public:
