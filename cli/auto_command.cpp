@@ -530,9 +530,19 @@ class Session {
       print_json(answer->body);
       return kExitOk;
     }
+    return print(secrets_reloaded(answer->body));
+  }
+
+  // "reloaded secrets: N entries" on stdout and the daemon's warnings on
+  // stderr, for --rereadsecrets and --rereadall alike; an answer that is not
+  // the documented shape is an error.
+  model::Result<std::string> secrets_reloaded(const std::string& body) {
+    using R = model::Result<std::string>;
     try {
-      web::json::value v = web::json::value::parse(answer->body);
-      out_ << "reloaded secrets: " << v.at("secrets").as_number().to_uint64() << " entries\n";
+      web::json::value v = web::json::value::parse(body);
+      std::string line =
+          "reloaded secrets: " + std::to_string(v.at("secrets").as_number().to_uint64()) +
+          " entries\n";
       if (v.has_field("warnings") && v.at("warnings").is_array()) {
         for (const web::json::value& w : v.at("warnings").as_array()) {
           if (w.is_string()) {
@@ -540,12 +550,12 @@ class Session {
           }
         }
       }
+      return line;
     } catch (const std::exception& e) {
-      return fail_with(kExitFailed, std::string("the daemon's answer to POST /v1/secrets:reload "
-                                                "is not the documented shape: ") +
-                                        e.what());
+      return R::failure(std::string("the daemon's answer to POST /v1/secrets:reload is not the "
+                                    "documented shape: ") +
+                        e.what());
     }
-    return kExitOk;
   }
 
   int reread_kind(std::string_view kind) {
@@ -578,7 +588,7 @@ class Session {
         continue;
       }
       model::Result<std::string> text =
-          key == "secrets" ? model::Result<std::string>(secrets_line(answer->body))
+          key == "secrets" ? secrets_reloaded(answer->body)
                            : (key == "certs" ? format_reloaded(answer->body)
                                              : format_reloaded_groups(answer->body));
       if (int code = print(text); code != kExitOk) {
@@ -589,16 +599,6 @@ class Session {
       print_json(combined.serialize());
     }
     return kExitOk;
-  }
-
-  static std::string secrets_line(const std::string& body) {
-    try {
-      web::json::value v = web::json::value::parse(body);
-      return "reloaded secrets: " + std::to_string(v.at("secrets").as_number().to_uint64()) +
-             " entries\n";
-    } catch (const std::exception&) {
-      return "reloaded secrets\n";
-    }
   }
 
   int list_kind(std::string_view kind) {

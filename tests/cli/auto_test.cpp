@@ -323,6 +323,11 @@ TEST_F(AutoTest, ReadyAndRereadsecrets) {
   CliRun json = autorun({"--rereadsecrets", "--json"});
   ASSERT_EQ(json.code, kExitOk);
   EXPECT_EQ(web::json::value::parse(json.out).at("secrets").as_integer(), 3);
+  // --rereadall tells the secrets' reload as --rereadsecrets does, warnings included.
+  CliRun all = autorun({"--rereadall"});
+  ASSERT_EQ(all.code, kExitOk) << all.err;
+  EXPECT_EQ(all.out.find("reloaded secrets: 3 entries\n"), 0u) << all.out;
+  EXPECT_NE(all.err.find("/etc/ipsec.secrets:2: warning: unused"), std::string::npos) << all.err;
 }
 
 TEST_F(AutoTest, LibreswanFiveSpellingsEqualTheAutoForms) {
