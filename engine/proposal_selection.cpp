@@ -72,22 +72,6 @@ const model::ProposalList& default_esp_proposals() {
   return list;
 }
 
-bool is_aead(model::EncrId id) {
-  switch (id) {
-    case model::EncrId::kAesGcm8:
-    case model::EncrId::kAesGcm12:
-    case model::EncrId::kAesGcm16:
-    case model::EncrId::kAesCcm8:
-    case model::EncrId::kAesCcm12:
-    case model::EncrId::kAesCcm16:
-    case model::EncrId::kChaCha20Poly1305:
-    case model::EncrId::kNullAuthAesGmac:
-      return true;
-    default:
-      return false;
-  }
-}
-
 std::optional<kernel::Cipher> kernel_cipher(model::EncrAlg encr) {
   switch (encr.id) {
     case model::EncrId::kAesGcm16:
@@ -139,7 +123,7 @@ wire::SaPayload ike_offer(const std::vector<model::Proposal>& proposals) {
       if (ike_encr_supported(e)) {
         w.transforms.push_back(
             transform(TransformType::kEncryption, static_cast<uint16_t>(e.id), e.key_bits));
-        (is_aead(e.id) ? aead : plain) = true;
+        (model::is_aead(e.id) ? aead : plain) = true;
       }
     }
     std::size_t before = w.transforms.size();
@@ -190,7 +174,7 @@ wire::SaPayload esp_offer(const std::vector<model::Proposal>& proposals, uint32_
       if (kernel_cipher(e)) {
         w.transforms.push_back(
             transform(TransformType::kEncryption, static_cast<uint16_t>(e.id), e.key_bits));
-        (is_aead(e.id) ? aead : plain) = true;
+        (model::is_aead(e.id) ? aead : plain) = true;
       }
     }
     bool have_integ = false;
@@ -243,7 +227,7 @@ std::optional<wire::Proposal> choose(const wire::SaPayload& offered, const wire:
       chosen.protocol = theirs.protocol;
       chosen.spi = theirs.spi;
       chosen.transforms.push_back(encr.front());
-      const bool aead = is_aead(static_cast<model::EncrId>(encr.front().id));
+      const bool aead = model::is_aead(static_cast<model::EncrId>(encr.front().id));
       if (protocol == wire::ProtocolId::kIke) {
         auto prf = picked(theirs.transforms, TransformType::kPrf, in_mine);
         if (prf.empty()) {
@@ -357,7 +341,7 @@ model::Result<IkeAlgorithms> ike_algorithms(const wire::Proposal& chosen) {
   a.prf = static_cast<model::PrfId>(p->prf->id);
   a.integ = p->integ ? static_cast<model::IntegId>(p->integ->id) : model::IntegId::kNone;
   a.dh = static_cast<model::DhId>(p->ke->id);
-  if (!is_aead(a.encr.id) && a.integ == model::IntegId::kNone) {
+  if (!model::is_aead(a.encr.id) && a.integ == model::IntegId::kNone) {
     return R::failure("the chosen IKE proposal has a non-AEAD cipher and no integrity algorithm");
   }
   return a;
@@ -382,7 +366,7 @@ model::Result<EspAlgorithms> esp_algorithms(const wire::Proposal& chosen) {
     return R::failure("the chosen ESP algorithms " + a.str() +
                       " are not supported by the kernel backend");
   }
-  if (!is_aead(a.encr.id) && a.integ == model::IntegId::kNone) {
+  if (!model::is_aead(a.encr.id) && a.integ == model::IntegId::kNone) {
     return R::failure("the chosen ESP proposal has a non-AEAD cipher and no integrity algorithm");
   }
   return a;

@@ -22,7 +22,6 @@ namespace ipsecd::engine {
 const model::ProposalList& default_ike_proposals();
 const model::ProposalList& default_esp_proposals();
 
-bool is_aead(model::EncrId id);
 std::optional<kernel::Cipher> kernel_cipher(model::EncrAlg encr);
 std::optional<kernel::Integrity> kernel_integrity(model::IntegId integ);
 

@@ -35,8 +35,7 @@ std::string quoted(std::string_view s) {
 struct EncrInfo {
   EncrId id;
   std::string_view fqn;
-  std::array<std::string_view, 5> names;  // first is the one listed in errors
-  bool aead;
+  std::array<std::string_view, 5> names;    // first is the one listed in errors
   bool ike;                                 // usable in ike= (else esp= only)
   std::array<uint16_t, 3> key_lengths;      // valid lengths; all zero for a fixed key size
   std::array<uint16_t, 2> default_lengths;  // proposed, in order, when none is given
@@ -48,12 +47,11 @@ constexpr std::array<uint16_t, 2> kAesDefaults{256, 128};
 constexpr std::array<uint16_t, 2> kNoDefaults{0, 0};
 
 constexpr EncrInfo kEncrs[] = {
-    {EncrId::kAesCbc, "AES_CBC", {"aes", "aes_cbc"}, false, true, kAesKeys, kAesDefaults},
-    {EncrId::kAesCtr, "AES_CTR", {"aes_ctr", "aesctr"}, false, true, kAesKeys, kAesDefaults},
+    {EncrId::kAesCbc, "AES_CBC", {"aes", "aes_cbc"}, true, kAesKeys, kAesDefaults},
+    {EncrId::kAesCtr, "AES_CTR", {"aes_ctr", "aesctr"}, true, kAesKeys, kAesDefaults},
     {EncrId::kAesGcm16,
      "AES_GCM_16",
      {"aes_gcm", "aes_gcm_16", "aes_gcm_c", "aes_gcm16"},
-     true,
      true,
      kAesKeys,
      kAesDefaults},
@@ -61,34 +59,29 @@ constexpr EncrInfo kEncrs[] = {
      "AES_GCM_12",
      {"aes_gcm_12", "aes_gcm_b", "aes_gcm12"},
      true,
-     true,
      kAesKeys,
      kAesDefaults},
     {EncrId::kAesGcm8,
      "AES_GCM_8",
      {"aes_gcm_8", "aes_gcm_a", "aes_gcm8"},
      true,
-     true,
      kAesKeys,
      kAesDefaults},
     {EncrId::kAesCcm16,
      "AES_CCM_16",
      {"aes_ccm", "aes_ccm_16", "aes_ccm_c", "aes_ccm16"},
-     true,
      false,
      kAesKeys,
      kAesDefaults},
     {EncrId::kAesCcm12,
      "AES_CCM_12",
      {"aes_ccm_12", "aes_ccm_b", "aes_ccm12"},
-     true,
      false,
      kAesKeys,
      kAesDefaults},
     {EncrId::kAesCcm8,
      "AES_CCM_8",
      {"aes_ccm_8", "aes_ccm_a", "aes_ccm8"},
-     true,
      false,
      kAesKeys,
      kAesDefaults},
@@ -96,26 +89,23 @@ constexpr EncrInfo kEncrs[] = {
      "CHACHA20_POLY1305",
      {"chacha20_poly1305", "chacha20poly1305"},
      true,
-     true,
      kFixed,
      kNoDefaults},
     {EncrId::kCamelliaCbc,
      "CAMELLIA_CBC",
      {"camellia", "camellia_cbc"},
-     false,
      true,
      kAesKeys,
      kAesDefaults},
-    {EncrId::kCamelliaCtr, "CAMELLIA_CTR", {"camellia_ctr"}, false, false, kAesKeys, kAesDefaults},
-    {EncrId::k3Des, "3DES_CBC", {"3des", "3des_cbc"}, false, true, kFixed, kNoDefaults},
+    {EncrId::kCamelliaCtr, "CAMELLIA_CTR", {"camellia_ctr"}, false, kAesKeys, kAesDefaults},
+    {EncrId::k3Des, "3DES_CBC", {"3des", "3des_cbc"}, true, kFixed, kNoDefaults},
     {EncrId::kNullAuthAesGmac,
      "NULL_AUTH_AES_GMAC",
      {"null_auth_aes_gmac", "aes_gmac"},
-     true,
      false,
      kAesKeys,
      kAesDefaults},
-    {EncrId::kNull, "NULL", {"null"}, false, false, kFixed, kNoDefaults},
+    {EncrId::kNull, "NULL", {"null"}, false, kFixed, kNoDefaults},
 };
 
 struct PrfInfo {
@@ -558,7 +548,7 @@ std::optional<std::string> Parser::finish(Proposal& p, bool integ_given) {
   bool any_aead = false;
   bool any_plain = false;
   for (const auto& e : p.encr) {
-    (encr_info(e.id)->aead ? any_aead : any_plain) = true;
+    (is_aead(e.id) ? any_aead : any_plain) = true;
   }
   if (any_aead && any_plain) {
     return "AEAD and non-AEAD encryption algorithms cannot be combined in one proposal" + where() +
@@ -769,8 +759,7 @@ std::string format_proposals(ProposalKind kind, const std::vector<Proposal>& pro
   std::string out;
   for (const Proposal& p : proposals) {
     std::vector<std::string> parts;
-    bool aead = !p.encr.empty() && encr_info(p.encr.front().id) != nullptr &&
-                encr_info(p.encr.front().id)->aead;
+    bool aead = !p.encr.empty() && is_aead(p.encr.front().id);
     if (kind != ProposalKind::kAh) {
       parts.push_back(join_encr(p.encr));
     }

@@ -112,6 +112,25 @@ Result<std::vector<Proposal>> parse_proposals(ProposalKind kind, std::string_vie
 // "AES_CBC_256-HMAC_SHA2_256-MODP2048"; used for status output and hashing.
 std::string format_proposals(ProposalKind kind, const std::vector<Proposal>& proposals);
 
+// An AEAD cipher (GCM, CCM, ChaCha20-Poly1305, NULL_AUTH_AES_GMAC): integrity
+// comes with it, so a proposal with one names no integrity algorithm. Inline:
+// engine/crypto uses model/'s headers without linking it.
+constexpr bool is_aead(EncrId id) {
+  switch (id) {
+    case EncrId::kAesGcm8:
+    case EncrId::kAesGcm12:
+    case EncrId::kAesGcm16:
+    case EncrId::kAesCcm8:
+    case EncrId::kAesCcm12:
+    case EncrId::kAesCcm16:
+    case EncrId::kChaCha20Poly1305:
+    case EncrId::kNullAuthAesGmac:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Names for logs, status and errors ("AES_GCM_16_256", "HMAC_SHA2_256_128",
 // "DH19"/"ECP_256", ...).
 std::string_view encr_name(EncrId id);

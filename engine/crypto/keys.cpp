@@ -20,22 +20,6 @@ bool is_aes_key_bits(uint16_t bits) {
   return bits == 128 || bits == 192 || bits == 256;
 }
 
-bool is_aead(EncrId encr) {
-  switch (encr) {
-    case EncrId::kAesCcm8:
-    case EncrId::kAesCcm12:
-    case EncrId::kAesCcm16:
-    case EncrId::kAesGcm8:
-    case EncrId::kAesGcm12:
-    case EncrId::kAesGcm16:
-    case EncrId::kNullAuthAesGmac:
-    case EncrId::kChaCha20Poly1305:
-      return true;
-    default:
-      return false;
-  }
-}
-
 std::array<uint8_t, 8> spi_octets(uint64_t spi) {
   std::array<uint8_t, 8> out{};
   for (int i = 7; i >= 0; --i) {
@@ -117,11 +101,11 @@ model::Result<KeyLengths> key_lengths(EncrId encr, uint16_t key_bits, IntegId in
     default:
       return R::failure(name + " has no known key length");
   }
-  if (is_aead(encr) && integ != IntegId::kNone) {
+  if (model::is_aead(encr) && integ != IntegId::kNone) {
     return R::failure(name + " is a combined-mode cipher and takes no integrity algorithm, got " +
                       id_text("integrity", static_cast<unsigned>(integ)));
   }
-  if (!is_aead(encr) && integ == IntegId::kNone) {
+  if (!model::is_aead(encr) && integ == IntegId::kNone) {
     return R::failure(name + " needs an integrity algorithm");
   }
   auto integ_len = integ_key_length(integ);

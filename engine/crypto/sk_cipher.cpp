@@ -79,10 +79,6 @@ std::size_t aead_icv(EncrId encr) {
   }
 }
 
-bool is_aead(EncrId encr) {
-  return encr != EncrId::kAesCbc;
-}
-
 // One cipher context per direction of use, keyed on first use: decryption key
 // schedules differ from encryption ones, and a sealing SkCipher never opens.
 class KeyedContexts {
@@ -312,7 +308,7 @@ bool SkCipher::supported(const SkAlgorithm& algorithm) {
   if (cipher_name(algorithm.encr, algorithm.key_bits) == nullptr) {
     return false;
   }
-  if (is_aead(algorithm.encr)) {
+  if (model::is_aead(algorithm.encr)) {
     return algorithm.integ == IntegId::kNone;
   }
   return integ_for(algorithm.integ).digest != nullptr;
@@ -334,7 +330,7 @@ model::Result<std::unique_ptr<SkCipher>> SkCipher::create(const SkAlgorithm& alg
   }
   const EVP_CIPHER* cipher = detail::cipher(cipher_name(algorithm.encr, algorithm.key_bits));
   const std::size_t key_size = static_cast<std::size_t>(EVP_CIPHER_get_key_length(cipher));
-  if (is_aead(algorithm.encr)) {
+  if (model::is_aead(algorithm.encr)) {
     if (encr_key.size() != key_size + kAeadSalt || !integ_key.empty()) {
       return R::failure(what + " needs a " + std::to_string(key_size + kAeadSalt) +
                         "-octet key (with salt) and no integrity key, got " +

@@ -334,5 +334,20 @@ TEST(ProposalsAddke, Rfc5114GroupsParse) {
   EXPECT_EQ((*p)[0].dh, std::vector<DhId>{DhId::kModp2048s256});
 }
 
+// One list of AEAD ciphers serves the parser, proposal selection and the SK and
+// ESP key layouts; the SK layer once asked only "not AES-CBC".
+TEST(Proposals, IsAeadIsTheAeadCiphersOnly) {
+  for (EncrId id :
+       {EncrId::kAesGcm8, EncrId::kAesGcm12, EncrId::kAesGcm16, EncrId::kAesCcm8, EncrId::kAesCcm12,
+        EncrId::kAesCcm16, EncrId::kChaCha20Poly1305, EncrId::kNullAuthAesGmac}) {
+    EXPECT_TRUE(is_aead(id)) << encr_name(id);
+  }
+  for (EncrId id : {EncrId::k3Des, EncrId::kNull, EncrId::kAesCbc, EncrId::kAesCtr,
+                    EncrId::kCamelliaCbc, EncrId::kCamelliaCtr}) {
+    EXPECT_FALSE(is_aead(id)) << encr_name(id);
+  }
+  static_assert(is_aead(EncrId::kAesGcm16) && !is_aead(EncrId::kAesCbc));
+}
+
 }  // namespace
 }  // namespace ipsecd::model
