@@ -165,6 +165,24 @@ class ReconcilerTest : public ::testing::Test {
     }
     return pred();
   }
+  // west-east on both nodes, kWestEast plus each node's own keywords, up as a
+  // sees it (Established True).
+  void establish(const std::string& a_keywords, const std::string& b_keywords) {
+    b->controller->apply("file:b", snap({conn("west-east", kWestEast + b_keywords)}));
+    a->controller->apply("file:a", snap({conn("west-east", kWestEast + a_keywords)}));
+    ASSERT_TRUE(eventually([&] {
+      return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue);
+    })) << a->reason("west-east", kConditionEstablished);
+  }
+  // b stops answering until a's liveness check calls it dead ("DeadPeer: ..." on
+  // Established) and THEN holds as well.
+  void silence_b_until_dead(const std::function<bool()>& then = nullptr) {
+    silence_b = true;
+    ASSERT_TRUE(eventually([&] {
+      return a->reason("west-east", kConditionEstablished).starts_with("DeadPeer: ") &&
+             (!then || then());
+    })) << a->reason("west-east", kConditionEstablished);
+  }
   std::vector<Spis> spis(Node& node, const std::string& name) {
     return on_loop([&] {
       std::vector<Spis> out;
@@ -718,16 +736,8 @@ bool has_trap(const std::vector<kernel::PolicyState>& ps) {
 }
 
 TEST_F(ReconcilerTest, DeadPeerWithDpdactionClearRemovesEverythingUntilTheOperatorActs) {
-  b->controller->apply("file:b", snap({conn("west-east", kWestEast + ";auto=add")}));
-  a->controller->apply("file:a",
-                       snap({conn("west-east", kWestEast + ";auto=start;dpdaction=clear" + kDpd)}));
-  ASSERT_TRUE(eventually([&] {
-    return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue);
-  })) << a->reason("west-east", kConditionEstablished);
-  silence_b = true;
-  ASSERT_TRUE(eventually([&] {
-    return a->reason("west-east", kConditionEstablished).starts_with("DeadPeer: ");
-  })) << a->reason("west-east", kConditionEstablished);
+  ASSERT_NO_FATAL_FAILURE(establish(";auto=start;dpdaction=clear" + kDpd, ";auto=add"));
+  ASSERT_NO_FATAL_FAILURE(silence_b_until_dead());
   EXPECT_NE(a->reason("west-east", kConditionEstablished)
                 .find("no answer to a liveness check (DPD) in 1 s; dpdaction=clear: SAs and trap "
                       "policies removed"),
@@ -763,20 +773,10 @@ TEST_F(ReconcilerTest, DeadPeerWithDpdactionClearRemovesEverythingUntilTheOperat
 
 TEST_F(ReconcilerTest, DeadPeerWithDpdactionHoldLeavesTrapsAndAPacketRenegotiates) {
   // a only answers (auto=add); b brings the connection up and then goes silent.
-  b->controller->apply("file:b", snap({conn("west-east", kWestEast + ";auto=start")}));
-  a->controller->apply("file:a",
-                       snap({conn("west-east", kWestEast + ";auto=add;dpdaction=hold" + kDpd)}));
-  ASSERT_TRUE(eventually([&] {
-    return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue);
-  })) << a->reason("west-east", kConditionEstablished);
+  ASSERT_NO_FATAL_FAILURE(establish(";auto=add;dpdaction=hold" + kDpd, ";auto=start"));
   EXPECT_FALSE(has_trap(policies(*a))) << "auto=add has no traps while it is up";
-  silence_b = true;
-  ASSERT_TRUE(eventually([&] {
-    return a->reason("west-east", kConditionEstablished).starts_with("DeadPeer: ") &&
-           a->is("west-east", kConditionRouted, ConditionStatus::kTrue);
-  })) << a->reason("west-east", kConditionEstablished)
-      << "\n"
-      << a->reason("west-east", kConditionRouted);
+  ASSERT_NO_FATAL_FAILURE(silence_b_until_dead(
+      [&] { return a->is("west-east", kConditionRouted, ConditionStatus::kTrue); }));
   EXPECT_NE(a->reason("west-east", kConditionEstablished)
                 .find("dpdaction=hold: trap policies hold the traffic"),
             std::string::npos)
@@ -817,16 +817,8 @@ TEST_F(ReconcilerTest, DeadPeerWithDpdactionHoldLeavesTrapsAndAPacketRenegotiate
 }
 
 TEST_F(ReconcilerTest, DeadPeerWithDpdactionRestartInitiatesAtOnceEvenForAutoAdd) {
-  b->controller->apply("file:b", snap({conn("west-east", kWestEast + ";auto=start")}));
-  a->controller->apply("file:a",
-                       snap({conn("west-east", kWestEast + ";auto=add;dpdaction=restart" + kDpd)}));
-  ASSERT_TRUE(eventually([&] {
-    return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue);
-  })) << a->reason("west-east", kConditionEstablished);
-  silence_b = true;
-  ASSERT_TRUE(eventually([&] {
-    return a->reason("west-east", kConditionEstablished).starts_with("DeadPeer: ");
-  })) << a->reason("west-east", kConditionEstablished);
+  ASSERT_NO_FATAL_FAILURE(establish(";auto=add;dpdaction=restart" + kDpd, ";auto=start"));
+  ASSERT_NO_FATAL_FAILURE(silence_b_until_dead());
   EXPECT_NE(a->reason("west-east", kConditionEstablished).find("dpdaction=restart: initiating"),
             std::string::npos)
       << a->reason("west-east", kConditionEstablished);
@@ -850,16 +842,8 @@ TEST_F(ReconcilerTest, DeadPeerWithDpdactionRestartInitiatesAtOnceEvenForAutoAdd
 }
 
 TEST_F(ReconcilerTest, DeadPeerWithoutDpdactionIsHoldAndAutoStartInitiatesAgain) {
-  b->controller->apply("file:b", snap({conn("west-east", kWestEast + ";auto=add")}));
-  a->controller->apply("file:a", snap({conn("west-east", kWestEast + ";auto=start" + kDpd)}));
-  ASSERT_TRUE(eventually([&] {
-    return a->is("west-east", kConditionEstablished, ConditionStatus::kTrue);
-  })) << a->reason("west-east", kConditionEstablished);
-  silence_b = true;
-  ASSERT_TRUE(eventually([&] {
-    return a->reason("west-east", kConditionEstablished).starts_with("DeadPeer: ") &&
-           has_trap(policies(*a));
-  })) << a->reason("west-east", kConditionEstablished);
+  ASSERT_NO_FATAL_FAILURE(establish(";auto=start" + kDpd, ";auto=add"));
+  ASSERT_NO_FATAL_FAILURE(silence_b_until_dead([&] { return has_trap(policies(*a)); }));
   EXPECT_EQ(dead_peers(*a, "hold"), "1");
   silence_b = false;
   // auto=start retries through the backoff, as libreswan revives a connection kept up.
