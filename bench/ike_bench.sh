@@ -70,23 +70,7 @@ secrets {
              secret = "bench-psk-0123456789abcdef" }
 }
 EOF
-    cat >"$1/strongswan.d/bench.conf" <<EOF
-charon {
-    reuse_ikesa = no
-    cookie_threshold = 1000000
-    cookie_threshold_ip = 1000000
-    block_threshold = 1000000
-    ikesa_table_size = 4096
-    ikesa_table_segments = 16
-    filelog { main { default = 0
-                     ike = 0
-                     knl = 0
-                     cfg = 0
-                     net = 0
-                     esp = 0
-                     chd = 0 } }
-}
-EOF
+    cp "$HERE/charon_bench.conf" "$1/strongswan.d/bench.conf"
 }
 
 echo "== strongSwan charon <-> charon, kernel-libipsec both sides (IKE+CHILD, N=$CHARON_N, window $WINDOW)"

@@ -135,23 +135,7 @@ conf() {  # conf DIR ME PEER l|r ESP
         echo "    ike-any { secret = \"bench-psk-0123456789abcdef\" }"
         echo "}"
     } >"$1/swanctl.conf"
-    cat >"$1/strongswan.d/bench.conf" <<EOF
-charon {
-    reuse_ikesa = no
-    cookie_threshold = 1000000
-    cookie_threshold_ip = 1000000
-    block_threshold = 1000000
-    ikesa_table_size = 4096
-    ikesa_table_segments = 16
-    filelog { main { default = 0
-                     ike = 0
-                     knl = 0
-                     cfg = 0
-                     net = 0
-                     esp = 0
-                     chd = 0 } }
-}
-EOF
+    cp "$HERE/charon_bench.conf" "$1/strongswan.d/bench.conf"
 }
 
 # The vici side of the rekeys: Vici, decode and the message types come from
