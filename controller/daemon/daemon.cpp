@@ -29,6 +29,21 @@
 namespace ipsecd::controller {
 namespace {
 
+// Why NAME may not be changed through the API: not there, or defined by a file
+// (ADVICE says what to do instead); nullopt when the API defined it.
+std::optional<Error> not_api_owned(const Store& store, const std::string& name,
+                                   std::string_view advice) {
+  std::optional<Entry> existing = store.get(name);
+  if (!existing) {
+    return Error{ErrorCode::kNotFound, "no connection named " + name};
+  }
+  if (existing->origin != "api") {
+    return Error{ErrorCode::kConflict, "connection " + name + " is defined by " + existing->origin +
+                                           "; " + std::string(advice)};
+  }
+  return std::nullopt;
+}
+
 using BoolResult = model::Result<bool>;
 
 // How often the loop looks at readiness and refreshes the metrics' levels.
@@ -710,13 +725,8 @@ ControlResult<ConnectionStatus> Daemon::replace(const std::string& name, Connect
   }
   {
     std::lock_guard lock(api_mu_);
-    auto existing = store_->get(name);
-    if (!existing) {
-      return Error{ErrorCode::kNotFound, "no connection named " + name};
-    }
-    if (existing->origin != "api") {
-      return Error{ErrorCode::kConflict, "connection " + name + " is defined by " +
-                                             existing->origin + "; edit that file instead"};
+    if (std::optional<Error> refused = not_api_owned(*store_, name, "edit that file instead")) {
+      return *refused;
     }
     api_conns_[name] = std::make_shared<const model::Connection>(std::move(spec.connection));
     apply_api_locked();
@@ -728,13 +738,8 @@ ControlResult<ConnectionStatus> Daemon::replace(const std::string& name, Connect
 ControlResult<Done> Daemon::remove(const std::string& name) {
   {
     std::lock_guard lock(api_mu_);
-    auto existing = store_->get(name);
-    if (!existing) {
-      return Error{ErrorCode::kNotFound, "no connection named " + name};
-    }
-    if (existing->origin != "api") {
-      return Error{ErrorCode::kConflict, "connection " + name + " is defined by " +
-                                             existing->origin + "; remove it from that file"};
+    if (std::optional<Error> refused = not_api_owned(*store_, name, "remove it from that file")) {
+      return *refused;
     }
     api_conns_.erase(name);
     apply_api_locked();
