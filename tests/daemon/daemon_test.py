@@ -299,6 +299,14 @@ class DaemonTest(Pair):
         with self.assertRaises(ApiError) as conflict:
             west.request("DELETE", "/v1/connections/c7")
         self.assertEqual(conflict.exception.status, 409)
+        self.assertIn("is defined by dir:", conflict.exception.body["error"]["message"])
+        self.assertIn("; remove it from that file", conflict.exception.body["error"]["message"])
+        # Nor replaced.
+        with self.assertRaises(ApiError) as replaced:
+            west.request("PUT", "/v1/connections/c7", conn("c7", 7, "start"))
+        self.assertEqual(replaced.exception.status, 409)
+        self.assertIn("; edit that file instead", replaced.exception.body["error"]["message"])
+        self.assertEqual(west.connection("c7")["auto"], "add")
         # Secrets reload.
         code, body = west.request("POST", "/v1/secrets:reload")
         self.assertEqual(body["secrets"], len(self.names))
