@@ -59,10 +59,11 @@ struct ChildSa {
   // Made while the other side made one for the same connection (crossing
   // CREATE_CHILD_SAs): one of the two is a duplicate.
   bool crossed = false;
-  uint32_t replaces = 0;  // spi_in of the CHILD SA this one rekeyed while that one remains
-  uint32_t rekeys = 0;    // rekeys of its predecessors: the lineage's count
-  // Responder of a rekey: our outbound SA goes in only once the old CHILD SA
-  // is deleted, so the peer never sees traffic on an SA it cannot read yet.
+  // spi_in of the CHILD SA this one rekeyed or stands beside, while that one remains.
+  uint32_t replaces = 0;
+  uint32_t rekeys = 0;  // rekeys of its predecessors: the lineage's count
+  // Responder of a rekey (or of a twin for the same flows): our outbound SA goes in only once the
+  // old CHILD SA is deleted, so the peer never sees traffic on an SA it cannot read yet.
   std::optional<OutboundKeys> pending_out;
   Clock::SteadyTime rekey_due{};   // zero: no rekey (rekey=no, or replaced)
   Clock::SteadyTime expire_due{};  // the hard lifetime

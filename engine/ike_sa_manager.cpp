@@ -605,21 +605,7 @@ void IkeSaManager::child_down(IkeSa& sa, uint32_t spi_in, const std::string& rea
     if (next.replaces != spi_in) {
       continue;
     }
-    next.replaces = 0;
-    if (!next.pending_out || next.spare) {
-      next.pending_out.reset();
-      continue;
-    }
-    OutboundKeys keys = std::move(*next.pending_out);
-    next.pending_out.reset();
-    if (auto st = install_sa(ctx_.kernel, sa, next, false, keys.encr, keys.integ); !st.ok()) {
-      ctx_.log(next.conn->name() + ": the kernel refused the rekeyed outbound SA " +
-               tasks::hex32(next.spi_out) + ": " + st.error().message);
-      const uint32_t failed = next.spi_in;
-      sa.tasks.queue(std::make_unique<tasks::ChildDelete>(
-          sa, ctx_, std::vector<uint32_t>{failed}, true, "the kernel refused its outbound SA"));
-      sa.tasks.initiate();
-    }
+    install_pending_out(sa, next);
     break;
   }
   ChildSa* child = sa.child_by_spi_in(spi_in);
@@ -630,6 +616,38 @@ void IkeSaManager::child_down(IkeSa& sa, uint32_t spi_in, const std::string& rea
                     child->spi_out, reason});
   }
   sa.remove_child(spi_in);
+}
+
+void IkeSaManager::install_pending_out(IkeSa& sa, ChildSa& next) {
+  next.replaces = 0;
+  if (!next.pending_out || next.spare) {
+    next.pending_out.reset();
+    return;
+  }
+  OutboundKeys keys = std::move(*next.pending_out);
+  next.pending_out.reset();
+  if (auto st = install_sa(ctx_.kernel, sa, next, false, keys.encr, keys.integ); !st.ok()) {
+    ctx_.log(next.conn->name() + ": the kernel refused the outbound SA " +
+             tasks::hex32(next.spi_out) + ": " + st.error().message);
+    const uint32_t failed = next.spi_in;
+    sa.tasks.queue(std::make_unique<tasks::ChildDelete>(
+        sa, ctx_, std::vector<uint32_t>{failed}, true, "the kernel refused its outbound SA"));
+    sa.tasks.initiate();
+  }
+}
+
+void IkeSaManager::install_pending_out_later(uint64_t ike_spi, uint32_t spi_in,
+                                             Clock::Duration after) {
+  ctx_.loop.schedule(after, [this, ike_spi, spi_in] {
+    IkeSa* sa = find(ike_spi);
+    ChildSa* next =
+        sa == nullptr || sa->state == IkeState::kDead ? nullptr : sa->child_by_spi_in(spi_in);
+    if (next != nullptr && next->pending_out) {
+      ctx_.log(next->conn->name() + ": the peer kept CHILD SA " + tasks::hex32(next->replaces) +
+               " beside " + tasks::hex32(spi_in) + "; sending with the new one");
+      install_pending_out(*sa, *next);
+    }
+  });
 }
 
 std::size_t IkeSaManager::ike_sas_with(const IkeSa& like, const model::Identity& peer) {

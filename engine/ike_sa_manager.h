@@ -54,6 +54,12 @@ class IkeSaManager {
   // or the connection keeps an equivalent CHILD SA (then its policies stay
   // too). A successor waiting for it to go gets its outbound SA now.
   void child_down(IkeSa& sa, uint32_t spi_in, const std::string& reason);
+  // The outbound SA that NEXT kept back while the CHILD SA it takes over from
+  // remained (pending_out) goes into the kernel now; nothing when it has none.
+  void install_pending_out(IkeSa& sa, ChildSa& next);
+  // The same AFTER from now, unless the CHILD SA it waits for went first: for a
+  // peer that keeps both CHILD SAs instead of deleting the old one.
+  void install_pending_out_later(uint64_t ike_spi, uint32_t spi_in, Clock::Duration after);
   // A CHILD SA is in the kernel: kept on `sa`, indexed, its rekey and expiry timers armed.
   void add_child(IkeSa& sa, ChildSa child);
 

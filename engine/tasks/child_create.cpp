@@ -32,6 +32,10 @@ uint32_t spi_of(std::span<const uint8_t> spi) {
 uint32_t spi_of(const wire::Proposal& p) {
   return spi_of(p.spi);
 }
+// How long a responder's new CHILD SA waits to send for the DELETE of a twin
+// (see sent()): the peer's DELETE follows its install within one round trip.
+constexpr Clock::Duration kTwinOutboundWait = std::chrono::seconds(5);
+
 std::vector<uint8_t> spi_octets(uint32_t spi) {
   return {static_cast<uint8_t>(spi >> 24), static_cast<uint8_t>(spi >> 16),
           static_cast<uint8_t>(spi >> 8), static_cast<uint8_t>(spi)};
@@ -661,16 +665,35 @@ Result ChildCreate::build_response(wire::Message& message) {
   return Result::need_more();
 }
 
+const ChildSa* ChildCreate::carrying_the_same_flows() const {
+  for (const ChildSa& c : sa_.children) {
+    if (!c.deleting && !c.spare && c.rekey == ChildRekey::kNone && c.pending_out == std::nullopt &&
+        c.conn->name() == child_.conn->name() && c.flows == child_.flows) {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
 void ChildCreate::sent() {
   if (!requested_ || error_ || finished_) {
     return;
   }
   ChildSa* old = replaced_ != 0 ? sa_.child_by_spi_in(replaced_) : nullptr;
+  // Not a rekey, but a CHILD SA for flows one of ours on this IKE SA already
+  // carries: the peer replacing it make-before-break (an edited connection),
+  // or initiations that crossed.
+  const ChildSa* twin = old != nullptr ? old : carrying_the_same_flows();
   kernel::Status st;
-  if (old != nullptr) {
-    // A rekey: the new outbound SA waits for the old CHILD SA's DELETE.
+  if (twin != nullptr) {
+    // The new outbound SA waits for the old CHILD SA's DELETE: the kernel sends
+    // with the newest SA at once, and the peer installs its inbound half only
+    // once it has read this answer. A twin's peer may keep both: a timer ends the wait.
     child_.pending_out = OutboundKeys{std::move(keys_->encr_r), std::move(keys_->integ_r)};
-    child_.replaces = replaced_;
+    child_.replaces = twin->spi_in;
+    if (old == nullptr) {
+      ctx_.sas->install_pending_out_later(sa_.our_spi(), child_.spi_in, kTwinOutboundWait);
+    }
   } else {
     st = install_sa(ctx_.kernel, sa_, child_, false, keys_->encr_r, keys_->integ_r);
   }

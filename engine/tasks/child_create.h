@@ -59,6 +59,9 @@ class ChildCreate final : public Task {
   Result reject(std::string reason);
   bool derive(std::span<const uint8_t> g_ir);
   void release_spi();
+  // Responder: the CHILD SA of this IKE SA, of the same connection (by name:
+  // an edit makes a new definition) and flows, that the new one stands beside.
+  const ChildSa* carrying_the_same_flows() const;
   ConnectionRef pick_connection(const wire::TsPayload& tsi, const wire::TsPayload& tsr) const;
   // The peer's REKEY_SA: the CHILD SA it names, or a refusal.
   Result take_rekey(const wire::NotifyPayload& notify);

@@ -772,7 +772,9 @@ TEST_F(EngineHarness, ReplaceBringsTheNewDefinitionUpBeforeTheOldGoes) {
   EXPECT_TRUE(a->engine->stale("west-east"));
   std::optional<InitiateResult> r;
   a->engine->replace("west-east", [&](const InitiateResult& x) { r = x; });
-  // At every step until it is done, a has a CHILD SA not being deleted.
+  // At every step until it is done, a has a CHILD SA not being deleted, and b
+  // (the responder: the kernel sends with its newest SA) never sends with an
+  // SA that a has not installed with its keys yet (a larval SPI is not one).
   while (!r) {
     bool up_now = false;
     const auto listed = a->engine->list();
@@ -780,7 +782,17 @@ TEST_F(EngineHarness, ReplaceBringsTheNewDefinitionUpBeforeTheOldGoes) {
       up_now = up_now || ch.state != "deleting";
     }
     ASSERT_TRUE(up_now);
-    loop.advance(1ms);
+    const auto in_a = a->backend.list_sas().value();
+    const auto in_b = b->backend.list_sas().value();
+    for (const auto& out : in_b) {
+      if (out.id.dst.str() == "192.0.2.1" && out.cipher) {
+        ASSERT_TRUE(
+            std::any_of(in_a.begin(), in_a.end(),
+                        [&](const kernel::SaState& s) { return s.id == out.id && s.cipher; }))
+            << "b sends with " << out.id.str() << " before a has its keys";
+      }
+    }
+    loop.advance(100us);  // finer than the network's 1 ms delay
   }
   ASSERT_TRUE(r->ok) << r->reason;
   loop.advance(1s);
