@@ -4,7 +4,6 @@
 #include <cctype>
 #include <cstdio>
 #include <optional>
-#include <vector>
 
 namespace ipsecd::controller {
 namespace {

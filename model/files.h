@@ -11,8 +11,8 @@
 
 namespace ipsecd::model {
 
-// ipsec.conf with its includes and YAML specs, per file: far above the
-// 100,000 connections a node holds (~150 bytes each).
+// ipsec.conf with its includes and YAML specs, per file: room for a mesh of
+// 100,000 connections in one file, yet a bound on what a drop may make us read.
 inline constexpr size_t kMaxConfigFileBytes = size_t{64} << 20;
 
 // The whole file at PATH when it holds at most MAX_BYTES; a file that grows
