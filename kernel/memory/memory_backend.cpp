@@ -210,7 +210,8 @@ struct MemoryKernel::Impl {
   KernelFeatures features;
   std::mutex mu;
 
-  std::unordered_map<SaId, SaEntry> sas;
+  using SaMap = std::unordered_map<SaId, SaEntry>;
+  SaMap sas;
   std::unordered_map<uint32_t, std::vector<SaId>> sas_by_reqid;
   std::unordered_map<PolicyId, PolicyEntry> policies;
   std::vector<MaskClass> classes[3];  // by direction
@@ -271,7 +272,7 @@ struct MemoryKernel::Impl {
     }
   }
 
-  void erase_sa(std::unordered_map<SaId, SaEntry>::iterator it) {
+  void erase_sa(SaMap::iterator it) {
     if (it->second.larval) {
       larval_spis.erase(AcquireKey{it->second.spec.src, it->first.dst, it->second.spec.reqid});
     }
@@ -310,19 +311,38 @@ struct MemoryKernel::Impl {
     return 0;
   }
 
-  Status add_sa(const SaSpec& s, const Ownership& own) {
-    auto what = [&s] { return "adding SA " + s.id.str(); };
+  // What adding or updating an SA checks first, in the kernel's order: the spec, an injected
+  // fault, then algorithm and protocol support. The message is built only on failure.
+  Status admit(const SaSpec& s, const Ownership& own, std::string_view verb) {
     if (auto v = validate(s, own); !v.ok()) {
       return v;
     }
-    if (int err = fault(); err != 0) {
-      return sa_error(&s, what(), err);
+    int err = fault();
+    if (err == 0) {
+      err = unsupported(s);
     }
-    if (int err = unsupported(s); err != 0) {
-      return sa_error(&s, what(), err);
+    return err == 0 ? Status{} : sa_error(&s, std::string(verb) + " SA " + s.id.str(), err);
+  }
+
+  // The SA an update or a delete names, or why it may not be touched.
+  Result<SaMap::iterator> owned_sa(const SaId& id, const Ownership& own, std::string_view verb) {
+    auto what = [&] { return std::string(verb) + " SA " + id.str(); };
+    auto it = sas.find(id);
+    if (it == sas.end()) {
+      return sa_error(nullptr, what(), ESRCH);
+    }
+    if (!own.owns_reqid(it->second.spec.reqid)) {
+      return Error{ErrorCode::kForeign, 0, what() + ": the SA belongs to another program"};
+    }
+    return it;
+  }
+
+  Status add_sa(const SaSpec& s, const Ownership& own) {
+    if (auto a = admit(s, own, "adding"); !a.ok()) {
+      return a;
     }
     if (sas.contains(s.id)) {
-      return sa_error(&s, what(), EEXIST);
+      return sa_error(&s, "adding SA " + s.id.str(), EEXIST);
     }
     SaEntry e;
     e.spec = s;
@@ -337,24 +357,14 @@ struct MemoryKernel::Impl {
   }
 
   Status update_sa(const SaSpec& s, const Ownership& own) {
-    auto what = [&s] { return "updating SA " + s.id.str(); };
-    if (auto v = validate(s, own); !v.ok()) {
-      return v;
+    if (auto a = admit(s, own, "updating"); !a.ok()) {
+      return a;
     }
-    if (int err = fault(); err != 0) {
-      return sa_error(&s, what(), err);
+    auto it = owned_sa(s.id, own, "updating");
+    if (!it.ok()) {
+      return it.error();
     }
-    if (int err = unsupported(s); err != 0) {
-      return sa_error(&s, what(), err);
-    }
-    auto it = sas.find(s.id);
-    if (it == sas.end()) {
-      return sa_error(&s, what(), ESRCH);
-    }
-    if (!own.owns_reqid(it->second.spec.reqid)) {
-      return Error{ErrorCode::kForeign, 0, what() + ": the SA belongs to another program"};
-    }
-    SaEntry& e = it->second;
+    SaEntry& e = it.value()->second;
     if (e.larval) {
       // Installing keys into the SPI reserved earlier: the SA starts its life now.
       larval_spis.erase(AcquireKey{e.spec.src, s.id.dst, e.spec.reqid});
@@ -376,18 +386,14 @@ struct MemoryKernel::Impl {
   }
 
   Status delete_sa(const SaId& id, const Ownership& own) {
-    auto what = [&id] { return "deleting SA " + id.str(); };
     if (int err = fault(); err != 0) {
-      return sa_error(nullptr, what(), err);
+      return sa_error(nullptr, "deleting SA " + id.str(), err);
     }
-    auto it = sas.find(id);
-    if (it == sas.end()) {
-      return sa_error(nullptr, what(), ESRCH);
+    auto it = owned_sa(id, own, "deleting");
+    if (!it.ok()) {
+      return it.error();
     }
-    if (!own.owns_reqid(it->second.spec.reqid)) {
-      return Error{ErrorCode::kForeign, 0, what() + ": the SA belongs to another program"};
-    }
-    erase_sa(it);
+    erase_sa(it.value());
     return {};
   }
 

@@ -841,46 +841,30 @@ std::vector<Status> XfrmBackend::apply(const Batch& batch) {
   return results;
 }
 
-namespace {
-Status single(std::vector<Status> v) {
-  return std::move(v.front());
+// One operation is a batch of one: the same messages, the same error texts.
+Status XfrmBackend::apply_one(Batch::Op op) {
+  Batch b;
+  b.ops.push_back(std::move(op));
+  return std::move(apply(b).front());
 }
-}  // namespace
 
 Status XfrmBackend::add_sa(const SaSpec& spec) {
-  Batch b;
-  b.add_sa(spec);
-  return single(apply(b));
+  return apply_one(Batch::AddSa{spec});
 }
-
 Status XfrmBackend::update_sa(const SaSpec& spec) {
-  Batch b;
-  b.update_sa(spec);
-  return single(apply(b));
+  return apply_one(Batch::UpdateSa{spec});
 }
-
 Status XfrmBackend::delete_sa(const SaId& id) {
-  Batch b;
-  b.delete_sa(id);
-  return single(apply(b));
+  return apply_one(Batch::DeleteSa{id});
 }
-
 Status XfrmBackend::add_policy(const PolicySpec& spec) {
-  Batch b;
-  b.add_policy(spec);
-  return single(apply(b));
+  return apply_one(Batch::AddPolicy{spec});
 }
-
 Status XfrmBackend::update_policy(const PolicySpec& spec) {
-  Batch b;
-  b.update_policy(spec);
-  return single(apply(b));
+  return apply_one(Batch::UpdatePolicy{spec});
 }
-
 Status XfrmBackend::delete_policy(const PolicyId& id) {
-  Batch b;
-  b.delete_policy(id);
-  return single(apply(b));
+  return apply_one(Batch::DeletePolicy{id});
 }
 
 Result<SaState> XfrmBackend::get_sa(const SaId& id) {

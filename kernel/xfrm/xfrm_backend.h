@@ -64,6 +64,7 @@ class XfrmBackend final : public Backend {
   // Sends all requests in as few datagrams as fit, then collects one Reply per request.
   std::vector<Reply> transact(std::vector<std::vector<uint8_t>>& requests);
   Result<std::vector<std::vector<uint8_t>>> dump(uint16_t type, std::string_view what);
+  Status apply_one(Batch::Op op);
 
   Ownership own_;
   NetlinkSocket requests_;
