@@ -552,27 +552,32 @@ void IkeSaManager::close_duplicate_child(uint64_t ike_spi, uint32_t spi_in) {
   }
 }
 
-void IkeSaManager::schedule_keepalive(IkeSa& sa, Clock::SteadyTime when) {
+EventLoop::TimerId IkeSaManager::schedule_for(IkeSa& sa, Clock::SteadyTime when,
+                                              void (IkeSaManager::*fire)(IkeSa&)) {
   const uint64_t spi = sa.our_spi();
-  sa.keepalive_timer = ctx_.loop.schedule_at(when, [this, spi] { keepalive(spi); });
+  return ctx_.loop.schedule_at(when, [this, spi, fire] {
+    if (IkeSa* found = find(spi); found != nullptr && found->state != IkeState::kDead) {
+      (this->*fire)(*found);
+    }
+  });
 }
 
-void IkeSaManager::keepalive(uint64_t spi) {
-  IkeSa* sa = find(spi);
-  if (sa == nullptr || sa->state == IkeState::kDead) {
-    return;
-  }
-  sa->keepalive_timer = 0;
+void IkeSaManager::schedule_keepalive(IkeSa& sa, Clock::SteadyTime when) {
+  sa.keepalive_timer = schedule_for(sa, when, &IkeSaManager::keepalive);
+}
+
+void IkeSaManager::keepalive(IkeSa& sa) {
+  sa.keepalive_timer = 0;
   const auto now = ctx_.loop.now();
-  const auto due = sa->last_sent + ctx_.options.nat_keepalive_interval;
+  const auto due = sa.last_sent + ctx_.options.nat_keepalive_interval;
   if (now >= due) {
     // Nothing went to the peer for a whole interval: the NAT may forget us.
-    sa->last_sent = now;
-    ctx_.transport.send_keepalive(sa->local, sa->remote);
-    schedule_keepalive(*sa, now + ctx_.options.nat_keepalive_interval);
+    sa.last_sent = now;
+    ctx_.transport.send_keepalive(sa.local, sa.remote);
+    schedule_keepalive(sa, now + ctx_.options.nat_keepalive_interval);
     return;
   }
-  schedule_keepalive(*sa, due);  // an IKE message refreshed the mapping meanwhile
+  schedule_keepalive(sa, due);  // an IKE message refreshed the mapping meanwhile
 }
 
 bool IkeSaManager::has_equivalent(const IkeSa& sa, const ChildSa& child, bool other_sas_only) {
@@ -949,29 +954,25 @@ void IkeSaManager::arm_ike(IkeSa& sa) {
 }
 
 void IkeSaManager::schedule_ike_timers(IkeSa& sa) {
-  const uint64_t spi = sa.our_spi();
   if (sa.rekey_due != Clock::SteadyTime{}) {
-    sa.rekey_timer = ctx_.loop.schedule_at(sa.rekey_due, [this, spi] { ike_timer(spi, false); });
+    sa.rekey_timer = schedule_for(sa, sa.rekey_due, &IkeSaManager::ike_rekey_due);
   }
   if (sa.expire_due != Clock::SteadyTime{}) {
-    sa.expire_timer = ctx_.loop.schedule_at(sa.expire_due, [this, spi] { ike_timer(spi, true); });
+    sa.expire_timer = schedule_for(sa, sa.expire_due, &IkeSaManager::ike_expire_due);
   }
 }
 
-void IkeSaManager::ike_timer(uint64_t spi, bool hard) {
-  IkeSa* sa = find(spi);
-  if (sa == nullptr || sa->state == IkeState::kDead) {
-    return;
-  }
-  (hard ? sa->expire_timer : sa->rekey_timer) = 0;
-  if (!hard) {
-    start_ike_rekey(*sa, sa->conn->spec.reauth);
-    return;
-  }
-  if (sa->established() && !sa->tasks.has_task("IkeDelete")) {
-    sa->tasks.queue(
-        std::make_unique<tasks::IkeDelete>(*sa, ctx_, "IKE SA lifetime expired (rekey=no)"));
-    sa->tasks.initiate();
+void IkeSaManager::ike_rekey_due(IkeSa& sa) {
+  sa.rekey_timer = 0;
+  start_ike_rekey(sa, sa.conn->spec.reauth);
+}
+
+void IkeSaManager::ike_expire_due(IkeSa& sa) {
+  sa.expire_timer = 0;
+  if (sa.established() && !sa.tasks.has_task("IkeDelete")) {
+    sa.tasks.queue(
+        std::make_unique<tasks::IkeDelete>(sa, ctx_, "IKE SA lifetime expired (rekey=no)"));
+    sa.tasks.initiate();
   }
 }
 
@@ -1106,8 +1107,7 @@ void IkeSaManager::retry_ike_rekey(IkeSa& sa, bool temporary) {
   if (sa.rekey_timer != 0) {
     ctx_.loop.cancel(sa.rekey_timer);
   }
-  const uint64_t spi = sa.our_spi();
-  sa.rekey_timer = ctx_.loop.schedule(delay, [this, spi] { ike_timer(spi, false); });
+  sa.rekey_timer = schedule_for(sa, sa.rekey_due, &IkeSaManager::ike_rekey_due);
 }
 
 IkeSa* IkeSaManager::adopt_rekey(IkeSa& old, uint64_t our_spi, uint64_t spi_i, uint64_t spi_r,
@@ -1270,26 +1270,24 @@ void IkeSaManager::on_kernel_expire(const kernel::ExpireEvent& expire, const std
 }
 
 void IkeSaManager::schedule_dpd(IkeSa& sa, Clock::SteadyTime when) {
-  const uint64_t spi = sa.our_spi();
-  sa.dpd_timer = ctx_.loop.schedule_at(when, [this, spi] { dpd(spi); });
+  sa.dpd_timer = schedule_for(sa, when, &IkeSaManager::dpd);
 }
 
-void IkeSaManager::dpd(uint64_t spi) {
-  IkeSa* sa = find(spi);
-  if (sa == nullptr || sa->state == IkeState::kDead || sa->superseded) {
+void IkeSaManager::dpd(IkeSa& sa) {
+  if (sa.superseded) {
     return;
   }
-  sa->dpd_timer = 0;
-  const auto delay = std::chrono::duration_cast<Clock::Duration>(sa->conn->spec.dpd_delay);
+  sa.dpd_timer = 0;
+  const auto delay = std::chrono::duration_cast<Clock::Duration>(sa.conn->spec.dpd_delay);
   const auto now = ctx_.loop.now();
   // RFC 7296 2.4: only when nothing came from the peer for a whole interval.
-  if (since(sa->last_received, now) >= delay && sa->established() && sa->tasks.idle()) {
-    sa->tasks.queue(std::make_unique<tasks::IkeDpd>(*sa, ctx_));
-    sa->tasks.initiate();
-    schedule_dpd(*sa, now + delay);
+  if (since(sa.last_received, now) >= delay && sa.established() && sa.tasks.idle()) {
+    sa.tasks.queue(std::make_unique<tasks::IkeDpd>(sa, ctx_));
+    sa.tasks.initiate();
+    schedule_dpd(sa, now + delay);
     return;
   }
-  schedule_dpd(*sa, std::max(sa->last_received + delay, now + delay / 4));
+  schedule_dpd(sa, std::max(sa.last_received + delay, now + delay / 4));
 }
 
 }  // namespace ipsecd::engine

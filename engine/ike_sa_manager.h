@@ -145,9 +145,10 @@ class IkeSaManager {
   void expire_child(IkeSa& sa, uint32_t spi_in, const std::string& reason);
   void arm_ike(IkeSa& sa);
   void schedule_ike_timers(IkeSa& sa);
-  void ike_timer(uint64_t spi, bool hard);
+  void ike_rekey_due(IkeSa& sa);
+  void ike_expire_due(IkeSa& sa);
   void schedule_dpd(IkeSa& sa, Clock::SteadyTime when);
-  void dpd(uint64_t spi);
+  void dpd(IkeSa& sa);
   // Simultaneous initiation: two IKE SAs between the same ends and ids, or
   // two CHILD SAs of one connection with the same flows on one IKE SA. Both
   // sides pick the same duplicate; its IKE SA's initiator deletes it (a
@@ -181,7 +182,11 @@ class IkeSaManager {
  private:
   // Arms the SA's NAT-keepalive timer to fire at `when`.
   void schedule_keepalive(IkeSa& sa, Clock::SteadyTime when);
-  void keepalive(uint64_t spi);
+  void keepalive(IkeSa& sa);
+  // A timer on the SA's behalf: when it fires, the SA is found again by its SPI (it may be
+  // gone by then) and, while it lives, `fire` runs on it.
+  EventLoop::TimerId schedule_for(IkeSa& sa, Clock::SteadyTime when,
+                                  void (IkeSaManager::*fire)(IkeSa&));
 
   EngineContext& ctx_;
   std::unordered_map<uint64_t, std::unique_ptr<IkeSa>> sas_;
