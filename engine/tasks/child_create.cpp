@@ -100,6 +100,15 @@ void ChildCreate::release_spi() {
   }
 }
 
+Result ChildCreate::kernel_refused(std::string_view what, const kernel::Status& st) {
+  uninstall(ctx_.kernel, sa_, child_);
+  // The peer has the CHILD SA: tell it to delete its half (RFC 7296 1.4.1).
+  sa_.tasks.queue(
+      std::make_unique<ChildDelete>(sa_, ctx_, std::vector<uint32_t>{child_.spi_in}, false));
+  child_.spi_in = 0;
+  return fail("the kernel refused " + std::string(what) + ": " + st.error().message);
+}
+
 Result ChildCreate::fail(std::string reason) {
   if (!finished_ && (rekey_of_ != 0 || replaced_ != 0)) {
     rekey_failed(reason);  // the old CHILD SA stays: the connection is still up
@@ -319,12 +328,7 @@ Result ChildCreate::process_response(const wire::Message& message) {
   }
   keys_.reset();
   if (!st.ok()) {
-    uninstall(ctx_.kernel, sa_, child_);
-    // The peer has the CHILD SA: tell it to delete its half (RFC 7296 1.4.1).
-    sa_.tasks.queue(
-        std::make_unique<ChildDelete>(sa_, ctx_, std::vector<uint32_t>{child_.spi_in}, false));
-    child_.spi_in = 0;
-    return fail("the kernel refused the CHILD SA: " + st.error().message);
+    return kernel_refused("the CHILD SA", st);
   }
   child_.established = ctx_.loop.clock().wall();
   finished_ = true;
@@ -702,11 +706,7 @@ void ChildCreate::sent() {
   }
   keys_.reset();
   if (!st.ok()) {
-    uninstall(ctx_.kernel, sa_, child_);
-    sa_.tasks.queue(
-        std::make_unique<ChildDelete>(sa_, ctx_, std::vector<uint32_t>{child_.spi_in}, false));
-    child_.spi_in = 0;
-    fail("the kernel refused the outbound SA or policies: " + st.error().message);
+    kernel_refused("the outbound SA or policies", st);
     sa_.tasks.initiate();
     return;
   }

@@ -55,6 +55,9 @@ class ChildCreate final : public Task {
   Result build_response(wire::Message& message);
   Result refuse(wire::NotifyType type, std::string reason, std::vector<uint8_t> data = {});
   Result fail(std::string reason);
+  // The kernel refused part of the CHILD SA: what is installed goes, the peer is told to
+  // delete its half, and the task fails with the kernel's reason.
+  Result kernel_refused(std::string_view what, const kernel::Status& st);
   // Refuses the peer's answer: its half is deleted, ours released.
   Result reject(std::string reason);
   bool derive(std::span<const uint8_t> g_ir);
