@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -282,7 +283,8 @@ class Session {
       case Op::kCheckPubkeys:
         return check_pubkeys();
       case Op::kListGroups:
-        return simple({"GET", "/v1/groups", "", ""}, format_groups);
+        return simple({"GET", "/v1/groups", "", ""},
+                      [](const std::string& body) { return format_groups(body); });
       case Op::kRereadGroups:
         return simple({"POST", "/v1/groups:reload", "", ""}, format_reloaded_groups);
       case Op::kPurgeOcsp:
@@ -353,8 +355,15 @@ class Session {
   }
 
   // One request whose answer prints as JSON or through `render`.
-  int simple(const ApiRequest& request, model::Result<std::string> (*render)(const std::string&)) {
-    std::optional<ApiResponse> answer = call(request);
+  using Render = std::function<model::Result<std::string>(const std::string&)>;
+
+  // One request: its body as it is under --json, rendered as text otherwise.
+  int simple(const ApiRequest& request, const Render& render) {
+    return simple(request, render,
+                  std::chrono::seconds(o_.timeout.value_or(kDefaultRequestSeconds)));
+  }
+  int simple(const ApiRequest& request, const Render& render, std::chrono::seconds timeout) {
+    std::optional<ApiResponse> answer = call(request, timeout);
     if (!answer) {
       return exit_;
     }
@@ -443,16 +452,9 @@ class Session {
   }
 
   int remove() {
-    std::optional<ApiResponse> answer = call({"DELETE", connection_path(), "", ""});
-    if (!answer) {
-      return exit_;
-    }
-    if (o_.json) {
-      print_json(answer->body);
-    } else {
-      out_ << *o_.name << ": deleted\n";
-    }
-    return kExitOk;
+    return simple({"DELETE", connection_path(), "", ""}, [this](const std::string&) {
+      return model::Result<std::string>(*o_.name + ": deleted\n");
+    });
   }
 
   int intent(std::string_view verb) {
@@ -463,19 +465,13 @@ class Session {
     } else if (o_.timeout) {
       path += "?timeout=" + std::to_string(*o_.timeout);
     }
-    std::optional<ApiResponse> answer =
-        call({"POST", path, "", ""},
-             std::chrono::seconds(o_.asynchronous ? kDefaultRequestSeconds
-                                                  : wait + kIntentAnswerSlackSeconds));
-    if (!answer) {
-      return exit_;
-    }
-    if (o_.json) {
-      print_json(answer->body);
-    } else {
-      out_ << describe_intent(answer->body) << "\n";
-    }
-    return kExitOk;
+    return simple(
+        {"POST", path, "", ""},
+        [](const std::string& body) {
+          return model::Result<std::string>(describe_intent(body) + "\n");
+        },
+        std::chrono::seconds(o_.asynchronous ? kDefaultRequestSeconds
+                                             : wait + kIntentAnswerSlackSeconds));
   }
 
   int status() {
@@ -493,17 +489,7 @@ class Session {
     return print(format_status(daemon->body, conns->body, o_.utc));
   }
 
-  int trafficstatus() {
-    std::optional<ApiResponse> conns = call({"GET", "/v1/connections", "", ""});
-    if (!conns) {
-      return exit_;
-    }
-    if (o_.json) {
-      print_json(conns->body);
-      return kExitOk;
-    }
-    return print(format_trafficstatus(conns->body));
-  }
+  int trafficstatus() { return simple({"GET", "/v1/connections", "", ""}, format_trafficstatus); }
 
   int ready() {
     std::optional<ApiResponse> answer = call({"GET", "/readyz", "", ""});
@@ -522,15 +508,19 @@ class Session {
   }
 
   int reread_secrets() {
-    std::optional<ApiResponse> answer = call({"POST", "/v1/secrets:reload", "", ""});
-    if (!answer) {
-      return exit_;
+    return simple({"POST", "/v1/secrets:reload", "", ""},
+                  [this](const std::string& body) { return secrets_reloaded(body); });
+  }
+
+  // Puts an answer's body under KEY of a --json document; the exit code when it is not JSON.
+  std::optional<int> combine(web::json::value& combined, std::string_view key,
+                             const ApiResponse& answer, const std::string& what) {
+    model::Result<web::json::value> v = detail::parse_answer(answer.body, what);
+    if (!v) {
+      return fail_with(kExitFailed, v.error());
     }
-    if (o_.json) {
-      print_json(answer->body);
-      return kExitOk;
-    }
-    return print(secrets_reloaded(answer->body));
+    combined[std::string(key)] = std::move(v).value();
+    return std::nullopt;
   }
 
   // "reloaded secrets: N entries" on stdout and the daemon's warnings on
@@ -579,12 +569,10 @@ class Session {
         continue;
       }
       if (o_.json) {
-        model::Result<web::json::value> v =
-            detail::parse_answer(answer->body, request.method + " " + request.path);
-        if (!v) {
-          return fail_with(kExitFailed, v.error());
+        if (std::optional<int> code =
+                combine(combined, key, *answer, request.method + " " + request.path)) {
+          return *code;
         }
-        combined[std::string(key)] = std::move(v).value();
         continue;
       }
       model::Result<std::string> text =
@@ -602,16 +590,8 @@ class Session {
   }
 
   int list_kind(std::string_view kind) {
-    std::optional<ApiResponse> answer =
-        call({"GET", "/v1/certs?kind=" + std::string(kind), "", ""});
-    if (!answer) {
-      return exit_;
-    }
-    if (o_.json) {
-      print_json(answer->body);
-      return kExitOk;
-    }
-    return print(format_listing(answer->body, o_.utc));
+    return simple({"GET", "/v1/certs?kind=" + std::string(kind), "", ""},
+                  [this](const std::string& body) { return format_listing(body, o_.utc); });
   }
 
   int list_all() {
@@ -626,12 +606,10 @@ class Session {
         continue;
       }
       if (o_.json) {
-        model::Result<web::json::value> v =
-            detail::parse_answer(answer->body, "GET /v1/certs?kind=" + std::string(kind));
-        if (!v) {
-          return fail_with(kExitFailed, v.error());
+        if (std::optional<int> code =
+                combine(combined, kind, *answer, "GET /v1/certs?kind=" + std::string(kind))) {
+          return *code;
         }
-        combined[std::string(kind)] = std::move(v).value();
       } else if (int code = print(format_listing(answer->body, o_.utc)); code != kExitOk) {
         return code;
       } else {
@@ -645,25 +623,16 @@ class Session {
     if (!o_.json) {
       return print(format_groups(groups->body));
     }
-    model::Result<web::json::value> v = detail::parse_answer(groups->body, "GET /v1/groups");
-    if (!v) {
-      return fail_with(kExitFailed, v.error());
+    if (std::optional<int> code = combine(combined, "groups", *groups, "GET /v1/groups")) {
+      return *code;
     }
-    combined["groups"] = std::move(v).value();
     print_json(combined.serialize());
     return kExitOk;
   }
 
   int check_pubkeys() {
-    std::optional<ApiResponse> answer = call({"POST", "/v1/certs:check", "", ""});
-    if (!answer) {
-      return exit_;
-    }
-    if (o_.json) {
-      print_json(answer->body);
-      return kExitOk;
-    }
-    return print(format_check(answer->body, o_.utc));
+    return simple({"POST", "/v1/certs:check", "", ""},
+                  [this](const std::string& body) { return format_check(body, o_.utc); });
   }
 
   AutoOptions o_;

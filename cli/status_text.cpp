@@ -108,19 +108,35 @@ std::string child_sa_text(const value& sa, bool utc) {
   return out;
 }
 
+// `ipsec status`'s two answers, each checked.
+struct StatusAnswers {
+  value status;
+  std::vector<value> connections;
+};
+
+model::Result<StatusAnswers> status_answers(const std::string& status_json,
+                                            const std::string& connections_json) {
+  model::Result<value> status = parse_answer(status_json, "GET /v1/status");
+  if (!status) {
+    return model::Result<StatusAnswers>::failure(status.error());
+  }
+  model::Result<std::vector<value>> conns = connection_list(connections_json);
+  if (!conns) {
+    return model::Result<StatusAnswers>::failure(conns.error());
+  }
+  return StatusAnswers{std::move(status).value(), std::move(conns).value()};
+}
+
 }  // namespace
 
 model::Result<std::string> format_status(const std::string& status_json,
                                          const std::string& connections_json, bool utc) {
-  model::Result<value> status = parse_answer(status_json, "GET /v1/status");
-  if (!status) {
-    return model::Result<std::string>::failure(status.error());
+  model::Result<StatusAnswers> answers = status_answers(status_json, connections_json);
+  if (!answers) {
+    return model::Result<std::string>::failure(answers.error());
   }
-  model::Result<std::vector<value>> conns = connection_list(connections_json);
-  if (!conns) {
-    return model::Result<std::string>::failure(conns.error());
-  }
-  const value& s = *status;
+  const value& s = answers->status;
+  const std::vector<value>* conns = &answers->connections;
   std::string out = "ipsecd " + text(s, "version", "?") + ", started " +
                     time_member(s, "startedAt", utc) + ", " +
                     (flag(s, "ready") ? "ready" : "not ready") + "\n";
@@ -177,17 +193,13 @@ model::Result<std::string> format_status(const std::string& status_json,
 
 model::Result<std::string> combine_status_json(const std::string& status_json,
                                                const std::string& connections_json) {
-  model::Result<value> status = parse_answer(status_json, "GET /v1/status");
-  if (!status) {
-    return model::Result<std::string>::failure(status.error());
-  }
-  model::Result<std::vector<value>> conns = connection_list(connections_json);
-  if (!conns) {
-    return model::Result<std::string>::failure(conns.error());
+  model::Result<StatusAnswers> answers = status_answers(status_json, connections_json);
+  if (!answers) {
+    return model::Result<std::string>::failure(answers.error());
   }
   value out = value::object();
-  out["status"] = *status;
-  out["connections"] = value::array(*conns);
+  out["status"] = answers->status;
+  out["connections"] = value::array(answers->connections);
   return out.serialize() + "\n";
 }
 
