@@ -23,6 +23,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <utility>
 
@@ -541,6 +542,22 @@ ParsedObjects<X509Ptr> parse_certificates(std::string_view bytes) {
                                 d2i_X509);
 }
 
+// Reads every file scan_directory lists, each within the size limit, and hands its bytes to
+// EACH; a file that cannot be read is an error of the directory's.
+void read_each_file(const std::string& path, std::vector<FileError>& errors,
+                    const std::function<void(const std::string& name, std::string bytes)>& each) {
+  DirScan scan = scan_directory(path);
+  errors = std::move(scan.errors);
+  for (const std::string& name : scan.names) {
+    model::Result<std::string> bytes = read_limited(path + "/" + name);
+    if (!bytes) {
+      errors.push_back({name, bytes.error()});
+      continue;
+    }
+    each(name, std::move(bytes).value());
+  }
+}
+
 struct LoadedCert {
   CertItem item;  // has_private_key is filled in at listing time
   X509Ptr cert;
@@ -583,15 +600,8 @@ std::shared_ptr<const CertDir> load_cert_dir(const std::string& label, const std
   auto dir = std::make_shared<CertDir>();
   dir->label = label;
   dir->path = path;
-  DirScan scan = scan_directory(path);
-  dir->errors = std::move(scan.errors);
-  for (const std::string& name : scan.names) {
-    model::Result<std::string> bytes = read_limited(path + "/" + name);
-    if (!bytes) {
-      dir->errors.push_back({name, bytes.error()});
-      continue;
-    }
-    ParsedObjects<X509Ptr> parsed = parse_certificates(bytes.value());
+  read_each_file(path, dir->errors, [&](const std::string& name, std::string bytes) {
+    ParsedObjects<X509Ptr> parsed = parse_certificates(bytes);
     if (!parsed.error.empty()) {
       dir->errors.push_back({name, "not a certificate (PEM or DER): " + parsed.error});
     }
@@ -605,7 +615,7 @@ std::shared_ptr<const CertDir> load_cert_dir(const std::string& label, const std
       loaded.cert = std::move(cert);
       dir->certs.push_back(std::move(loaded));
     }
-  }
+  });
   return dir;
 }
 
@@ -619,23 +629,15 @@ struct KeyDir {
 std::shared_ptr<const KeyDir> load_key_dir(const std::string& path) {
   auto dir = std::make_shared<KeyDir>();
   dir->path = path;
-  DirScan scan = scan_directory(path);
-  dir->errors = std::move(scan.errors);
-  for (const std::string& name : scan.names) {
-    std::string file = path + "/" + name;
+  read_each_file(path, dir->errors, [&](const std::string& name, std::string read) {
+    WipedBytes bytes(std::move(read));
     struct stat st {};
-    if (::stat(file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    if (::stat((path + "/" + name).c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
       char mode[8];
       std::snprintf(mode, sizeof(mode), "%04o", st.st_mode & 07777);
       dir->errors.push_back({name, std::string("is accessible by group or others (mode ") + mode +
                                        "); run chmod 0600 on it"});
     }
-    model::Result<std::string> read = read_limited(file);
-    if (!read) {
-      dir->errors.push_back({name, read.error()});
-      continue;
-    }
-    WipedBytes bytes(std::move(read).value());
     bool asked = false;
     ParsedObjects<PkeyPtr> keys =
         parse_objects<PkeyPtr>(bytes.get(), "private key", "PRIVATE KEY", PEM_read_bio_PrivateKey,
@@ -654,7 +656,7 @@ std::shared_ptr<const KeyDir> load_key_dir(const std::string& path) {
         dir->spkis.push_back(std::move(spki));
       }
     }
-  }
+  });
   std::sort(dir->spkis.begin(), dir->spkis.end());
   return dir;
 }
@@ -690,23 +692,16 @@ CrlItem describe_crl(X509_CRL* crl, const std::string& file, const std::string& 
 std::shared_ptr<const CrlDir> load_crl_dir(const std::string& path) {
   auto dir = std::make_shared<CrlDir>();
   dir->path = path;
-  DirScan scan = scan_directory(path);
-  dir->errors = std::move(scan.errors);
-  for (const std::string& name : scan.names) {
-    model::Result<std::string> bytes = read_limited(path + "/" + name);
-    if (!bytes) {
-      dir->errors.push_back({name, bytes.error()});
-      continue;
-    }
-    ParsedObjects<CrlPtr> crls = parse_objects<CrlPtr>(bytes.value(), "CRL", "X509 CRL",
-                                                       PEM_read_bio_X509_CRL, d2i_X509_CRL);
+  read_each_file(path, dir->errors, [&](const std::string& name, std::string bytes) {
+    ParsedObjects<CrlPtr> crls =
+        parse_objects<CrlPtr>(bytes, "CRL", "X509 CRL", PEM_read_bio_X509_CRL, d2i_X509_CRL);
     if (!crls.error.empty()) {
       dir->errors.push_back({name, "not a CRL (PEM or DER): " + crls.error});
     }
     for (CrlPtr& crl : crls.objects) {
       dir->crls.push_back({describe_crl(crl.get(), name, crls.format), std::move(crl)});
     }
-  }
+  });
   return dir;
 }
 
