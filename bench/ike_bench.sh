@@ -11,6 +11,8 @@
 # charon needs root; without it only ipsecd is measured.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/charon_pair.sh
+source "$HERE/charon_pair.sh"
 BUILD=${1:-$HERE/../build}
 PEERS=${PEERS_DIR:-$HERE/../../shared/peers}
 SIZES=${SIZES:-"1000 10000"}
@@ -32,16 +34,7 @@ if [[ $(id -u) != 0 || ! -x $PEERS/strongswan-peer.sh ]]; then
     exit 0
 fi
 
-TAG=$(printf "%x" $$)
-L=pa-ib${TAG}l R=pa-ib${TAG}r
-WORK=$(mktemp -d /tmp/pa-ikebench.XXXXXX)
-cleanup() {
-    "$PEERS/strongswan-peer.sh" stop "$WORK/l" >/dev/null 2>&1 || true
-    "$PEERS/strongswan-peer.sh" stop "$WORK/r" >/dev/null 2>&1 || true
-    "$PEERS/netns-pair.sh" down "$L" "$R" >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+charon_pair_init ib
 
 conf() {  # conf DIR ME PEER MYID PEERID MYNET PEERNET
     mkdir -p "$1/strongswan.d"
@@ -77,14 +70,12 @@ echo "== strongSwan charon <-> charon, kernel-libipsec both sides (IKE+CHILD, N=
 "$PEERS/netns-pair.sh" up "$L" "$R" >/dev/null
 conf "$WORK/l" 192.0.2.1 192.0.2.2 left.example.org right.example.org 198.51.100.1/32 203.0.113.1/32
 conf "$WORK/r" 192.0.2.2 192.0.2.1 right.example.org left.example.org 203.0.113.1/32 198.51.100.1/32
-SS_KERNEL=libipsec "$PEERS/strongswan-peer.sh" start "$L" "$WORK/l" >/dev/null
-SS_KERNEL=libipsec "$PEERS/strongswan-peer.sh" start "$R" "$WORK/r" >/dev/null
+charon_pair_start
 charon=$(python3 "$PEERS/vici_burst.py" "$WORK/l/charon.vici" pa "$CHARON_N" --child net \
     --window "$WINDOW" --timeout 300 || true)
 echo "charon: $charon"
 crate=$(sed -n 's/.*rate=\([0-9.]*\).*/\1/p' <<<"$charon")
-"$PEERS/strongswan-peer.sh" stop "$WORK/l" >/dev/null
-"$PEERS/strongswan-peer.sh" stop "$WORK/r" >/dev/null
+charon_pair_stop
 
 if [[ ${ANCHOR:-1} == 1 ]]; then
     echo "== strongswan-bench.sh (childless IKE_SAs on kernel-netlink charons, the recorded anchor)"

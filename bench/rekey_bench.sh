@@ -26,6 +26,8 @@
 # aes128gcm16-x25519. rekey_bench prints the algorithms the SAs ended up with.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/charon_pair.sh
+source "$HERE/charon_pair.sh"
 BUILD=${1:-$HERE/../build/bench}
 PEERS=${PEERS_DIR:-$HERE/../../shared/peers}
 SIZES=${SIZES:-"1000 10000"}
@@ -101,16 +103,7 @@ if [[ $(id -u) != 0 || ! -x $PEERS/strongswan-peer.sh ]]; then
 fi
 
 if [[ $charon_ok == 1 ]]; then
-TAG=$(printf "%x" $$)
-L=pa-rk${TAG}l R=pa-rk${TAG}r
-WORK=$(mktemp -d /tmp/pa-rekeybench.XXXXXX)
-cleanup() {
-    "$PEERS/strongswan-peer.sh" stop "$WORK/l" >/dev/null 2>&1 || true
-    "$PEERS/strongswan-peer.sh" stop "$WORK/r" >/dev/null 2>&1 || true
-    "$PEERS/netns-pair.sh" down "$L" "$R" >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+charon_pair_init rk
 
 # N connections pa0..pa{N-1} as rekey_bench has them: distinct ids (c<i>-l / c<i>-r)
 # and distinct /32 host selectors, so every IKE SA has a config and a policy of its
@@ -528,12 +521,10 @@ charon_rekey() {  # charon_rekey WHAT KIND MODE
 }
 
 charon_pair() {  # charon_pair ESP: fresh charons, CHARON_N IKE+CHILD SAs
-    "$PEERS/strongswan-peer.sh" stop "$WORK/l" >/dev/null 2>&1 || true
-    "$PEERS/strongswan-peer.sh" stop "$WORK/r" >/dev/null 2>&1 || true
+    charon_pair_stop
     conf "$WORK/l" 192.0.2.1 192.0.2.2 l "$1"
     conf "$WORK/r" 192.0.2.2 192.0.2.1 r "$1"
-    SS_KERNEL=libipsec "$PEERS/strongswan-peer.sh" start "$L" "$WORK/l" >/dev/null
-    SS_KERNEL=libipsec "$PEERS/strongswan-peer.sh" start "$R" "$WORK/r" >/dev/null
+    charon_pair_start
     echo "charon: established $(python3 "$WORK/rekey_vici.py" "$PEERS" "$WORK/l/charon.vici" \
         "$WORK/r/charon.vici" "$CHARON_N" establish "$WINDOW" - - "$L" "$R" || true)"
 }
@@ -565,8 +556,7 @@ charon_round() {
     charon_pair "$SS_ESP_PFS"
     charon_rekey childpfs child window
     [[ $ALL_AT_ONCE == 1 ]] && charon_rekey childpfs child all
-    "$PEERS/strongswan-peer.sh" stop "$WORK/l" >/dev/null
-    "$PEERS/strongswan-peer.sh" stop "$WORK/r" >/dev/null
+    charon_pair_stop
 }
 
 # ipsecd and charon take turns, so that both see much the same load from the
