@@ -22,13 +22,8 @@
 #include <string>
 
 #include "bench/bench.h"
+#include "bench/engine_pair.h"
 #include "engine/engine.h"
-#include "engine/event_loop.h"
-#include "engine/udp_transport.h"
-#include "kernel/memory/memory_backend.h"
-#include "model/config.h"
-#include "model/connection.h"
-#include "model/secrets.h"
 
 namespace ipsecd::bench {
 namespace {
@@ -36,14 +31,12 @@ namespace {
 using engine::Engine;
 using engine::EventType;
 
-struct Options {
-  std::size_t count = 1000;
-  std::size_t window = 100;
-  std::string ike = "aes128gcm16-prfsha256-x25519";
-  std::string esp = "aes128gcm16";
-  uint16_t port = 15500;
-  std::string initiator = "127.0.0.1";
-  std::string responder = "127.0.0.2";
+struct Options : PairOptions {
+  Options() {
+    ike = "aes_gcm128-sha2_256-dh31";  // charon: aes128gcm16-prfsha256-x25519
+    esp = "aes_gcm128";                // charon: aes128gcm16
+    port = 15500;
+  }
 };
 
 long rss_kib() {
@@ -57,57 +50,13 @@ long rss_kib() {
   return 0;
 }
 
-// Distinct host selectors from the documentation ranges: 254 x 254 pairs.
-std::string config_text(const Options& o) {
-  std::ostringstream out;
-  out << "conn %default\n  ikev2=insist\n  authby=secret\n  auto=add\n  left=" << o.initiator
-      << "\n  right=" << o.responder << "\n  ike=" << o.ike << "\n  esp=" << o.esp << "\n";
-  for (std::size_t i = 0; i < o.count; ++i) {
-    out << "conn c" << i << "\n  leftid=@c" << i << "-l\n  rightid=@c" << i << "-r\n"
-        << "  leftsubnet=198.51.100." << (i % 254 + 1) << "/32\n  rightsubnet=203.0.113."
-        << (i / 254 % 254 + 1) << "/32\n";
-  }
-  return out.str();
-}
-
-struct Side {
-  engine::RealClock clock;
-  engine::EpollLoop loop{clock};
-  std::unique_ptr<engine::UdpTransport> transport;
-  kernel::MemoryBackend kernel{std::make_shared<kernel::MemoryKernel>()};
-  engine::crypto::SystemRandom random;
-  std::unique_ptr<Engine> engine;
+struct Side : EngineSide {
   long rss_loaded = 0;
 
   bool open(const Options& o, const std::string& address) {
-    engine::UdpOptions uo;
-    uo.addresses = {kernel::Address::literal(address)};
-    uo.ike_port = o.port;
-    uo.natt_port = static_cast<uint16_t>(o.port + 1);
-    std::string error;
-    transport = engine::UdpTransport::open(loop, uo, error);
-    if (!transport) {
-      std::cerr << "ike_bench: " << error << "\n";
+    if (!EngineSide::open(o, address, "ike_bench")) {
       return false;
     }
-    engine::EngineOptions eo;
-    eo.ike_port = o.port;
-    eo.natt_port = static_cast<uint16_t>(o.port + 1);
-    eo.cookie_threshold = o.count * 2;  // a benchmark, not a flood
-    engine = std::make_unique<Engine>(loop, *transport, kernel, random, std::move(eo));
-    auto set = model::build_connections(model::parse_config_text(config_text(o), "bench.conf"));
-    if (set.diagnostics.has_errors()) {
-      std::cerr << "ike_bench: " << set.diagnostics.all().front().str() << "\n";
-      return false;
-    }
-    for (auto& c : set.connections) {
-      if (auto s = engine->load(std::move(c)); !s.ok()) {
-        std::cerr << "ike_bench: " << s.error << "\n";
-        return false;
-      }
-    }
-    auto secrets = model::parse_secrets_text(": PSK \"bench-psk-0123456789abcdef\"\n", "bench");
-    engine->set_secrets(std::make_shared<const model::Secrets>(std::move(secrets.secrets)));
     rss_loaded = rss_kib();
     return true;
   }
@@ -235,21 +184,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     std::string v = argv[i + 1];
-    if (a == "--count") {
-      o.count = std::stoul(v);
-    } else if (a == "--window") {
-      o.window = std::stoul(v);
-    } else if (a == "--ike") {
-      o.ike = v;
-    } else if (a == "--esp") {
-      o.esp = v;
-    } else if (a == "--port") {
-      o.port = static_cast<uint16_t>(std::stoul(v));
-    } else if (a == "--initiator") {
-      o.initiator = v;
-    } else if (a == "--responder") {
-      o.responder = v;
-    } else {
+    if (!ipsecd::bench::parse_pair_option(o, a, v)) {
       std::cerr << "ike_bench: unknown option " << a
                 << " (--count N, --window W, --ike P, --esp P, --port P, --initiator A, "
                    "--responder A)\n";

@@ -19,12 +19,23 @@ SIZES=${SIZES:-"1000 10000"}
 WINDOW=${WINDOW:-100}
 IKE=${IKE:-aes128gcm16-prfsha256-x25519}
 case $IKE in *gcm*) ESP=aes128gcm16 ;; *) ESP=aes128-sha256 ;; esac
+# The same proposals in libreswan's spelling, which ipsecd reads (and refuses
+# strongSwan's: ike_bench stops on an ike=/esp= it cannot parse).
+case $IKE in
+    aes128gcm16-prfsha256-x25519) IPSECD_IKE=aes_gcm128-sha2_256-dh31 ;;
+    aes128gcm16-prfsha256-ecp256) IPSECD_IKE=aes_gcm128-sha2_256-dh19 ;;
+    aes128-sha256-x25519) IPSECD_IKE=aes128-sha2_256-dh31 ;;
+    aes128-sha256-ecp256) IPSECD_IKE=aes128-sha2_256-dh19 ;;
+    *) IPSECD_IKE=${IPSECD_IKE:?"set IPSECD_IKE to the libreswan spelling of IKE=$IKE"} ;;
+esac
+case $ESP in aes128gcm16) IPSECD_ESP=aes_gcm128 ;; *) IPSECD_ESP=aes128-sha2_256 ;; esac
 CHARON_N=${CHARON_N:-1000}
 
-echo "== ipsecd engine <-> engine (ike=$IKE esp=$ESP, window $WINDOW)"
+echo "== ipsecd engine <-> engine (ike=$IPSECD_IKE esp=$IPSECD_ESP, window $WINDOW)"
 declare -A RATE
 for n in $SIZES; do
-    out=$("$BUILD/bench/ike_bench" --count "$n" --window "$WINDOW" --ike "$IKE" --esp "$ESP")
+    out=$("$BUILD/bench/ike_bench" --count "$n" --window "$WINDOW" --ike "$IPSECD_IKE" \
+        --esp "$IPSECD_ESP")
     echo "$out"
     RATE[$n]=$(sed -n 's/.*: \([0-9]*\) \/s;.*/\1/p' <<<"$out")
 done

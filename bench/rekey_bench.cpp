@@ -57,13 +57,8 @@
 #include <vector>
 
 #include "bench/bench.h"
+#include "bench/engine_pair.h"
 #include "engine/engine.h"
-#include "engine/event_loop.h"
-#include "engine/udp_transport.h"
-#include "kernel/memory/memory_backend.h"
-#include "model/config.h"
-#include "model/connection.h"
-#include "model/secrets.h"
 
 namespace ipsecd::bench {
 namespace {
@@ -73,34 +68,19 @@ using engine::EventType;
 using engine::RekeyKind;
 using Clock = std::chrono::steady_clock;
 
-struct Options {
-  std::size_t count = 1000;
-  std::size_t window = 100;
+struct Options : PairOptions {
   std::vector<RekeyKind> kinds = {RekeyKind::kChild, RekeyKind::kIke};
-  std::string ike = "aes_gcm128-sha2_256-dh31";  // charon: aes128gcm16-prfsha256-x25519
-  std::string esp = "aes_gcm128";                // with PFS: aes_gcm128;dh31
-  uint16_t port = 15700;
-  std::string initiator = "127.0.0.1";
-  std::string responder = "127.0.0.2";
   double timeout = 120;
   int rcvbuf = 0;  // > 0: SO_RCVBUF of the engines' sockets (an experiment; the engine sets none)
+  Options() {
+    ike = "aes_gcm128-sha2_256-dh31";  // charon: aes128gcm16-prfsha256-x25519
+    esp = "aes_gcm128";                // with PFS: aes_gcm128;dh31
+    port = 15700;
+  }
 };
 
 const char* label(RekeyKind k) {
   return k == RekeyKind::kIke ? "IKE" : "CHILD";
-}
-
-// Distinct host selectors from the documentation ranges: 254 x 254 pairs.
-std::string config_text(const Options& o) {
-  std::ostringstream out;
-  out << "conn %default\n  ikev2=insist\n  authby=secret\n  auto=add\n  left=" << o.initiator
-      << "\n  right=" << o.responder << "\n  ike=" << o.ike << "\n  esp=" << o.esp << "\n";
-  for (std::size_t i = 0; i < o.count; ++i) {
-    out << "conn c" << i << "\n  leftid=@c" << i << "-l\n  rightid=@c" << i << "-r\n"
-        << "  leftsubnet=198.51.100." << (i % 254 + 1) << "/32\n  rightsubnet=203.0.113."
-        << (i / 254 % 254 + 1) << "/32\n";
-  }
-  return out.str();
 }
 
 // --rcvbuf: the transport does not say which descriptors it has, so find
@@ -167,56 +147,15 @@ struct Counters {
   }
 };
 
-struct Side {
-  engine::RealClock clock;
-  engine::EpollLoop loop{clock};
-  std::unique_ptr<engine::UdpTransport> transport;
-  std::shared_ptr<kernel::MemoryKernel> memory = std::make_shared<kernel::MemoryKernel>();
-  kernel::MemoryBackend kernel{memory};
-  engine::crypto::SystemRandom random;
-  std::unique_ptr<Engine> engine;
+struct Side : EngineSide {
   Counters counters;
 
   bool open(const Options& o, const std::string& address) {
-    engine::UdpOptions uo;
-    uo.addresses = {kernel::Address::literal(address)};
-    uo.ike_port = o.port;
-    uo.natt_port = static_cast<uint16_t>(o.port + 1);
-    std::string error;
-    transport = engine::UdpTransport::open(loop, uo, error);
-    if (!transport) {
-      std::cerr << "rekey_bench: " << error << "\n";
-      return false;
-    }
-    if (o.rcvbuf > 0) {
-      set_rcvbuf(o);
-    }
-    engine::EngineOptions eo;
-    eo.ike_port = o.port;
-    eo.natt_port = static_cast<uint16_t>(o.port + 1);
-    eo.cookie_threshold = o.count * 2;  // a benchmark, not a flood
-    engine = std::make_unique<Engine>(loop, *transport, kernel, random, std::move(eo));
-    // Both lists of diagnostics: an ike=/esp= the parser refuses is reported in
-    // the Config's and left out of the connection, which then runs on defaults.
-    auto config = model::parse_config_text(config_text(o), "bench.conf");
-    if (config.diagnostics.has_errors()) {
-      std::cerr << "rekey_bench: " << config.diagnostics.all().front().str() << "\n";
-      return false;
-    }
-    auto set = model::build_connections(std::move(config));
-    if (set.diagnostics.has_errors()) {
-      std::cerr << "rekey_bench: " << set.diagnostics.all().front().str() << "\n";
-      return false;
-    }
-    for (auto& c : set.connections) {
-      if (auto s = engine->load(std::move(c)); !s.ok()) {
-        std::cerr << "rekey_bench: " << s.error << "\n";
-        return false;
+    return EngineSide::open(o, address, "rekey_bench", [&o] {
+      if (o.rcvbuf > 0) {
+        set_rcvbuf(o);
       }
-    }
-    auto secrets = model::parse_secrets_text(": PSK \"bench-psk-0123456789abcdef\"\n", "bench");
-    engine->set_secrets(std::make_shared<const model::Secrets>(std::move(secrets.secrets)));
-    return true;
+    });
   }
 
   // "KERNEL_SAS POLICIES IKE_SAS REKEYED_CHILD REKEYED_IKE BAD": cheap, for polling.
@@ -950,11 +889,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     std::string v = argv[i + 1];
-    if (a == "--count") {
-      o.count = std::stoul(v);
-    } else if (a == "--window") {
-      o.window = std::stoul(v);
-    } else if (a == "--kinds") {
+    if (ipsecd::bench::parse_pair_option(o, a, v)) {
+      continue;
+    }
+    if (a == "--kinds") {
       o.kinds.clear();
       std::istringstream in(v);
       for (std::string k; std::getline(in, k, ',');) {
@@ -967,16 +905,6 @@ int main(int argc, char** argv) {
           return 2;
         }
       }
-    } else if (a == "--ike") {
-      o.ike = v;
-    } else if (a == "--esp") {
-      o.esp = v;
-    } else if (a == "--port") {
-      o.port = static_cast<uint16_t>(std::stoul(v));
-    } else if (a == "--initiator") {
-      o.initiator = v;
-    } else if (a == "--responder") {
-      o.responder = v;
     } else if (a == "--timeout") {
       o.timeout = std::stod(v);
     } else if (a == "--rcvbuf") {
