@@ -512,17 +512,6 @@ class Session {
                   [this](const std::string& body) { return secrets_reloaded(body); });
   }
 
-  // Puts an answer's body under KEY of a --json document; the exit code when it is not JSON.
-  std::optional<int> combine(web::json::value& combined, std::string_view key,
-                             const ApiResponse& answer, const std::string& what) {
-    model::Result<web::json::value> v = detail::parse_answer(answer.body, what);
-    if (!v) {
-      return fail_with(kExitFailed, v.error());
-    }
-    combined[std::string(key)] = std::move(v).value();
-    return std::nullopt;
-  }
-
   // "reloaded secrets: N entries" on stdout and the daemon's warnings on
   // stderr, for --rereadsecrets and --rereadall alike; an answer that is not
   // the documented shape is an error.
@@ -552,41 +541,23 @@ class Session {
     return simple({"POST", "/v1/certs:reload?kind=" + std::string(kind), "", ""}, format_reloaded);
   }
 
+  struct Step {
+    std::string key;  // its answer's member in the --json document
+    ApiRequest request;
+    Render render;
+  };
+
   int reread_all() {
     // secrets, every certificate kind (no kind= reloads them all), groups.
-    const std::array<std::pair<std::string_view, ApiRequest>, 3> steps = {{
-        {"secrets", {"POST", "/v1/secrets:reload", "", ""}},
-        {"certs", {"POST", "/v1/certs:reload", "", ""}},
-        {"groups", {"POST", "/v1/groups:reload", "", ""}},
-    }};
-    web::json::value combined = web::json::value::object();
-    for (const auto& [key, request] : steps) {
-      std::optional<ApiResponse> answer = call(request);
-      if (!answer) {
-        if (exit_ != kExitOk) {
-          return exit_;
-        }
-        continue;
-      }
-      if (o_.json) {
-        if (std::optional<int> code =
-                combine(combined, key, *answer, request.method + " " + request.path)) {
-          return *code;
-        }
-        continue;
-      }
-      model::Result<std::string> text =
-          key == "secrets" ? secrets_reloaded(answer->body)
-                           : (key == "certs" ? format_reloaded(answer->body)
-                                             : format_reloaded_groups(answer->body));
-      if (int code = print(text); code != kExitOk) {
-        return code;
-      }
-    }
-    if (o_.json && !o_.showonly) {
-      print_json(combined.serialize());
-    }
-    return kExitOk;
+    return gather(
+        {
+            {"secrets",
+             {"POST", "/v1/secrets:reload", "", ""},
+             [this](const std::string& body) { return secrets_reloaded(body); }},
+            {"certs", {"POST", "/v1/certs:reload", "", ""}, format_reloaded},
+            {"groups", {"POST", "/v1/groups:reload", "", ""}, format_reloaded_groups},
+        },
+        "");
   }
 
   int list_kind(std::string_view kind) {
@@ -595,38 +566,48 @@ class Session {
   }
 
   int list_all() {
-    web::json::value combined = web::json::value::object();
+    std::vector<Step> steps;
     for (std::string_view kind : kListAllKinds) {
-      std::optional<ApiResponse> answer =
-          call({"GET", "/v1/certs?kind=" + std::string(kind), "", ""});
+      steps.push_back({std::string(kind),
+                       {"GET", "/v1/certs?kind=" + std::string(kind), "", ""},
+                       [this](const std::string& body) { return format_listing(body, o_.utc); }});
+    }
+    steps.push_back({"groups", {"GET", "/v1/groups", "", ""}, [](const std::string& body) {
+                       return format_groups(body);
+                     }});
+    return gather(steps, "\n");
+  }
+
+  // Several requests as one operation: under --json one document with each answer under its
+  // key; otherwise each answer rendered in turn, `between` after each but the last. A
+  // failed request ends it with its exit code.
+  int gather(const std::vector<Step>& steps, std::string_view between) {
+    web::json::value combined = web::json::value::object();
+    for (size_t i = 0; i < steps.size(); ++i) {
+      const Step& step = steps[i];
+      std::optional<ApiResponse> answer = call(step.request);
       if (!answer) {
         if (exit_ != kExitOk) {
           return exit_;
         }
-        continue;
+        continue;  // --showonly
       }
       if (o_.json) {
-        if (std::optional<int> code =
-                combine(combined, kind, *answer, "GET /v1/certs?kind=" + std::string(kind))) {
-          return *code;
+        model::Result<web::json::value> v =
+            detail::parse_answer(answer->body, step.request.method + " " + step.request.path);
+        if (!v) {
+          return fail_with(kExitFailed, v.error());
         }
-      } else if (int code = print(format_listing(answer->body, o_.utc)); code != kExitOk) {
+        combined[step.key] = std::move(v).value();
+      } else if (int code = print(step.render(answer->body)); code != kExitOk) {
         return code;
-      } else {
-        out_ << "\n";
+      } else if (i + 1 < steps.size()) {
+        out_ << between;
       }
     }
-    std::optional<ApiResponse> groups = call({"GET", "/v1/groups", "", ""});
-    if (!groups) {
-      return exit_;
+    if (o_.json && !o_.showonly) {
+      print_json(combined.serialize());
     }
-    if (!o_.json) {
-      return print(format_groups(groups->body));
-    }
-    if (std::optional<int> code = combine(combined, "groups", *groups, "GET /v1/groups")) {
-      return *code;
-    }
-    print_json(combined.serialize());
     return kExitOk;
   }
 
