@@ -397,31 +397,41 @@ bool covered(const IkeSa& dup, const IkeSa& by) {
 
 }  // namespace
 
+void IkeSaManager::for_each_sibling(const IkeSa& sa, const std::function<bool(IkeSa&)>& visit) {
+  auto it = by_peer_.find(peer_key(sa.local.address, sa.remote.address, sa.conn->local_id));
+  if (it == by_peer_.end()) {
+    return;
+  }
+  // A copy, each SA found again: a visit may end SAs and change the index.
+  const std::vector<uint64_t> spis = it->second;
+  for (uint64_t spi : spis) {
+    IkeSa* other = find(spi);
+    if (other != nullptr && other != &sa && other->state != IkeState::kDead &&
+        other->remote.address == sa.remote.address && !visit(*other)) {
+      return;
+    }
+  }
+}
+
 void IkeSaManager::close_duplicate_ike(uint64_t spi) {
   IkeSa* sa = find(spi);
   if (sa == nullptr || !sa->established() || sa->superseded) {
     return;
   }
-  auto it = by_peer_.find(peer_key(sa->local.address, sa->remote.address, sa->conn->local_id));
-  if (it == by_peer_.end()) {
-    return;
-  }
-  const std::vector<uint64_t> spis = it->second;
-  for (uint64_t other_spi : spis) {
-    IkeSa* other = find(other_spi);
-    if (other == nullptr || other == sa || !other->established() || other->superseded ||
-        !(other->remote.address == sa->remote.address) || !(other->peer_id == sa->peer_id)) {
-      continue;
+  for_each_sibling(*sa, [this, sa](IkeSa& sibling) {
+    IkeSa* other = &sibling;
+    if (!other->established() || other->superseded || !(other->peer_id == sa->peer_id)) {
+      return true;
     }
-    if (sa->reauth_of == other_spi || other->reauth_of == sa->our_spi()) {
-      continue;  // our reauthentication: the old one goes once the new one carries its CHILD SAs
+    if (sa->reauth_of == other->our_spi() || other->reauth_of == sa->our_spi()) {
+      return true;  // our reauthentication: the old one goes once the new one carries its CHILD SAs
     }
     if (!other->initiator && !sa->initiator) {
       // Both made by the peer: not a crossing but a peer that started afresh
       // (a restart, or its reauthentication). The older one is stale here.
       IkeSa* stale = other->created < sa->created ? other : sa;
       if (!covered(*stale, stale == sa ? *other : *sa)) {
-        continue;
+        return true;
       }
       ctx_.log(sa->conn->name() + ": " + sa->remote.address.str() + " made a new IKE SA " +
                std::to_string((stale == sa ? other : sa)->our_spi()) + "; deleting the older " +
@@ -432,24 +442,21 @@ void IkeSaManager::close_duplicate_ike(uint64_t spi) {
       // Told with a DELETE: a peer that replaces it make-before-break deletes
       // it too (the DELETEs cross), one that restarted does not answer.
       delete_spare(*stale);
-      if (stale == sa) {
-        return;
-      }
-      continue;
+      return stale != sa;  // on to the next sibling while `sa` stays
     }
     if (other->initiator && sa->initiator) {
-      continue;  // both ours: each carries what it was made for
+      return true;  // both ours: each carries what it was made for
     }
     if (fresh_start(*other, *sa) || fresh_start(*sa, *other)) {
       // Not a crossing: one end started anew long after the other SA was up
       // (its reauthentication, or a restart). That end deletes the old one
       // make-before-break; the nonce rule could pick the new one instead.
-      continue;
+      return true;
     }
     IkeSa* duplicate = other->min_nonce < sa->min_nonce ? other : sa;
     IkeSa* kept = duplicate == sa ? other : sa;
     if (!covered(*duplicate, *kept)) {
-      continue;
+      return true;
     }
     ctx_.log(sa->conn->name() + ": two IKE SAs with " + sa->remote.address.str() +
              " (simultaneous initiation): " +
@@ -464,22 +471,17 @@ void IkeSaManager::close_duplicate_ike(uint64_t spi) {
       duplicate->state = IkeState::kDeleting;
       expect_spare_delete(*duplicate, true);
     }
-    if (duplicate == sa) {
-      return;
-    }
-  }
+    return duplicate != sa;
+  });
 }
 
 bool IkeSaManager::first_contact(const IkeSa& sa) {
-  auto it = by_peer_.find(peer_key(sa.local.address, sa.remote.address, sa.conn->local_id));
-  if (it == by_peer_.end()) {
-    return true;
-  }
-  return std::none_of(it->second.begin(), it->second.end(), [this, &sa](uint64_t spi) {
-    const IkeSa* other = find(spi);
-    return other != nullptr && other != &sa && other->established() &&
-           other->remote.address == sa.remote.address;
+  bool first = true;
+  for_each_sibling(sa, [&first](const IkeSa& other) {
+    first = !other.established();
+    return first;
   });
+  return first;
 }
 
 void IkeSaManager::initial_contact(IkeSa& sa) {
@@ -490,26 +492,19 @@ void IkeSaManager::initial_contact(IkeSa& sa) {
     if (now == nullptr || !now->established()) {
       return;
     }
-    auto it = by_peer_.find(peer_key(now->local.address, now->remote.address, now->conn->local_id));
-    if (it == by_peer_.end()) {
-      return;
-    }
-    const std::vector<uint64_t> spis = it->second;
-    for (uint64_t other_spi : spis) {
-      IkeSa* other = find(other_spi);
-      if (other == nullptr || other == now || other->state == IkeState::kDead ||
-          other->state == IkeState::kConnecting ||
-          !(other->remote.address == now->remote.address) || !(other->peer_id == now->peer_id) ||
-          !fresh_start(*other, *now, {})) {
-        continue;
+    for_each_sibling(*now, [this, now](IkeSa& other) {
+      if (other.state == IkeState::kConnecting || !(other.peer_id == now->peer_id) ||
+          !fresh_start(other, *now, {})) {
+        return true;
       }
       const std::string reason = "the peer started afresh (INITIAL_CONTACT)";
       ctx_.log(now->conn->name() + ": " + now->remote.address.str() + " sent INITIAL_CONTACT: " +
-               "dropping IKE SA " + std::to_string(other->our_spi()) + " of its earlier life");
-      announce_uncovered(*other, reason);
-      other->superseded = true;
-      finish(*other, reason, false);
-    }
+               "dropping IKE SA " + std::to_string(other.our_spi()) + " of its earlier life");
+      announce_uncovered(other, reason);
+      other.superseded = true;
+      finish(other, reason, false);
+      return true;
+    });
   });
 }
 
@@ -656,16 +651,11 @@ void IkeSaManager::install_pending_out_later(uint64_t ike_spi, uint32_t spi_in,
 }
 
 std::size_t IkeSaManager::ike_sas_with(const IkeSa& like, const model::Identity& peer) {
-  auto it = by_peer_.find(peer_key(like.local.address, like.remote.address, like.conn->local_id));
-  if (it == by_peer_.end()) {
-    return 0;
-  }
   std::size_t n = 0;
-  for (uint64_t spi : it->second) {
-    const IkeSa* sa = find(spi);
-    n += sa != nullptr && sa != &like && sa->established() && !sa->superseded &&
-         sa->remote.address == like.remote.address && sa->peer_id == peer;
-  }
+  for_each_sibling(like, [&n, &peer](const IkeSa& sa) {
+    n += sa.established() && !sa.superseded && sa.peer_id == peer;
+    return true;
+  });
   return n;
 }
 
@@ -673,56 +663,55 @@ bool IkeSaManager::adopt_orphans(IkeSa& dying) {
   if (dying.superseded || dying.children.empty()) {
     return false;
   }
-  auto it =
-      by_peer_.find(peer_key(dying.local.address, dying.remote.address, dying.conn->local_id));
-  if (it == by_peer_.end()) {
-    return false;
-  }
-  for (uint64_t spi : it->second) {
-    // A twin that is up (perhaps in this very turn, not compared yet) carries
-    // the same CHILD SAs: the DELETE closes a duplicate, quietly, or ends what
-    // the peer's reauthentication replaced (its new IKE SA, begun well after).
-    IkeSa* twin = find(spi);
-    if (twin != nullptr && twin != &dying && twin->established() && !twin->superseded &&
-        twin->remote.address == dying.remote.address && twin->peer_id == dying.peer_id &&
-        covered(dying, *twin)) {
-      if (!twin->initiator && fresh_start(dying, *twin)) {
-        reauthenticated_by_peer(dying, *twin);
-      }
-      dying.superseded = true;
-      return true;
+  // A twin that is up (perhaps in this very turn, not compared yet) carries
+  // the same CHILD SAs: the DELETE closes a duplicate, quietly, or ends what
+  // the peer's reauthentication replaced (its new IKE SA, begun well after).
+  IkeSa* twin = nullptr;
+  for_each_sibling(dying, [&](IkeSa& other) {
+    if (other.established() && !other.superseded && other.peer_id == dying.peer_id &&
+        covered(dying, other)) {
+      twin = &other;
     }
-  }
-  for (uint64_t spi : it->second) {
-    IkeSa* next = find(spi);
-    if (next == nullptr || next == &dying || !next->initiator ||
-        next->state != IkeState::kConnecting || !next->sk_in ||
-        !(next->remote.address == dying.remote.address) ||
-        !(next->conn->remote_id.kind == model::IdKind::kAny ||
-          next->conn->remote_id == dying.peer_id)) {
-      continue;
+    return twin == nullptr;
+  });
+  if (twin != nullptr) {
+    if (!twin->initiator && fresh_start(dying, *twin)) {
+      reauthenticated_by_peer(dying, *twin);
     }
-    ctx_.log(dying.conn->name() + ": the peer deleted IKE SA " + std::to_string(dying.our_spi()) +
-             " as a duplicate; its CHILD SAs stay until IKE SA " + std::to_string(next->our_spi()) +
-             " is up");
-    for (auto& child : dying.children) {
-      for (auto* t : {&child.rekey_timer, &child.expire_timer}) {
-        if (*t != 0) {
-          ctx_.loop.cancel(*t);
-          *t = 0;
-        }
-      }
-      child.quiet = true;
-      child.spare = true;
-      child.orphan = true;
-      child_added(*next, child.conn->name());
-      next->children.push_back(std::move(child));
-    }
-    dying.children.clear();
     dying.superseded = true;
     return true;
   }
-  return false;
+  IkeSa* next = nullptr;
+  for_each_sibling(dying, [&](IkeSa& other) {
+    if (other.initiator && other.state == IkeState::kConnecting && other.sk_in &&
+        (other.conn->remote_id.kind == model::IdKind::kAny ||
+         other.conn->remote_id == dying.peer_id)) {
+      next = &other;
+    }
+    return next == nullptr;
+  });
+  if (next == nullptr) {
+    return false;
+  }
+  ctx_.log(dying.conn->name() + ": the peer deleted IKE SA " + std::to_string(dying.our_spi()) +
+           " as a duplicate; its CHILD SAs stay until IKE SA " + std::to_string(next->our_spi()) +
+           " is up");
+  for (auto& child : dying.children) {
+    for (auto* t : {&child.rekey_timer, &child.expire_timer}) {
+      if (*t != 0) {
+        ctx_.loop.cancel(*t);
+        *t = 0;
+      }
+    }
+    child.quiet = true;
+    child.spare = true;
+    child.orphan = true;
+    child_added(*next, child.conn->name());
+    next->children.push_back(std::move(child));
+  }
+  dying.children.clear();
+  dying.superseded = true;
+  return true;
 }
 
 void IkeSaManager::add_child(IkeSa& sa, ChildSa child) {

@@ -4,6 +4,7 @@
 // end of an IKE SA and the events it raises.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -155,6 +156,9 @@ class IkeSaManager {
   // duplicate CHILD SA both delete). Run after the current exchange.
   void close_duplicate_ike(uint64_t spi);
   void close_duplicate_child(uint64_t ike_spi, uint32_t spi_in);
+  // Visits the other live IKE SAs between the same addresses for the same local id, as
+  // long as `visit` returns true.
+  void for_each_sibling(const IkeSa& sa, const std::function<bool(IkeSa&)>& visit);
   // reauth=yes: whether `sa` carries a CHILD SA to re-create; the new IKE SA
   // and its tasks; the new SA's failure (the old one stays, retried later).
   bool reauthenticable(const IkeSa& sa) const;
