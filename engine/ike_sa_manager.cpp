@@ -332,13 +332,7 @@ void IkeSaManager::init_request(const Endpoint& local, const Endpoint& remote,
   sa.tasks.on_message(request, local, remote, datagram);
 }
 
-void IkeSaManager::established(IkeSa& sa) {
-  sa.state = IkeState::kEstablished;
-  if (!sa.initiator) {
-    index_peer(sa);  // its connection is settled now; initiators are indexed at creation
-  }
-  sa.established_at = ctx_.loop.clock().wall();
-  sa.line_up = ctx_.loop.now();
+void IkeSaManager::leave_half_open(IkeSa& sa) {
   if (sa.half_open) {
     sa.half_open = false;
     --half_open_;
@@ -348,6 +342,16 @@ void IkeSaManager::established(IkeSa& sa) {
     ctx_.loop.cancel(sa.half_open_timer);
     sa.half_open_timer = 0;
   }
+}
+
+void IkeSaManager::established(IkeSa& sa) {
+  sa.state = IkeState::kEstablished;
+  if (!sa.initiator) {
+    index_peer(sa);  // its connection is settled now; initiators are indexed at creation
+  }
+  sa.established_at = ctx_.loop.clock().wall();
+  sa.line_up = ctx_.loop.now();
+  leave_half_open(sa);
   // RFC 3948 2.3: keep our NAT's mapping alive; only the side behind it can.
   if (sa.nat_local && sa.conn->spec.nat_keepalive &&
       ctx_.options.nat_keepalive_interval.count() > 0 && sa.keepalive_timer == 0) {
@@ -761,15 +765,7 @@ void IkeSaManager::finish(IkeSa& sa, std::string reason, bool failed, bool notif
             : failed      ? "failed: "
                           : "down: ") +
            reason);
-  if (sa.half_open) {
-    sa.half_open = false;
-    --half_open_;
-    half_open_index_.erase(HalfOpenKey{sa.spi_i, sa.first_remote});
-  }
-  if (sa.half_open_timer != 0) {
-    ctx_.loop.cancel(sa.half_open_timer);
-    sa.half_open_timer = 0;
-  }
+  leave_half_open(sa);
   sa.cancel_timers();
   auto flag_dead = [&sa](Event event) {  // dpdaction= acts on these
     event.dead_peer = sa.peer_dead;

@@ -135,6 +135,9 @@ class IkeSaManager {
   static std::string peer_key(const kernel::Address& local, const kernel::Address& remote,
                               const model::Identity& local_id);
   void index_peer(IkeSa& sa);
+  // The SA no longer counts as half-open (RFC 7296 2.6's cookie threshold): established,
+  // or gone.
+  void leave_half_open(IkeSa& sa);
   void reap(uint64_t spi);
   // Whether another CHILD SA of the same connection with the same flows is
   // live (on `sa` too unless other_sas_only): the connection is still up.
