@@ -106,7 +106,8 @@ size_t key_length(Integrity i);
 std::string_view name(Cipher c);
 std::string_view name(Integrity i);
 
-// Key material; wiped when freed, never printed.
+// Key material; wiped when freed, never printed. Not model::SecretBytes: kernel/ depends
+// on nothing of ours; and copyable, as the SaSpec that holds it is.
 class SecretBytes {
  public:
   SecretBytes() = default;

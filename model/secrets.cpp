@@ -23,63 +23,6 @@ namespace ipsecd::model {
 using text::iequals;
 using text::lower;
 
-// ---------------------------------------------------------------------------
-// SecretBytes
-
-SecretBytes::SecretBytes(std::string_view bytes) {
-  if (!bytes.empty()) {
-    data_ = std::make_unique<uint8_t[]>(bytes.size());
-    std::memcpy(data_.get(), bytes.data(), bytes.size());
-    size_ = bytes.size();
-  }
-}
-
-SecretBytes::~SecretBytes() {
-  wipe();
-}
-
-SecretBytes::SecretBytes(SecretBytes&& other) noexcept
-    : data_(std::move(other.data_)), size_(std::exchange(other.size_, 0)) {}
-
-SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
-  if (this != &other) {
-    wipe();
-    data_ = std::move(other.data_);
-    size_ = std::exchange(other.size_, 0);
-  }
-  return *this;
-}
-
-std::string_view SecretBytes::view() const {
-  if (size_ == 0) {
-    return {};
-  }
-  return {reinterpret_cast<const char*>(data_.get()), size_};
-}
-
-std::string SecretBytes::str() const {
-  return "<redacted " + std::to_string(size_) + " bytes>";
-}
-
-bool SecretBytes::operator==(const SecretBytes& other) const {
-  // Lengths are not secret (IKE reveals nothing about them either); the bytes are.
-  if (size_ != other.size_) {
-    return false;
-  }
-  if (size_ == 0) {
-    return true;
-  }
-  return CRYPTO_memcmp(data_.get(), other.data_.get(), size_) == 0;
-}
-
-void SecretBytes::wipe() {
-  if (data_) {
-    OPENSSL_cleanse(data_.get(), size_);
-  }
-  data_.reset();
-  size_ = 0;
-}
-
 namespace {
 
 constexpr int kMaxIncludeDepth = 10;                // libreswan's limit

@@ -1,7 +1,7 @@
 #pragma once
 // ipsec.secrets (libreswan ipsec.secrets(5)): which secret authenticates which
-// pair of identities. PSK bytes live in SecretBytes, which wipes its memory
-// when freed and never prints its contents.
+// pair of identities. PSK bytes live in SecretBytes (model/secret_bytes.h), which
+// wipes its memory when freed and never prints its contents.
 
 #include <cstdint>
 #include <memory>
@@ -10,35 +10,10 @@
 #include <vector>
 
 #include "model/diagnostic.h"
+#include "model/secret_bytes.h"
 #include "model/values.h"
 
 namespace ipsecd::model {
-
-// Owned secret bytes: wiped with OPENSSL_cleanse on destruction and on
-// reassignment; not copyable by accident (copy() is explicit); operator<< and
-// str() print "<redacted N bytes>".
-class SecretBytes {
- public:
-  SecretBytes() = default;
-  explicit SecretBytes(std::string_view bytes);
-  ~SecretBytes();
-  SecretBytes(SecretBytes&& other) noexcept;
-  SecretBytes& operator=(SecretBytes&& other) noexcept;
-  SecretBytes(const SecretBytes&) = delete;
-  SecretBytes& operator=(const SecretBytes&) = delete;
-
-  SecretBytes copy() const { return SecretBytes(view()); }
-  std::string_view view() const;  // the raw bytes, for crypto only
-  size_t size() const { return size_; }
-  bool empty() const { return size_ == 0; }
-  std::string str() const;                          // "<redacted N bytes>"
-  bool operator==(const SecretBytes& other) const;  // constant time
-
- private:
-  void wipe();
-  std::unique_ptr<uint8_t[]> data_;
-  size_t size_ = 0;
-};
 
 enum class SecretKind : uint8_t {
   kPsk,    // ": PSK "..."" or 0x.. / 0s.. (base64)

@@ -83,6 +83,18 @@ TEST(SecretBytes, MoveEmptiesTheSourceAndCopyIsExplicit) {
   EXPECT_TRUE(c.empty());  // NOLINT(bugprone-use-after-move)
 }
 
+TEST(SecretBytes, TextAndOctetsAreTheSameSecret) {
+  // One class for ipsec.secrets' PSKs (text) and the engine's keys (octets).
+  const uint8_t octets[] = {'p', 's', 'k', 0x00, 0xff};
+  SecretBytes from_text(std::string_view("psk\0\xff", 5));
+  SecretBytes from_octets{std::span<const uint8_t>(octets)};
+  EXPECT_TRUE(from_text == from_octets);
+  EXPECT_EQ(from_octets.view(), from_text.view());
+  EXPECT_EQ(from_text.slice(1, 2).view(), "sk");
+  EXPECT_EQ(SecretBytes(size_t{4}).view(), std::string_view("\0\0\0\0", 4));
+  EXPECT_DEATH((void)from_text.slice(4, 2), "");  // outside the key material
+}
+
 // ---------------------------------------------------------------------------
 // Entries
 
