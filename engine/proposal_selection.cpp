@@ -447,4 +447,15 @@ std::string describe(const wire::SaPayload& payload) {
   return out.empty() ? "(none)" : out;
 }
 
+bool offers_group(const wire::SaPayload& offer, uint16_t group) {
+  for (const auto& p : offer.proposals) {
+    for (const auto& t : p.transforms) {
+      if (t.type == wire::TransformType::kKeyExchange && t.id == group) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 }  // namespace ipsecd::engine

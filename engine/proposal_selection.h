@@ -52,4 +52,8 @@ wire::Proposal ike_proposal(const IkeAlgorithms& algorithms);
 
 std::string describe(const wire::SaPayload& payload);  // for "no proposal chosen" reasons
 
+// Whether any proposal of `offer` has the key exchange method `group` (INVALID_KE_PAYLOAD's
+// suggestion must be one we offered).
+bool offers_group(const wire::SaPayload& offer, uint16_t group);
+
 }  // namespace ipsecd::engine

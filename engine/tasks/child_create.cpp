@@ -596,7 +596,7 @@ Result ChildCreate::process_request(const wire::Message& message) {
         return refuse(wire::NotifyType::kInvalidKePayload,
                       "the peer's PFS KE is not for the chosen group " +
                           crypto::group_name(child_.algorithms.dh),
-                      {static_cast<uint8_t>(group >> 8), static_cast<uint8_t>(group)});
+                      group_octets(group));
       }
       auto own = crypto::KeyExchange::create(child_.algorithms.dh);
       if (!own.ok()) {

@@ -4,30 +4,9 @@
 
 #include "engine/ike_sa.h"
 #include "engine/ike_sa_manager.h"
+#include "engine/proposal_selection.h"
 
 namespace ipsecd::engine::tasks {
-namespace {
-
-std::vector<uint8_t> group_octets(uint16_t group) {
-  return {static_cast<uint8_t>(group >> 8), static_cast<uint8_t>(group)};
-}
-
-bool offered_group(const wire::SaPayload& offer, uint16_t group) {
-  for (const auto& p : offer.proposals) {
-    for (const auto& t : p.transforms) {
-      if (t.type == wire::TransformType::kKeyExchange && t.id == group) {
-        return true;
-      }
-    }
-  }
-  return false;
-}
-
-std::string group_text(uint16_t group) {
-  return crypto::group_name(static_cast<model::DhId>(group));
-}
-
-}  // namespace
 
 Result IkeInit::build(wire::Message& message) {
   return sa_.initiator ? build_request(message) : build_response(message);
@@ -81,7 +60,7 @@ Result IkeInit::process_response(const wire::Message& message) {
       return Result::failed("INVALID_KE_PAYLOAD without a 2-octet group number");
     }
     uint16_t wanted = static_cast<uint16_t>(invalid->data[0] << 8 | invalid->data[1]);
-    if (!offered_group(sa_.conn->ike_offer, wanted)) {
+    if (!offers_group(sa_.conn->ike_offer, wanted)) {
       return Result::failed("the peer asks for key exchange group " + group_text(wanted) +
                             ", which ike= does not offer");
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/ike_sa_manager.h"
+#include "engine/proposal_selection.h"
 
 namespace ipsecd::engine::tasks {
 namespace {
@@ -21,21 +22,6 @@ uint64_t spi_of(std::span<const uint8_t> octets) {
     spi = spi << 8 | b;
   }
   return spi;
-}
-
-std::string group_text(uint16_t group) {
-  return crypto::group_name(static_cast<model::DhId>(group));
-}
-
-bool offers_group(const wire::SaPayload& offer, uint16_t group) {
-  for (const auto& p : offer.proposals) {
-    for (const auto& t : p.transforms) {
-      if (t.type == wire::TransformType::kKeyExchange && t.id == group) {
-        return true;
-      }
-    }
-  }
-  return false;
 }
 
 }  // namespace
@@ -301,7 +287,7 @@ Result IkeRekey::process_request(const wire::Message& message) {
     return refuse(
         wire::NotifyType::kInvalidKePayload,
         "the peer's KE is for group " + group_text(ke->group) + "; asked for " + group_text(group),
-        {static_cast<uint8_t>(group >> 8), static_cast<uint8_t>(group)});
+        group_octets(group));
   }
   auto own = crypto::KeyExchange::create(algorithms->dh);
   if (!own.ok()) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "engine/crypto/key_exchange.h"
+
 namespace ipsecd::engine::tasks {
 
 const wire::TsPayload* find_ts(const wire::Message& m, bool responder) {
@@ -53,6 +55,14 @@ wire::NotifyPayload make_notify(wire::NotifyType type, std::vector<uint8_t> data
 bool CrossedExchange::ours_is_spare(const std::vector<uint8_t>& our_ni,
                                     const std::vector<uint8_t>& peer_nr) const {
   return std::min(our_ni, peer_nr) < std::min(peer_nonce, our_nonce);
+}
+
+std::string group_text(uint16_t group) {
+  return crypto::group_name(static_cast<model::DhId>(group));
+}
+
+std::vector<uint8_t> group_octets(uint16_t group) {
+  return {static_cast<uint8_t>(group >> 8), static_cast<uint8_t>(group)};
 }
 
 std::string hex32(uint32_t spi) {

@@ -92,5 +92,9 @@ struct CrossedExchange {
 };
 // An SPI for logs: "0xc0168451".
 std::string hex32(uint32_t spi);
+// A key exchange method by its IANA number, for logs ("DH31", as crypto::group_name), and
+// as INVALID_KE_PAYLOAD's data (RFC 7296 3.10.1: the 2-octet group the responder wants).
+std::string group_text(uint16_t group);
+std::vector<uint8_t> group_octets(uint16_t group);
 
 }  // namespace ipsecd::engine::tasks
