@@ -69,23 +69,12 @@ start() {  # start SIDE NS
     --ipsecdir "$work/ipsec.d" >>"$work/$1.log" 2>&1 &
   pids+=($!)
 }
-# The API listens on 127.0.0.1 of the daemon's namespace: the CLI runs there too.
-cli() {  # cli SIDE ARGS...
-  local side=$1 ns=$L
-  shift
-  [ "$side" = east ] && ns=$R
-  IPSECD_STATE_DIR=$work/$side ip netns exec "$ns" "$ipsec" "$@"
-}
+ns_of() { [ "$1" = west ] && echo "$L" || echo "$R"; }
+die() { fail "$@"; }
+# cli SIDE ARGS..., wait_for SECONDS DESCRIPTION CMD...
+# shellcheck source=../support/netns_daemons.sh
+source "$here/../support/netns_daemons.sh"
 st() { cli "$1" status --json 2>/dev/null || true; }
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
-  local secs=$1 what=$2
-  shift 2
-  for _ in $(seq 1 $((secs * 20))); do
-    if "$@"; then return 0; fi
-    sleep 0.05
-  done
-  fail "timed out after ${secs} s waiting for $what"
-}
 if [ "$mode" = vm-charon ]; then
   mkdir -p "$work/ss"
   cat >"$work/ss/swanctl.conf" <<SWAN

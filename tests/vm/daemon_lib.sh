@@ -24,6 +24,10 @@
 # DAEMON_TEST_KEEP=DIR copies the work directory (logs, captures, xfrm monitor) there at
 # the end (through run-in-vm.sh: a -w share, and IPSEC_VM_PASSENV=DAEMON_TEST_KEEP).
 daemon_lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# cli SIDE ARGS..., wait_for SECONDS DESCRIPTION CMD... (polling 10 times a second here)
+# shellcheck source=../support/netns_daemons.sh
+source "$daemon_lib_dir/../support/netns_daemons.sh"
+wait_polls_per_second=10
 rate_interval=0.05 # 20 packets/s
 
 pair_init() {
@@ -96,23 +100,8 @@ start() { # start SIDE
   pids+=($!)
   eval "${1}_pid=$!"
 }
-# The API listens on 127.0.0.1 of the daemon's namespace: the CLI runs there too.
-cli() { # cli SIDE ARGS...
-  local side=$1
-  shift
-  IPSECD_STATE_DIR=$work/$side ip netns exec "$(ns_of "$side")" "$ipsec" "$@"
-}
 # The connection's object (the one holding ikeSas and childSas) of `ipsec status --json`.
 conn_json() { cli "$1" status --json 2>/dev/null | jq -M -c '[.. | objects | select(has("childSas"))][0] // {}'; }
-wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
-  local secs=$1 what=$2
-  shift 2
-  for _ in $(seq 1 $((secs * 10))); do
-    if "$@"; then return 0; fi
-    sleep 0.1
-  done
-  die "timed out after ${secs} s waiting for $what"
-}
 # The kernel's ESP SAs of a namespace, keyed ones only (no larval SPI 0), as "SPI" lines.
 kernel_spis() { ip -n "$1" xfrm state | awk '$1 == "proto" && $2 == "esp" && $4 != "0x00000000" {print $4}' | sort; }
 norm() { local x=${1#0x}; printf '0x%08s' "${x,,}" | tr ' ' 0; } # "e98cc240" -> 0xe98cc240
