@@ -1,8 +1,6 @@
 #include "controller/conditions.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <ctime>
 
 namespace ipsecd::controller {
 
@@ -47,20 +45,6 @@ const Condition* Conditions::find(std::string_view type) const {
 bool Conditions::is_true(std::string_view type) const {
   const Condition* c = find(type);
   return c != nullptr && c->status == ConditionStatus::kTrue;
-}
-
-std::string format_rfc3339(WallTime time) {
-  // Whole seconds, rounded down (also before 1970).
-  auto seconds = std::chrono::floor<std::chrono::seconds>(time.time_since_epoch()).count();
-  auto t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  if (::gmtime_r(&t, &tm) == nullptr) {
-    return "1970-01-01T00:00:00Z";  // only for years that do not fit struct tm
-  }
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return buffer;
 }
 
 std::string to_json(const Condition& condition) {

@@ -51,8 +51,8 @@ class Conditions {
   std::vector<Condition> conditions_;
 };
 
-// "2026-11-27T10:00:00Z": RFC 3339, UTC, whole seconds (as Kubernetes prints).
-std::string format_rfc3339(WallTime time);
+// "2026-11-27T10:00:00Z" (model/text.h): the times of conditions and of every answer.
+using model::text::format_rfc3339;
 
 // {"type": ..., "status": ..., "reason": ..., "message": ...,
 //  "lastTransitionTime": ..., "observedGeneration": N}

@@ -1,6 +1,8 @@
 #include "model/text.h"
 
 #include <cstdint>
+#include <cstdio>
+#include <ctime>
 #include <string>
 
 namespace ipsecd::model::text {
@@ -94,6 +96,20 @@ std::string json_quote(std::string_view text) {
   }
   out += '"';
   return out;
+}
+
+std::string format_rfc3339(std::chrono::system_clock::time_point time) {
+  // Whole seconds, rounded down (also before 1970).
+  auto seconds = std::chrono::floor<std::chrono::seconds>(time.time_since_epoch()).count();
+  auto t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  if (::gmtime_r(&t, &tm) == nullptr) {
+    return "1970-01-01T00:00:00Z";  // only for years that do not fit struct tm
+  }
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buffer;
 }
 
 }  // namespace ipsecd::model::text

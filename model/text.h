@@ -3,6 +3,7 @@
 // that read the same files or show what they hold (controller/, cli/).
 // Configuration syntax is ASCII; the C locale's tolower is neither needed nor fast.
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -63,5 +64,9 @@ inline int hex_value(char c) {
 // TEXT as a JSON string literal, quotes included; bytes that are not UTF-8
 // become U+FFFD, so the output is always valid JSON whatever a file held.
 std::string json_quote(std::string_view text);
+
+// "2026-11-27T10:00:00Z": RFC 3339, UTC, whole seconds rounded down (as Kubernetes
+// prints).
+std::string format_rfc3339(std::chrono::system_clock::time_point time);
 
 }  // namespace ipsecd::model::text
