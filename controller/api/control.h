@@ -14,13 +14,31 @@
 #include <variant>
 #include <vector>
 
-#include "controller/certs/cert_store.h"
 #include "controller/clock.h"
 #include "controller/conditions.h"
 #include "controller/store.h"
+#include "engine/x509/cert_store.h"
 #include "model/connection.h"
 
 namespace ipsecd::controller {
+
+// The certificate store is the engine's (engine/x509/cert_store.h): it authenticates
+// with it. The controller lists, reloads and checks it through these names.
+using engine::x509::cert_kind_name;
+using engine::x509::CertCheck;
+using engine::x509::CertCheckItem;
+using engine::x509::CertItem;
+using engine::x509::CertKind;
+using engine::x509::CertListing;
+using engine::x509::CertStatus;
+using engine::x509::CertStore;
+using engine::x509::CrlItem;
+using engine::x509::kAllCertKinds;
+using engine::x509::kDefaultIpsecDir;
+using engine::x509::parse_cert_kind;
+using engine::x509::PolicyGroup;
+using engine::x509::PubkeyItem;
+using engine::x509::RevokedSerial;
 
 enum class ErrorCode : uint8_t {
   kNotFound,     // no connection of that name
@@ -208,7 +226,7 @@ class Control {
   // every source is done; kUnavailable with what is still missing otherwise.
   virtual ControlResult<Done> ready() = 0;
 
-  // Certificates, keys and policy groups under --ipsecdir (controller/certs/cert_store.h).
+  // Certificates, keys and policy groups under --ipsecdir (engine/x509/cert_store.h).
   virtual ControlResult<CertListing> list_certs(CertKind kind) = 0;
   // Rereads one kind (nullopt: every kind) and answers its new listing(s).
   virtual ControlResult<std::vector<CertListing>> reload_certs(std::optional<CertKind> kind) = 0;
@@ -232,7 +250,7 @@ std::string to_json(const SourceStatus& source);
 std::string to_json(const DaemonStatus& status);
 std::string to_json(const SecretsReload& reload);
 std::string to_json(const IntentOutcome& outcome);
-// The certificate store's answers (certs/cert_store.h):
+// The certificate store's answers (engine/x509/cert_store.h):
 // {"kind","directory","items":[...],"errors":[...]} (docs/api.md)
 std::string to_json(const CertListing& listing);
 std::string to_json(const CertItem& item);

@@ -10,7 +10,6 @@
 #include <set>
 
 #include "controller/api/api.h"
-#include "controller/certs/cert_store.h"
 #include "controller/metrics/metrics.h"
 #include "controller/reconciler.h"
 #include "controller/sa_status.h"
@@ -22,6 +21,7 @@
 #include "engine/engine.h"
 #include "engine/event_loop.h"
 #include "engine/udp_transport.h"
+#include "engine/x509/cert_store.h"
 #include "kernel/memory/memory_backend.h"
 #include "kernel/xfrm/xfrm_backend.h"
 #include "model/secrets.h"
@@ -889,18 +889,31 @@ ControlResult<Done> Daemon::ready() {
   return Done{};
 }
 
+namespace {
+
+// The loaded connections, whose leftrsasigkey=/leftcert= the pubkeys listing shows; valid
+// while `entries` lives.
+std::vector<const model::Connection*> connections_of(const std::vector<Entry>& entries) {
+  std::vector<const model::Connection*> connections;
+  connections.reserve(entries.size());
+  for (const Entry& e : entries) {
+    if (e.connection) {
+      connections.push_back(e.connection.get());
+    }
+  }
+  return connections;
+}
+
+}  // namespace
+
 ControlResult<CertListing> Daemon::list_certs(CertKind kind) {
-  return certs_->listing(kind, store_->entries());
+  const std::vector<Entry> entries = store_->entries();
+  return certs_->listing(kind, connections_of(entries));
 }
 
 ControlResult<std::vector<CertListing>> Daemon::reload_certs(std::optional<CertKind> kind) {
-  const auto entries = store_->entries();
-  std::vector<const model::Connection*> connections;
-  connections.reserve(entries.size());
-  for (const auto& e : entries) {
-    connections.push_back(e.connection.get());
-  }
-  auto reloaded = certs_->reload(kind, connections);
+  const std::vector<Entry> entries = store_->entries();
+  auto reloaded = certs_->reload(kind, connections_of(entries));
   log_.info("certs", "reread " + options_.ipsecdir);
   return reloaded;
 }

@@ -47,7 +47,6 @@ class Backend;
 namespace ipsecd::controller {
 
 class ApiServer;
-class CertStore;
 class ConfigFileSource;
 class Controller;
 class DirectoryWatcher;

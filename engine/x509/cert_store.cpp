@@ -1,4 +1,4 @@
-#include "controller/certs/cert_store.h"
+#include "engine/x509/cert_store.h"
 
 #include <arpa/inet.h>
 #include <openssl/bio.h>
@@ -27,14 +27,14 @@
 #include <map>
 #include <utility>
 
-#include "controller/conditions.h"
 #include "model/files.h"
 #include "model/text.h"
 #include "model/values.h"
 
-namespace ipsecd::controller {
+namespace ipsecd::engine::x509 {
 
 namespace fs = std::filesystem;
+using model::text::format_rfc3339;
 
 // --- kinds and names ------------------------------------------------------------
 
@@ -1042,17 +1042,6 @@ CertListing CertStore::listing(CertKind kind,
   return out;
 }
 
-CertListing CertStore::listing(CertKind kind, const std::vector<Entry>& entries) const {
-  std::vector<const model::Connection*> connections;
-  connections.reserve(entries.size());
-  for (const Entry& e : entries) {
-    if (e.connection) {
-      connections.push_back(e.connection.get());
-    }
-  }
-  return listing(kind, connections);
-}
-
 CertListing CertStore::pubkeys(const std::vector<const model::Connection*>& connections) const {
   std::shared_ptr<const State> s = state();
   CertListing out;
@@ -1311,4 +1300,4 @@ size_t CertStore::purge_ocsp() {
 
 // --- JSON ----------------------------------------------------------------------------------
 
-}  // namespace ipsecd::controller
+}  // namespace ipsecd::engine::x509

@@ -8,6 +8,7 @@
 // Formats, limits and what is checked: docs/certs.md.
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -17,12 +18,13 @@
 #include <string_view>
 #include <vector>
 
-#include "controller/clock.h"
-#include "controller/store.h"
 #include "model/connection.h"
 #include "model/result.h"
 
-namespace ipsecd::controller {
+namespace ipsecd::engine::x509 {
+
+using WallTime = std::chrono::system_clock::time_point;
+using Duration = std::chrono::nanoseconds;
 
 inline constexpr std::string_view kDefaultIpsecDir = "/etc/ipsec.d";
 // A file larger than this is refused (a CRL of ~30 000 serials fits).
@@ -155,7 +157,6 @@ class CertStore {
   // The listing of one kind. `connections` are read only for kPubkeys.
   CertListing listing(CertKind kind,
                       const std::vector<const model::Connection*>& connections = {}) const;
-  CertListing listing(CertKind kind, const std::vector<Entry>& entries) const;
   CertListing pubkeys(const std::vector<const model::Connection*>& connections) const;
 
   // Reads one kind (nullopt: every kind, and the policy groups) from disk
@@ -192,4 +193,4 @@ class CertStore {
   std::unique_ptr<OcspCache> ocsp_;
 };
 
-}  // namespace ipsecd::controller
+}  // namespace ipsecd::engine::x509

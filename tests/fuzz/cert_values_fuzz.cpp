@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "controller/certs/cert_store.h"
+#include "engine/x509/cert_store.h"
 #include "model/values.h"
 
 namespace {
@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
   if (data[0] % 2 == 0) {
-    auto key = ipsecd::controller::parse_pubkey_value(text);
+    auto key = ipsecd::engine::x509::parse_pubkey_value(text);
     if (key) {
       if (key->bits <= 0 || key->bits > 16384 || key->key_id.size() > 9 ||
           !base64_text(key->key_id) || key->key_type.empty()) {
@@ -45,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     return 0;
   }
-  auto group = ipsecd::controller::parse_policy_group("private", "fuzz", text);
+  auto group = ipsecd::engine::x509::parse_policy_group("private", "fuzz", text);
   for (const std::string& entry : group.entries) {
     // Every entry is canonical: it parses again to itself.
     auto again = ipsecd::model::Subnet::parse(entry);

@@ -1,7 +1,7 @@
 // CertStore over an ipsec.d tree generated at test time with OpenSSL: a CA,
 // leaves signed by it (valid, expired, expiring, not yet valid, revoked),
 // CRLs good and bad, PEM and DER, garbage, and a private key.
-#include "controller/certs/cert_store.h"
+#include "engine/x509/cert_store.h"
 
 #include <gtest/gtest.h>
 #include <openssl/bn.h>
@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cpprest/json.h>
 #include <atomic>
 #include <cstring>
 #include <ctime>
@@ -23,10 +22,12 @@
 #include <map>
 #include <thread>
 
-#include "controller/api/control.h"
+#include "model/config.h"
+#include "model/connection.h"
+#include "tests/support/pki.h"
 #include "tests/support/temp_dir.h"
 
-namespace ipsecd::controller {
+namespace ipsecd::engine::x509 {
 namespace {
 
 namespace fs = std::filesystem;
@@ -34,163 +35,23 @@ using ipsecd::testing::TempDir;
 using std::chrono::hours;
 using std::chrono::seconds;
 
-template <auto Free>
-struct Deleter {
-  template <class T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
-using CrlPtr = std::unique_ptr<X509_CRL, Deleter<X509_CRL_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free>>;
-using ExtPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION_free>>;
-using TimePtr = std::unique_ptr<ASN1_TIME, Deleter<ASN1_TIME_free>>;
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
-using OcspPtr = std::unique_ptr<OCSP_RESPONSE, Deleter<OCSP_RESPONSE_free>>;
-
-constexpr long kDay = 24 * 3600;
-
-PkeyPtr ec_key() {
-  return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
-}
-PkeyPtr rsa_key() {
-  return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048}));
-}
-PkeyPtr ed25519_key() {
-  return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
-}
-
-void add_ext(X509* cert, X509* issuer, int nid, const char* value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  ExtPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
-  ASSERT_TRUE(ext) << value;
-  X509_add_ext(cert, ext.get(), -1);
-}
-
-struct CertSpec {
-  std::string cn;
-  long serial = 1;
-  long not_before = -kDay;  // seconds from now
-  long not_after = 365 * kDay;
-  bool ca = false;
-  std::string sans;
-};
-
-// Signed by (issuer, issuer_key), or self-signed when issuer is null.
-X509Ptr make_cert(const CertSpec& spec, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key) {
-  X509Ptr cert(X509_new());
-  X509_set_version(cert.get(), 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), spec.serial);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), spec.not_before);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), spec.not_after);
-  X509_set_pubkey(cert.get(), key);
-  X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("Example"), -1, -1, 0);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(spec.cn.c_str()), -1, -1, 0);
-  X509* signer = issuer != nullptr ? issuer : cert.get();
-  X509_set_issuer_name(cert.get(), X509_get_subject_name(signer));
-  add_ext(cert.get(), signer, NID_basic_constraints, spec.ca ? "critical,CA:TRUE" : "CA:FALSE");
-  if (!spec.sans.empty()) {
-    add_ext(cert.get(), signer, NID_subject_alt_name, spec.sans.c_str());
-  }
-  EXPECT_GT(X509_sign(cert.get(), issuer_key != nullptr ? issuer_key : key, EVP_sha256()), 0);
-  return cert;
-}
-
-CrlPtr make_crl(X509* issuer, EVP_PKEY* signer, const std::vector<long>& serials,
-                long next_update) {
-  CrlPtr crl(X509_CRL_new());
-  X509_CRL_set_version(crl.get(), 1);
-  X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer));
-  std::time_t now = std::time(nullptr);
-  TimePtr last(ASN1_TIME_adj(nullptr, now, 0, -3600));
-  TimePtr next(ASN1_TIME_adj(nullptr, now, 0, next_update));
-  X509_CRL_set1_lastUpdate(crl.get(), last.get());
-  X509_CRL_set1_nextUpdate(crl.get(), next.get());
-  for (long serial : serials) {
-    X509_REVOKED* r = X509_REVOKED_new();
-    ASN1_INTEGER* s = ASN1_INTEGER_new();
-    ASN1_INTEGER_set(s, serial);
-    X509_REVOKED_set_serialNumber(r, s);
-    ASN1_INTEGER_free(s);
-    X509_REVOKED_set_revocationDate(r, last.get());
-    X509_CRL_add0_revoked(crl.get(), r);
-  }
-  X509_CRL_sort(crl.get());
-  EXPECT_GT(X509_CRL_sign(crl.get(), signer, EVP_sha256()), 0);
-  return crl;
-}
-
-std::string bio_text(BIO* bio) {
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<size_t>(n));
-}
-
-std::string pem(X509* cert) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_X509(bio.get(), cert);
-  return bio_text(bio.get());
-}
-std::string der(X509* cert) {
-  unsigned char* out = nullptr;
-  int n = i2d_X509(cert, &out);
-  std::string s(reinterpret_cast<char*>(out), static_cast<size_t>(n));
-  OPENSSL_free(out);
-  return s;
-}
-std::string pem(X509_CRL* crl) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_X509_CRL(bio.get(), crl);
-  return bio_text(bio.get());
-}
-std::string der(X509_CRL* crl) {
-  unsigned char* out = nullptr;
-  int n = i2d_X509_CRL(crl, &out);
-  std::string s(reinterpret_cast<char*>(out), static_cast<size_t>(n));
-  OPENSSL_free(out);
-  return s;
-}
-std::string private_pem(EVP_PKEY* key, const char* passphrase = nullptr) {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  if (passphrase != nullptr) {
-    PEM_write_bio_PKCS8PrivateKey(bio.get(), key, EVP_aes_256_cbc(), passphrase,
-                                  static_cast<int>(std::strlen(passphrase)), nullptr, nullptr);
-  } else {
-    PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
-  }
-  return bio_text(bio.get());
-}
-
-std::string b64(const std::string& bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()),
-                          static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-// The key as libreswan's leftrsasigkey=0s... (RFC 3110).
-std::string rsasigkey(EVP_PKEY* key) {
-  BIGNUM* n = nullptr;
-  BIGNUM* e = nullptr;
-  EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n);
-  EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e);
-  BnPtr n_owned(n);
-  BnPtr e_owned(e);
-  std::string eb(static_cast<size_t>(BN_num_bytes(e)), '\0');
-  BN_bn2bin(e, reinterpret_cast<unsigned char*>(eb.data()));
-  std::string nb(static_cast<size_t>(BN_num_bytes(n)), '\0');
-  BN_bn2bin(n, reinterpret_cast<unsigned char*>(nb.data()));
-  return "0s" + b64(std::string(1, static_cast<char>(eb.size())) + eb + nb);
-}
+using ipsecd::testing::base64;
+using ipsecd::testing::CertSpec;
+using ipsecd::testing::CrlPtr;
+using ipsecd::testing::der;
+using ipsecd::testing::ec_key;
+using ipsecd::testing::ed25519_key;
+using ipsecd::testing::kDay;
+using ipsecd::testing::make_cert;
+using ipsecd::testing::make_crl;
+using ipsecd::testing::OpenSslFree;
+using ipsecd::testing::pem;
+using ipsecd::testing::PkeyPtr;
+using ipsecd::testing::private_pem;
+using ipsecd::testing::rsa_key;
+using ipsecd::testing::rsasigkey;
+using ipsecd::testing::X509Ptr;
+using OcspPtr = std::unique_ptr<OCSP_RESPONSE, OpenSslFree<OCSP_RESPONSE_free>>;
 
 void write(const fs::path& path, const std::string& content, fs::perms perms = fs::perms(0644)) {
   fs::create_directories(path.parent_path());
@@ -358,37 +219,6 @@ TEST_F(CertStoreTest, ListsCertificatesWithTheirFields) {
   EXPECT_TRUE(acerts.errors.empty()) << join(acerts.errors);
 }
 
-TEST_F(CertStoreTest, ListingJsonHasTheContractShape) {
-  std::unique_ptr<CertStore> store = open_store();
-  ASSERT_TRUE(store);
-  web::json::value certs = web::json::value::parse(to_json(store->listing(CertKind::kCerts)));
-  EXPECT_EQ(certs.at("kind").as_string(), "certs");
-  EXPECT_EQ(certs.at("errors").size(), 1u);
-  const web::json::value& item = certs.at("items").at(0);
-  for (const char* key :
-       {"file", "format", "subject", "issuer", "serial", "notBefore", "notAfter", "keyType",
-        "fingerprintSha256", "isCa", "subjectAltNames", "hasPrivateKey"}) {
-    EXPECT_TRUE(item.has_field(key)) << key;
-  }
-  EXPECT_EQ(item.size(), 12u);
-  EXPECT_EQ(item.at("notAfter").as_string().back(), 'Z');
-
-  web::json::value crls = web::json::value::parse(to_json(store->listing(CertKind::kCrls)));
-  const web::json::value& crl = crls.at("items").at(0);
-  for (const char* key :
-       {"file", "issuer", "thisUpdate", "nextUpdate", "revoked", "verified", "verifyError"}) {
-    EXPECT_TRUE(crl.has_field(key)) << key;
-  }
-  web::json::value check = web::json::value::parse(
-      to_json(store->check(hours(24 * 30), std::chrono::system_clock::now())));
-  EXPECT_EQ(check.at("window").as_integer(), 2592000);
-  for (const char* key : {"kind", "name", "notAfter", "status", "message"}) {
-    EXPECT_TRUE(check.at("items").at(0).has_field(key)) << key;
-  }
-  web::json::value groups = web::json::value::parse(groups_json(store->groups()));
-  EXPECT_EQ(groups.at("groups").size(), kPolicyGroupNames.size());
-}
-
 TEST_F(CertStoreTest, CrlsAreVerifiedAgainstCacerts) {
   std::unique_ptr<CertStore> store = open_store();
   ASSERT_TRUE(store);
@@ -480,17 +310,15 @@ TEST_F(CertStoreTest, PubkeysFromRsasigkeyAndFromCertificates) {
   std::unique_ptr<CertStore> store = open_store();
   ASSERT_TRUE(store);
   std::string key = rsasigkey(leaf_key_);
-  ControlResult<ConnectionSpec> spec = parse_connection_spec(
+  model::ConnectionSet set = model::build_connections(model::parse_config_text(
       "conn west\n\tleft=192.0.2.1\n\tright=192.0.2.2\n\tleftid=@west\n\tleftrsasigkey=" + key +
-          "\n\trightcert=leaf\n\tauthby=rsasig\n",
-      SpecFormat::kIpsecConf);
-  ASSERT_TRUE(spec) << spec.error().message;
-  ControlResult<ConnectionSpec> broken = parse_connection_spec(
-      "conn broken\n\tleft=192.0.2.1\n\tright=192.0.2.3\n\tleftrsasigkey=0sAwEAAQ==\n\t"
-      "rightcert=missing\n\tauthby=rsasig\n",
-      SpecFormat::kIpsecConf);
-  ASSERT_TRUE(broken) << broken.error().message;
-  std::vector<const model::Connection*> conns = {&spec->connection, &broken->connection};
+          "\n\trightcert=leaf\n\tauthby=rsasig\n"
+          "conn broken\n\tleft=192.0.2.1\n\tright=192.0.2.3\n\tleftrsasigkey=0sAwEAAQ==\n\t"
+          "rightcert=missing\n\tauthby=rsasig\n",
+      "test.conf"));
+  ASSERT_FALSE(set.diagnostics.has_errors()) << set.diagnostics.all().front().str();
+  ASSERT_EQ(set.connections.size(), 2u);
+  std::vector<const model::Connection*> conns = {&set.connections[0], &set.connections[1]};
 
   CertListing keys = store->listing(CertKind::kPubkeys, conns);
   ASSERT_EQ(keys.pubkeys.size(), 2u) << join(keys.errors);
@@ -550,7 +378,8 @@ TEST(PubkeyValue, ParsesAndRefusesWithTheReason) {
   PkeyPtr ec = ec_key();
   unsigned char* spki = nullptr;
   int len = i2d_PUBKEY(ec.get(), &spki);
-  std::string spki_b64 = b64(std::string(reinterpret_cast<char*>(spki), static_cast<size_t>(len)));
+  std::string spki_b64 =
+      base64(std::string(reinterpret_cast<char*>(spki), static_cast<size_t>(len)));
   OPENSSL_free(spki);
   model::Result<PublicKeySummary> ec_summary = parse_pubkey_value("0s" + spki_b64);
   ASSERT_TRUE(ec_summary) << ec_summary.error();
@@ -814,4 +643,4 @@ TEST(CertKinds, NamesRoundTrip) {
 }
 
 }  // namespace
-}  // namespace ipsecd::controller
+}  // namespace ipsecd::engine::x509
