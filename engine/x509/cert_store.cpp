@@ -27,6 +27,7 @@
 #include <map>
 #include <utility>
 
+#include "engine/crypto/openssl_ptr.h"
 #include "model/files.h"
 #include "model/text.h"
 #include "model/values.h"
@@ -83,24 +84,18 @@ namespace {
 
 // --- OpenSSL handles ---------------------------------------------------------------
 
-template <auto Free>
-struct Deleter {
-  template <class T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
-using CrlPtr = std::unique_ptr<X509_CRL, Deleter<X509_CRL_free>>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
-using NamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES_free>>;
-using OcspPtr = std::unique_ptr<OCSP_RESPONSE, Deleter<OCSP_RESPONSE_free>>;
+using crypto::OpenSslPtr;
+using BioPtr = OpenSslPtr<BIO, BIO_free>;
+using X509Ptr = OpenSslPtr<X509, X509_free>;
+using CrlPtr = OpenSslPtr<X509_CRL, X509_CRL_free>;
+using PkeyPtr = OpenSslPtr<EVP_PKEY, EVP_PKEY_free>;
+using BnPtr = OpenSslPtr<BIGNUM, BN_free>;
+using NamesPtr = OpenSslPtr<GENERAL_NAMES, GENERAL_NAMES_free>;
+using OcspPtr = OpenSslPtr<OCSP_RESPONSE, OCSP_RESPONSE_free>;
 void free_openssl_string(char* p) {
   OPENSSL_free(p);
 }
-using OsslString = std::unique_ptr<char, Deleter<free_openssl_string>>;
+using OsslString = OpenSslPtr<char, free_openssl_string>;
 
 // Bytes that held key material: wiped when dropped.
 class WipedBytes {

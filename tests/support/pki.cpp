@@ -12,10 +12,10 @@
 namespace ipsecd::testing {
 namespace {
 
-using BioPtr = std::unique_ptr<BIO, OpenSslFree<BIO_free>>;
-using ExtPtr = std::unique_ptr<X509_EXTENSION, OpenSslFree<X509_EXTENSION_free>>;
-using TimePtr = std::unique_ptr<ASN1_TIME, OpenSslFree<ASN1_TIME_free>>;
-using BnPtr = std::unique_ptr<BIGNUM, OpenSslFree<BN_free>>;
+using BioPtr = OpenSslPtr<BIO, BIO_free>;
+using ExtPtr = OpenSslPtr<X509_EXTENSION, X509_EXTENSION_free>;
+using TimePtr = OpenSslPtr<ASN1_TIME, ASN1_TIME_free>;
+using BnPtr = OpenSslPtr<BIGNUM, BN_free>;
 
 void add_ext(X509* cert, X509* issuer, int nid, const char* value) {
   X509V3_CTX ctx;

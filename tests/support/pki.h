@@ -11,18 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "engine/crypto/openssl_ptr.h"
+
 namespace ipsecd::testing {
 
-template <auto Free>
-struct OpenSslFree {
-  template <class T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslFree<EVP_PKEY_free>>;
-using X509Ptr = std::unique_ptr<X509, OpenSslFree<X509_free>>;
-using CrlPtr = std::unique_ptr<X509_CRL, OpenSslFree<X509_CRL_free>>;
+using engine::crypto::OpenSslPtr;
+using PkeyPtr = OpenSslPtr<EVP_PKEY, EVP_PKEY_free>;
+using X509Ptr = OpenSslPtr<X509, X509_free>;
+using CrlPtr = OpenSslPtr<X509_CRL, X509_CRL_free>;
 
 inline constexpr long kDay = 24 * 3600;
 

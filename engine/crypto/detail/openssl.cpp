@@ -42,18 +42,16 @@ namespace {
 // initialised first so that its own exit handler runs after this cache is gone.
 template <class T, T* (*Fetch)(OSSL_LIB_CTX*, const char*, const char*), void (*Free)(T*)>
 const T* fetch_cached(const char* name) {
-  struct Deleter {
-    void operator()(T* p) const { Free(p); }
-  };
+  using Owned = OpenSslPtr<T, Free>;
   static std::mutex mutex;
-  static std::map<std::string, std::unique_ptr<T, Deleter>> cache = [] {
+  static std::map<std::string, Owned> cache = [] {
     OPENSSL_init_crypto(0, nullptr);
-    return std::map<std::string, std::unique_ptr<T, Deleter>>();
+    return std::map<std::string, Owned>();
   }();
   std::lock_guard lock(mutex);
   auto it = cache.find(name);
   if (it == cache.end()) {
-    std::unique_ptr<T, Deleter> fetched(Fetch(nullptr, name, nullptr));
+    Owned fetched(Fetch(nullptr, name, nullptr));
     if (!fetched) {
       fatal(name);
     }

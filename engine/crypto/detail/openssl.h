@@ -7,29 +7,15 @@
 
 #include <memory>
 
+#include "engine/crypto/openssl_ptr.h"
+
 namespace ipsecd::engine::crypto::detail {
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct PkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
-};
-struct CipherCtxFree {
-  void operator()(EVP_CIPHER_CTX* p) const { EVP_CIPHER_CTX_free(p); }
-};
-struct MacCtxFree {
-  void operator()(EVP_MAC_CTX* p) const { EVP_MAC_CTX_free(p); }
-};
-struct BignumFree {
-  void operator()(BIGNUM* p) const { BN_clear_free(p); }
-};
-
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
-using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
-using MacCtx = std::unique_ptr<EVP_MAC_CTX, MacCtxFree>;
-using Bignum = std::unique_ptr<BIGNUM, BignumFree>;
+using Pkey = OpenSslPtr<EVP_PKEY, EVP_PKEY_free>;
+using PkeyCtx = OpenSslPtr<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
+using CipherCtx = OpenSslPtr<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>;
+using MacCtx = OpenSslPtr<EVP_MAC_CTX, EVP_MAC_CTX_free>;
+using Bignum = OpenSslPtr<BIGNUM, BN_clear_free>;  // private values: wiped
 
 // OpenSSL failed where valid input cannot make it fail (allocation, a missing
 // provider): an invariant break, so the process stops with OpenSSL's reason.

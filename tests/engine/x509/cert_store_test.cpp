@@ -44,14 +44,14 @@ using ipsecd::testing::ed25519_key;
 using ipsecd::testing::kDay;
 using ipsecd::testing::make_cert;
 using ipsecd::testing::make_crl;
-using ipsecd::testing::OpenSslFree;
+using ipsecd::testing::OpenSslPtr;
 using ipsecd::testing::pem;
 using ipsecd::testing::PkeyPtr;
 using ipsecd::testing::private_pem;
 using ipsecd::testing::rsa_key;
 using ipsecd::testing::rsasigkey;
 using ipsecd::testing::X509Ptr;
-using OcspPtr = std::unique_ptr<OCSP_RESPONSE, OpenSslFree<OCSP_RESPONSE_free>>;
+using OcspPtr = OpenSslPtr<OCSP_RESPONSE, OCSP_RESPONSE_free>;
 
 void write(const fs::path& path, const std::string& content, fs::perms perms = fs::perms(0644)) {
   fs::create_directories(path.parent_path());
