@@ -1252,6 +1252,197 @@ CertCheck CertStore::check(Duration window, WallTime now) const {
   return out;
 }
 
+namespace {
+
+using StorePtr = OpenSslPtr<X509_STORE, X509_STORE_free>;
+using StoreCtxPtr = OpenSslPtr<X509_STORE_CTX, X509_STORE_CTX_free>;
+using EkuPtr = OpenSslPtr<EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free>;
+using EnumPtr = OpenSslPtr<ASN1_ENUMERATED, ASN1_ENUMERATED_free>;
+void free_stack(STACK_OF(X509) * stack) {
+  sk_X509_free(stack);  // the stack only: the certificates are owned elsewhere
+}
+using CertStackPtr = OpenSslPtr<STACK_OF(X509), free_stack>;
+
+// RFC 5280 5.3.1's CRLReason names.
+std::string_view crl_reason_name(long reason) {
+  static constexpr std::array<std::string_view, 11> kNames = {
+      "unspecified",   "keyCompromise",        "cACompromise",    "affiliationChanged",
+      "superseded",    "cessationOfOperation", "certificateHold", "",
+      "removeFromCRL", "privilegeWithdrawn",   "aACompromise"};
+  return reason >= 0 && reason < static_cast<long>(kNames.size()) ? kNames[reason] : "";
+}
+
+// " (at T, REASON, by crls/FILE)" for a certificate a CRL of ours revokes.
+std::string revocation_text(const CrlDir& crls, X509* cert) {
+  for (const LoadedCrl& crl : crls.crls) {
+    if (X509_NAME_cmp(X509_CRL_get_issuer(crl.crl.get()), X509_get_issuer_name(cert)) != 0) {
+      continue;
+    }
+    X509_REVOKED* revoked = nullptr;
+    if (X509_CRL_get0_by_serial(crl.crl.get(), &revoked, X509_get0_serialNumber(cert)) != 1 ||
+        revoked == nullptr) {
+      continue;
+    }
+    std::string out = " (at ";
+    out += model::text::format_rfc3339(
+        asn1_time(X509_REVOKED_get0_revocationDate(revoked)).value_or(WallTime{}));
+    EnumPtr reason(static_cast<ASN1_ENUMERATED*>(
+        X509_REVOKED_get_ext_d2i(revoked, NID_crl_reason, nullptr, nullptr)));
+    if (reason) {
+      std::string_view name = crl_reason_name(ASN1_ENUMERATED_get(reason.get()));
+      if (!name.empty()) {
+        out += ", " + std::string(name);
+      }
+    }
+    ERR_clear_error();
+    return out + ", by crls/" + crl.item.file + ")";
+  }
+  return "";
+}
+
+// libreswan's rule for an end certificate: a key usage, when present, allows signatures;
+// an extended key usage, when present, allows IKE. "" or why not.
+std::string usage_error(X509* cert) {
+  const uint32_t flags = X509_get_extension_flags(cert);
+  if ((flags & EXFLAG_KUSAGE) != 0 &&
+      (X509_get_key_usage(cert) & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)) == 0) {
+    return "its key usage does not allow digitalSignature";
+  }
+  if ((flags & EXFLAG_XKUSAGE) == 0) {
+    return "";
+  }
+  if ((X509_get_extended_key_usage(cert) & (XKU_SSL_SERVER | XKU_SSL_CLIENT | XKU_ANYEKU)) != 0) {
+    return "";
+  }
+  EkuPtr eku(static_cast<EXTENDED_KEY_USAGE*>(
+      X509_get_ext_d2i(cert, NID_ext_key_usage, nullptr, nullptr)));
+  for (int i = 0; eku && i < sk_ASN1_OBJECT_num(eku.get()); ++i) {
+    if (OBJ_obj2nid(sk_ASN1_OBJECT_value(eku.get(), i)) == NID_ipsec_IKE) {
+      return "";
+    }
+  }
+  ERR_clear_error();
+  return "its extended key usage allows none of serverAuth, clientAuth, ipsecIKE";
+}
+
+// Missing or stale CRLs are no refusal (strictcrlpolicy=no); everything else is.
+int tolerate_missing_crls(int ok, X509_STORE_CTX* ctx) {
+  if (ok == 0) {
+    switch (X509_STORE_CTX_get_error(ctx)) {
+      case X509_V_ERR_UNABLE_TO_GET_CRL:
+      case X509_V_ERR_CRL_HAS_EXPIRED:
+      case X509_V_ERR_CRL_NOT_YET_VALID:
+        return 1;
+      default:
+        break;
+    }
+  }
+  return ok;
+}
+
+}  // namespace
+
+model::Result<PeerCertificate> CertStore::validate_peer(const std::vector<std::string>& der,
+                                                        WallTime now) const {
+  using R = model::Result<PeerCertificate>;
+  if (der.empty()) {
+    return R::failure("the peer sent no certificate");
+  }
+  if (der.size() > kMaxPeerCertificates) {
+    return R::failure("the peer sent " + std::to_string(der.size()) + " certificates; at most " +
+                      std::to_string(kMaxPeerCertificates) + " are read");
+  }
+  std::vector<X509Ptr> certs;
+  for (size_t i = 0; i < der.size(); ++i) {
+    const auto* p = reinterpret_cast<const unsigned char*>(der[i].data());
+    const auto* end = p + der[i].size();
+    X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der[i].size())));
+    if (!cert || p != end) {
+      return R::failure("certificate " + std::to_string(i + 1) +
+                        " of the peer's is not DER X.509: " +
+                        (cert ? std::to_string(end - p) + " octets after it" : openssl_reason()));
+    }
+    certs.push_back(std::move(cert));
+  }
+  std::shared_ptr<const State> s = state();
+  StorePtr store(X509_STORE_new());
+  CertStackPtr untrusted(sk_X509_new_null());
+  StoreCtxPtr ctx(X509_STORE_CTX_new());
+  if (!store || !untrusted || !ctx) {
+    return R::failure("OpenSSL cannot set up the path validation: " + openssl_reason());
+  }
+  for (const LoadedCert& ca : s->cacerts->certs) {
+    X509_STORE_add_cert(store.get(), ca.cert.get());
+  }
+  for (const LoadedCrl& crl : s->crls->crls) {
+    X509_STORE_add_crl(store.get(), crl.crl.get());
+  }
+  ERR_clear_error();  // duplicates in cacerts/ are not an error here
+  for (size_t i = 1; i < certs.size(); ++i) {
+    sk_X509_push(untrusted.get(), certs[i].get());
+  }
+  X509* end_cert = certs.front().get();
+  if (X509_STORE_CTX_init(ctx.get(), store.get(), end_cert, untrusted.get()) != 1) {
+    return R::failure("OpenSSL cannot set up the path validation: " + openssl_reason());
+  }
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
+  X509_VERIFY_PARAM_set_time(param, std::chrono::system_clock::to_time_t(now));
+  if (!s->crls->crls.empty()) {
+    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+  }
+  X509_STORE_CTX_set_verify_cb(ctx.get(), tolerate_missing_crls);
+  const std::string subject = name_text(X509_get_subject_name(end_cert));
+  if (X509_verify_cert(ctx.get()) != 1) {
+    const int err = X509_STORE_CTX_get_error(ctx.get());
+    X509* at = X509_STORE_CTX_get_current_cert(ctx.get());
+    if (at == nullptr) {
+      at = end_cert;
+    }
+    std::string why = X509_verify_cert_error_string(err);
+    if (err == X509_V_ERR_CERT_HAS_EXPIRED) {
+      why += " (notAfter " +
+             model::text::format_rfc3339(asn1_time(X509_get0_notAfter(at)).value_or(WallTime{})) +
+             ")";
+    } else if (err == X509_V_ERR_CERT_NOT_YET_VALID) {
+      why += " (notBefore " +
+             model::text::format_rfc3339(asn1_time(X509_get0_notBefore(at)).value_or(WallTime{})) +
+             ")";
+    } else if (err == X509_V_ERR_CERT_REVOKED) {
+      why += revocation_text(*s->crls, at);
+    } else if (err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+               err == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT) {
+      why += ": no CA in cacerts/ (or certificate the peer sent) has its issuer " +
+             name_text(X509_get_issuer_name(at)) + " as subject";
+    }
+    ERR_clear_error();
+    std::string where = "certificate " + name_text(X509_get_subject_name(at));
+    if (at != end_cert) {
+      where += " (on the path of " + subject + ")";
+    }
+    return R::failure(where + ": " + why);
+  }
+  if (std::string usage = usage_error(end_cert); !usage.empty()) {
+    return R::failure("certificate " + subject + ": " + usage);
+  }
+  PeerCertificate out;
+  out.key = crypto::SignatureKey::share(X509_get0_pubkey(end_cert));
+  if (!out.key) {
+    ERR_clear_error();
+    return R::failure("certificate " + subject + ": its public key does not parse");
+  }
+  out.subject = subject;
+  out.issuer = name_text(X509_get_issuer_name(end_cert));
+  out.serial = serial_text(X509_get0_serialNumber(end_cert));
+  out.subject_alt_names = subject_alt_names(end_cert);
+  out.not_after = asn1_time(X509_get0_notAfter(end_cert)).value_or(WallTime{});
+  STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx.get());
+  for (int i = 0; i < sk_X509_num(chain); ++i) {
+    out.chain.push_back(name_text(X509_get_subject_name(sk_X509_value(chain, i))));
+  }
+  ERR_clear_error();
+  return out;
+}
+
 std::vector<PolicyGroup> CertStore::groups() const {
   return *state()->groups;
 }

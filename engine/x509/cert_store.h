@@ -4,7 +4,8 @@
 // what `ipsec auto --listcerts|--listcacerts|--listcrls|--listpubkeys|
 // --checkpubkeys|--listgroups|--reread*|--purgeocsp` shows. Everything is read
 // from disk at open() and again at reload(); readers on other threads see the
-// old or the new state, never a mix. OpenSSL stays inside cert_store.cpp.
+// old or the new state, never a mix. OpenSSL stays inside cert_store.cpp but for the
+// peer's key (crypto::SignatureKey).
 // Formats, limits and what is checked: docs/certs.md.
 
 #include <array>
@@ -18,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/crypto/signature.h"
 #include "model/connection.h"
 #include "model/result.h"
 
@@ -135,6 +137,21 @@ model::Result<PublicKeySummary> parse_pubkey_value(std::string_view value);
 // Parses a policy group file's text; `file` names it in errors.
 PolicyGroup parse_policy_group(std::string_view name, std::string_view file, std::string_view text);
 
+// A peer's certificate after validate_peer(): what the ID match and AUTH need.
+struct PeerCertificate {
+  crypto::SignatureKey key;  // the end certificate's public key
+  std::string subject;       // libreswan's DN spelling, as CertItem::subject
+  std::string issuer;
+  std::string serial;
+  std::vector<std::string> subject_alt_names;  // as CertItem's
+  WallTime not_after{};
+  std::vector<std::string> chain;  // subjects from the end certificate to the trust anchor
+};
+
+// At most this many certificates of a peer are read (CERT payloads): the end
+// certificate and its intermediates.
+inline constexpr size_t kMaxPeerCertificates = 8;
+
 class CertStore {
  public:
   // Reads everything under `ipsecdir`. A missing ipsecdir or subdirectory is
@@ -169,6 +186,17 @@ class CertStore {
   // expired, expiring within `window`, invalid (not yet valid, bad signature
   // from a CA in cacerts/, revoked by a verified CRL, unreadable) or ok.
   CertCheck check(Duration window, WallTime now) const;
+
+  // Validates the certificates a peer sent (DER, its end certificate first, then any
+  // intermediates) at `now`: a path to a CA of cacerts/ (RFC 5280, by OpenSSL), no
+  // certificate on it revoked by a CRL of crls/ (an issuer without a CRL, or with a stale
+  // one, is no refusal: libreswan's strictcrlpolicy=no), and an end certificate whose key
+  // usage allows signatures and whose extended key usage, when it has one, allows IKE
+  // (serverAuth, clientAuth, ipsecIKE or anyExtendedKeyUsage, as libreswan). The error
+  // names the certificate and the reason: "certificate O=Example, CN=west: certificate
+  // revoked (at 2026-12-01T10:00:00Z, keyCompromise, by crls/ca.crl)".
+  model::Result<PeerCertificate> validate_peer(const std::vector<std::string>& der,
+                                               WallTime now) const;
 
   std::vector<PolicyGroup> groups() const;
   std::vector<PolicyGroup> reload_groups();

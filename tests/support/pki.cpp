@@ -53,7 +53,8 @@ PkeyPtr ed25519_key() {
   return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
 }
 
-X509Ptr make_cert(const CertSpec& spec, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key) {
+X509Ptr make_cert(const CertSpec& spec, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key,
+                  const CertUsage& usage) {
   X509Ptr cert(X509_new());
   X509_set_version(cert.get(), 2);
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), spec.serial);
@@ -70,6 +71,12 @@ X509Ptr make_cert(const CertSpec& spec, EVP_PKEY* key, X509* issuer, EVP_PKEY* i
   add_ext(cert.get(), signer, NID_basic_constraints, spec.ca ? "critical,CA:TRUE" : "CA:FALSE");
   if (!spec.sans.empty()) {
     add_ext(cert.get(), signer, NID_subject_alt_name, spec.sans.c_str());
+  }
+  if (!usage.eku.empty()) {
+    add_ext(cert.get(), signer, NID_ext_key_usage, usage.eku.c_str());
+  }
+  if (!usage.key_usage.empty()) {
+    add_ext(cert.get(), signer, NID_key_usage, usage.key_usage.c_str());
   }
   EXPECT_GT(X509_sign(cert.get(), issuer_key != nullptr ? issuer_key : key, EVP_sha256()), 0);
   return cert;

@@ -35,9 +35,16 @@ struct CertSpec {
   std::string sans;  // X509v3 config syntax: "DNS:a.example,IP:192.0.2.1"
 };
 
+// Key usage extensions, X509v3 config syntax; "": none.
+struct CertUsage {
+  std::string eku;        // extendedKeyUsage: "serverAuth,ipsecIKE"
+  std::string key_usage;  // keyUsage: "digitalSignature"
+};
+
 // Signed by (issuer, issuer_key) with SHA-256, or self-signed when issuer is null.
 // A failure to build one fails the current test.
-X509Ptr make_cert(const CertSpec& spec, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key);
+X509Ptr make_cert(const CertSpec& spec, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key,
+                  const CertUsage& usage = {});
 // A CRL of `issuer` listing `serials`, signed by `signer` (the issuer's key, or
 // another one for a forgery); nextUpdate `next_update` seconds from now.
 CrlPtr make_crl(X509* issuer, EVP_PKEY* signer, const std::vector<long>& serials, long next_update);

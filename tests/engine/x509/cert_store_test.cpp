@@ -37,6 +37,7 @@ using std::chrono::seconds;
 
 using ipsecd::testing::base64;
 using ipsecd::testing::CertSpec;
+using ipsecd::testing::CertUsage;
 using ipsecd::testing::CrlPtr;
 using ipsecd::testing::der;
 using ipsecd::testing::ec_key;
@@ -617,6 +618,165 @@ TEST_F(CertStoreTest, OcspCacheHoldsParsedResponsesUntilPurged) {
   EXPECT_EQ(store->purge_ocsp(), 2u);
   EXPECT_EQ(store->ocsp_responses(), 0u);
   EXPECT_EQ(store->purge_ocsp(), 0u);
+}
+
+// ---- a peer's certificates (validate_peer)
+
+class PeerValidation : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = make_cert({"Root CA", 1, -60 * kDay, 3650 * kDay, true, ""}, root_key_.get(), nullptr,
+                      nullptr);
+    inter1_ = make_cert({"Intermediate 1", 2, -60 * kDay, 3650 * kDay, true, ""}, inter1_key_.get(),
+                        root_.get(), root_key_.get());
+    inter2_ = make_cert({"Intermediate 2", 3, -60 * kDay, 3650 * kDay, true, ""}, inter2_key_.get(),
+                        inter1_.get(), inter1_key_.get());
+    write(dir_ / "cacerts/root.pem", pem(root_.get()));
+  }
+  X509Ptr leaf(const CertSpec& spec, X509* issuer, EVP_PKEY* issuer_key,
+               const CertUsage& usage = {}) {
+    return make_cert(spec, leaf_key_.get(), issuer, issuer_key, usage);
+  }
+  CertSpec spec(long serial) {
+    return {"east", serial, -kDay, 365 * kDay, false, "DNS:east.example"};
+  }
+  model::Result<PeerCertificate> validate(const std::vector<X509*>& sent,
+                                          WallTime now = std::chrono::system_clock::now()) {
+    model::Result<std::unique_ptr<CertStore>> store = CertStore::open(dir_.string());
+    EXPECT_TRUE(store) << store.error();
+    std::vector<std::string> ders;
+    for (X509* c : sent) {
+      ders.push_back(der(c));
+    }
+    return store.value()->validate_peer(ders, now);
+  }
+  std::string refusal(const std::vector<X509*>& sent) {
+    model::Result<PeerCertificate> r = validate(sent);
+    EXPECT_FALSE(r);
+    return r ? std::string("accepted") : r.error();
+  }
+
+  PkeyPtr root_key_ = ec_key();
+  PkeyPtr inter1_key_ = ec_key();
+  PkeyPtr inter2_key_ = ec_key();
+  PkeyPtr leaf_key_ = ec_key("P-384");
+  TempDir tmp_{"ipsecd-peer"};
+  fs::path dir_ = tmp_.path();
+  X509Ptr root_, inter1_, inter2_;
+};
+
+TEST_F(PeerValidation, AChainOfTwoIntermediatesReachesTheAnchor) {
+  X509Ptr end = leaf(spec(0x10), inter2_.get(), inter2_key_.get());
+  model::Result<PeerCertificate> r = validate({end.get(), inter2_.get(), inter1_.get()});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->subject, "O=Example, CN=east");
+  EXPECT_EQ(r->issuer, "O=Example, CN=Intermediate 2");
+  EXPECT_EQ(r->serial, "10");
+  EXPECT_EQ(r->key.describe(), "EC P-384");
+  EXPECT_EQ(r->subject_alt_names, (std::vector<std::string>{"DNS:east.example"}));
+  EXPECT_EQ(r->chain,
+            (std::vector<std::string>{"O=Example, CN=east", "O=Example, CN=Intermediate 2",
+                                      "O=Example, CN=Intermediate 1", "O=Example, CN=Root CA"}));
+  // The intermediates in any order.
+  EXPECT_TRUE(validate({end.get(), inter1_.get(), inter2_.get()}));
+}
+
+TEST_F(PeerValidation, EachRefusalNamesTheCertificateAndTheReason) {
+  X509Ptr end = leaf(spec(0x11), inter2_.get(), inter2_key_.get());
+  std::string missing = refusal({end.get(), inter2_.get()});
+  EXPECT_NE(missing.find("certificate O=Example, CN=Intermediate 2 (on the path of O=Example, "
+                         "CN=east): unable to get local issuer certificate: no CA in cacerts/"),
+            std::string::npos)
+      << missing;
+
+  PkeyPtr other_key = ec_key();
+  X509Ptr other_ca =
+      make_cert({"Other CA", 9, -kDay, 3650 * kDay, true, ""}, other_key.get(), nullptr, nullptr);
+  X509Ptr stranger = leaf(spec(0x12), other_ca.get(), other_key.get());
+  EXPECT_NE(refusal({stranger.get()})
+                .find("certificate O=Example, CN=east: unable to get local "
+                      "issuer certificate: no CA in cacerts/ (or "
+                      "certificate the peer sent) has its issuer "
+                      "O=Example, CN=Other CA as subject"),
+            std::string::npos);
+  // The peer's own copy of a CA is not a trust anchor.
+  EXPECT_FALSE(validate({stranger.get(), other_ca.get()}));
+
+  X509Ptr expired =
+      leaf({"east", 0x13, -30 * kDay, -kDay, false, ""}, root_.get(), root_key_.get());
+  std::string e = refusal({expired.get()});
+  EXPECT_NE(e.find("certificate O=Example, CN=east: certificate has expired (notAfter "),
+            std::string::npos)
+      << e;
+  X509Ptr future =
+      leaf({"east", 0x14, 5 * kDay, 30 * kDay, false, ""}, root_.get(), root_key_.get());
+  EXPECT_NE(refusal({future.get()}).find("certificate is not yet valid (notBefore "),
+            std::string::npos);
+  // Validity is judged at the time asked for: the expired one was fine a week ago.
+  EXPECT_TRUE(validate({expired.get()}, std::chrono::system_clock::now() - hours(24 * 7)));
+
+  X509Ptr forged = leaf(spec(0x15), root_.get(), other_key.get());  // root's name, other key
+  EXPECT_NE(refusal({forged.get()}).find("certificate signature failure"), std::string::npos);
+}
+
+TEST_F(PeerValidation, ARevokedCertificateIsRefusedWithTheCrlsWord) {
+  X509Ptr end = leaf(spec(0x20), root_.get(), root_key_.get());
+  X509Ptr fine = leaf(spec(0x21), root_.get(), root_key_.get());
+  // No CRL for the issuer: no refusal (strictcrlpolicy=no).
+  EXPECT_TRUE(validate({end.get()}));
+  write(dir_ / "crls/root.crl",
+        pem(make_crl(root_.get(), root_key_.get(), {0x20}, 7 * kDay).get()));
+  std::string r = refusal({end.get()});
+  EXPECT_NE(r.find("certificate O=Example, CN=east: certificate revoked (at "), std::string::npos)
+      << r;
+  EXPECT_NE(r.find(", by crls/root.crl)"), std::string::npos) << r;
+  EXPECT_TRUE(validate({fine.get()}));
+  // Intermediates without a CRL of their own stay fine while the root has one.
+  X509Ptr deep = leaf(spec(0x22), inter2_.get(), inter2_key_.get());
+  EXPECT_TRUE(validate({deep.get(), inter2_.get(), inter1_.get()}));
+}
+
+TEST_F(PeerValidation, UsagesAreLibreswans) {
+  struct Case {
+    std::string eku, key_usage;
+    bool ok;
+  };
+  long serial = 0x30;
+  for (const Case& c : std::vector<Case>{{"serverAuth", "", true},
+                                         {"clientAuth", "", true},
+                                         {"ipsecIKE", "", true},
+                                         {"anyExtendedKeyUsage", "", true},
+                                         {"emailProtection", "", false},
+                                         {"", "digitalSignature", true},
+                                         {"", "keyEncipherment", false}}) {
+    X509Ptr end = leaf(spec(serial++), root_.get(), root_key_.get(), {c.eku, c.key_usage});
+    model::Result<PeerCertificate> r = validate({end.get()});
+    EXPECT_EQ(static_cast<bool>(r), c.ok) << c.eku << c.key_usage << (r ? "" : ": " + r.error());
+  }
+  X509Ptr end = leaf(spec(serial++), root_.get(), root_key_.get(), {"emailProtection", ""});
+  EXPECT_EQ(refusal({end.get()}),
+            "certificate O=Example, CN=east: its extended key usage allows "
+            "none of serverAuth, clientAuth, ipsecIKE");
+}
+
+TEST_F(PeerValidation, WhatThePeerSentMustBeDerCertificates) {
+  X509Ptr end = leaf(spec(0x40), root_.get(), root_key_.get());
+  model::Result<std::unique_ptr<CertStore>> store = CertStore::open(dir_.string());
+  ASSERT_TRUE(store);
+  const WallTime now = std::chrono::system_clock::now();
+  EXPECT_EQ(store.value()->validate_peer({}, now).error(), "the peer sent no certificate");
+  std::string trailing = der(end.get()) + "x";
+  EXPECT_EQ(store.value()->validate_peer({trailing}, now).error(),
+            "certificate 1 of the peer's is not DER X.509: 1 octets after it");
+  std::string cut = der(end.get()).substr(0, 40);
+  EXPECT_NE(store.value()
+                ->validate_peer({der(end.get()), cut}, now)
+                .error()
+                .find("certificate 2 of the peer's is not DER X.509: "),
+            std::string::npos);
+  std::vector<std::string> many(kMaxPeerCertificates + 1, der(end.get()));
+  EXPECT_EQ(store.value()->validate_peer(many, now).error(),
+            "the peer sent 9 certificates; at most 8 are read");
 }
 
 TEST(CertStoreOpen, MissingDirectoryIsEmptyAFileIsRefused) {
