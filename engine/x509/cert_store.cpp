@@ -1443,6 +1443,164 @@ model::Result<PeerCertificate> CertStore::validate_peer(const std::vector<std::s
   return out;
 }
 
+namespace {
+
+struct Rdn {
+  std::string type;  // lower case, aliases folded ("emailaddress", "st")
+  std::string value;
+};
+
+std::string rdn_type(std::string_view type) {
+  std::string t = model::text::lower(model::text::trim(type));
+  if (t == "e" || t == "email") {
+    return "emailaddress";
+  }
+  if (t == "s" || t == "sp") {
+    return "st";
+  }
+  if (t == "t") {
+    return "title";
+  }
+  return t;
+}
+
+// "C=CA, O=Example + OU=Ops, CN=west" as its RDNs; "\," and "\+" escape, a value may be
+// quoted. nullopt when a part has no '='.
+std::optional<std::vector<Rdn>> parse_dn(std::string_view text) {
+  std::vector<Rdn> out;
+  std::string part;
+  bool quoted = false;
+  auto flush = [&]() -> bool {
+    const size_t eq = part.find('=');
+    if (eq == std::string::npos) {
+      return false;
+    }
+    std::string value(model::text::trim(std::string_view(part).substr(eq + 1)));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    }
+    out.push_back({rdn_type(std::string_view(part).substr(0, eq)), value});
+    part.clear();
+    return true;
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\\' && i + 1 < text.size()) {
+      part += text[++i];
+    } else if (c == '"') {
+      quoted = !quoted;
+      part += c;
+    } else if ((c == ',' || c == '+') && !quoted) {
+      if (!flush()) {
+        return std::nullopt;
+      }
+    } else {
+      part += c;
+    }
+  }
+  if (!model::text::trim(part).empty() && !flush()) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+// libreswan's match of a configured DN (wildcards allowed) with a certificate's.
+bool dn_matches(const std::vector<Rdn>& wanted, const std::vector<Rdn>& have) {
+  if (wanted.size() != have.size()) {
+    return false;
+  }
+  std::vector<bool> used(have.size(), false);
+  for (const Rdn& w : wanted) {
+    bool found = false;
+    for (size_t i = 0; i < have.size() && !found; ++i) {
+      if (!used[i] && w.type == have[i].type &&
+          (w.value == "*" || model::text::iequals(w.value, have[i].value))) {
+        used[i] = true;
+        found = true;
+      }
+    }
+    if (!found) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+model::Result<std::string> match_identity(const PeerCertificate& cert, const model::Identity& id) {
+  using R = model::Result<std::string>;
+  using model::IdKind;
+  std::string san_prefix;
+  switch (id.kind) {
+    case IdKind::kAny:
+    case IdKind::kFromCert:
+      return std::string("subject");
+    case IdKind::kDn: {
+      std::optional<std::vector<Rdn>> wanted = parse_dn(id.value);
+      std::optional<std::vector<Rdn>> have = parse_dn(cert.subject);
+      if (!wanted) {
+        return R::failure("ID " + id.str() + " is not a DN of TYPE=value parts");
+      }
+      if (have && dn_matches(*wanted, *have)) {
+        return std::string("subject");
+      }
+      for (const std::string& san : cert.subject_alt_names) {
+        if (san.rfind("DirName:", 0) == 0) {
+          std::optional<std::vector<Rdn>> dir = parse_dn(std::string_view(san).substr(8));
+          if (dir && dn_matches(*wanted, *dir)) {
+            return san;
+          }
+        }
+      }
+      return R::failure("ID " + id.str() + " is not the certificate's subject (" + cert.subject +
+                        ")");
+    }
+    case IdKind::kFqdn:
+      san_prefix = "DNS:";
+      break;
+    case IdKind::kUserFqdn:
+      san_prefix = "email:";
+      break;
+    case IdKind::kIpv4:
+    case IdKind::kIpv6:
+      san_prefix = "IP:";
+      break;
+    case IdKind::kNone:
+    case IdKind::kKeyId:
+    case IdKind::kNull:
+      return R::failure("ID " + id.str() + " cannot be proven by a certificate");
+  }
+  std::optional<model::IpAddress> address;
+  if (san_prefix == "IP:") {
+    model::Result<model::IpAddress> parsed = model::IpAddress::parse(id.value);
+    if (!parsed) {
+      return R::failure("ID " + id.str() + " is not an address: " + parsed.error());
+    }
+    address = *parsed;
+  }
+  for (const std::string& san : cert.subject_alt_names) {
+    if (san.rfind(san_prefix, 0) != 0) {
+      continue;
+    }
+    std::string_view value = std::string_view(san).substr(san_prefix.size());
+    if (address) {
+      model::Result<model::IpAddress> parsed = model::IpAddress::parse(value);
+      if (parsed && *parsed == *address) {
+        return san;
+      }
+    } else if (model::text::iequals(value, id.value)) {
+      return san;
+    }
+  }
+  std::string sans;
+  for (const std::string& san : cert.subject_alt_names) {
+    sans += (sans.empty() ? "" : ", ") + san;
+  }
+  return R::failure("ID " + id.str() + " is in no subjectAltName of the certificate (" +
+                    (sans.empty() ? std::string("it has none") : sans) + ")");
+}
+
 std::vector<PolicyGroup> CertStore::groups() const {
   return *state()->groups;
 }

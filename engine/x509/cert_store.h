@@ -148,6 +148,14 @@ struct PeerCertificate {
   std::vector<std::string> chain;  // subjects from the end certificate to the trust anchor
 };
 
+// Whether a validated certificate proves `id` (the peer's ID payload, or rightid=), as
+// libreswan matches them: a DN against the subject, RDN by RDN in any order, types
+// case-insensitive (E and emailAddress alike), values case-insensitive, `*` matching any
+// value; an FQDN, user FQDN or address against a subjectAltName of that type; %any and
+// %fromcert against anything. Answers what matched ("subject", "DNS:east.example") or
+// why nothing does.
+model::Result<std::string> match_identity(const PeerCertificate& cert, const model::Identity& id);
+
 // At most this many certificates of a peer are read (CERT payloads): the end
 // certificate and its intermediates.
 inline constexpr size_t kMaxPeerCertificates = 8;

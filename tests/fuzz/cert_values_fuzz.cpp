@@ -1,6 +1,7 @@
 // libFuzzer target: the text parsers of the certificate store never crash,
-// and what they accept is well-formed. The first byte picks the parser: even
-// for a leftrsasigkey=/leftpubkey= value, odd for a policy group file.
+// and what they accept is well-formed. The first byte picks the parser: 0xff for a
+// DN ID matched against a certificate, else even for a leftrsasigkey=/leftpubkey=
+// value, odd for a policy group file.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -30,6 +31,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
+  if (data[0] == 0xff) {
+    // A DN ID against a certificate's subject and names: the text up to the first NUL is
+    // the ID, the rest the subject. A DN matches itself.
+    const size_t nul = text.find('\0');
+    ipsecd::engine::x509::PeerCertificate cert;
+    cert.subject = std::string(text.substr(nul == std::string_view::npos ? 0 : nul + 1));
+    cert.subject_alt_names = {"DirName:" + cert.subject, "DNS:" + cert.subject};
+    const ipsecd::model::Identity id{ipsecd::model::IdKind::kDn, std::string(text.substr(0, nul))};
+    auto matched = ipsecd::engine::x509::match_identity(cert, id);
+    if (!matched && matched.error().empty()) {
+      std::abort();
+    }
+    const ipsecd::model::Identity self{ipsecd::model::IdKind::kDn, cert.subject};
+    auto itself = ipsecd::engine::x509::match_identity(cert, self);
+    if (itself && *itself != "subject") {
+      std::abort();
+    }
+    return 0;
+  }
   if (data[0] % 2 == 0) {
     auto key = ipsecd::engine::x509::parse_pubkey_value(text);
     if (key) {

@@ -779,6 +779,89 @@ TEST_F(PeerValidation, WhatThePeerSentMustBeDerCertificates) {
             "the peer sent 9 certificates; at most 8 are read");
 }
 
+// ---- IDs against a certificate (match_identity)
+
+model::Identity id(const std::string& text) {
+  model::Result<model::Identity> parsed = model::Identity::parse(text);
+  EXPECT_TRUE(parsed) << text << ": " << parsed.error();
+  return parsed ? *parsed : model::Identity{};
+}
+
+PeerCertificate east_certificate() {
+  PeerCertificate c;
+  c.subject = "C=CA, O=Example\\, Inc., CN=east, emailAddress=east@example.org";
+  c.subject_alt_names = {"DNS:east.example", "email:east@example.org", "IP:192.0.2.2",
+                         "IP:2001:db8::2", "DirName:O=Other, CN=alt"};
+  return c;
+}
+
+TEST(MatchIdentity, DnsAsLibreswanComparesThem) {
+  const PeerCertificate c = east_certificate();
+  for (const char* same :
+       {"C=CA, O=Example\\, Inc., CN=east, emailAddress=east@example.org",
+        "CN=east, O=Example\\, Inc., C=CA, E=east@example.org",
+        "c=ca, o=EXAMPLE\\, INC., cn=East, email=EAST@example.org", "C=CA, O=*, CN=east, E=*"}) {
+    model::Result<std::string> m = match_identity(c, id(same));
+    ASSERT_TRUE(m) << same << ": " << m.error();
+    EXPECT_EQ(*m, "subject") << same;
+  }
+  for (const char* other : {"C=CA, O=Example\\, Inc., CN=west, E=east@example.org",
+                            "C=CA, O=Example\\, Inc., CN=east",  // an RDN short
+                            "C=CA, O=Example\\, Inc., CN=east, E=east@example.org, OU=x"}) {
+    model::Result<std::string> m = match_identity(c, id(other));
+    ASSERT_FALSE(m) << other;
+    EXPECT_NE(m.error().find("is not the certificate's subject (C=CA, O=Example\\, Inc., "
+                             "CN=east, emailAddress=east@example.org)"),
+              std::string::npos)
+        << m.error();
+  }
+  model::Result<std::string> dirname = match_identity(c, id("CN=alt, O=Other"));
+  ASSERT_TRUE(dirname) << dirname.error();
+  EXPECT_EQ(*dirname, "DirName:O=Other, CN=alt");
+}
+
+TEST(MatchIdentity, NamesAndAddressesAgainstSubjectAltNames) {
+  const PeerCertificate c = east_certificate();
+  struct Case {
+    std::string id, matched;
+  };
+  for (const Case& k : std::vector<Case>{{"@east.example", "DNS:east.example"},
+                                         {"@EAST.Example", "DNS:east.example"},
+                                         {"east@example.org", "email:east@example.org"},
+                                         {"192.0.2.2", "IP:192.0.2.2"},
+                                         {"2001:db8:0::2", "IP:2001:db8::2"},
+                                         {"%any", "subject"},
+                                         {"%fromcert", "subject"}}) {
+    model::Result<std::string> m = match_identity(c, id(k.id));
+    ASSERT_TRUE(m) << k.id << ": " << m.error();
+    EXPECT_EQ(*m, k.matched) << k.id;
+  }
+  model::Result<std::string> ip = match_identity(c, id("192.0.2.9"));
+  ASSERT_FALSE(ip);
+  EXPECT_EQ(ip.error(),
+            "ID 192.0.2.9 is in no subjectAltName of the certificate (DNS:east.example, "
+            "email:east@example.org, IP:192.0.2.2, IP:2001:db8::2, DirName:O=Other, CN=alt)");
+  EXPECT_FALSE(match_identity(c, id("@west.example")));
+  PeerCertificate bare;
+  bare.subject = "CN=bare";
+  EXPECT_EQ(match_identity(bare, id("@bare.example")).error(),
+            "ID @bare.example is in no subjectAltName of the certificate (it has none)");
+  model::Result<std::string> keyid = match_identity(c, id("@#0a0b0c"));
+  ASSERT_FALSE(keyid);
+  EXPECT_NE(keyid.error().find("cannot be proven by a certificate"), std::string::npos);
+}
+
+TEST_F(PeerValidation, AValidatedCertificateProvesItsSubjectAndNames) {
+  X509Ptr end = make_cert({"east", 0x50, -kDay, 365 * kDay, false, "DNS:east.example,IP:192.0.2.2"},
+                          leaf_key_.get(), root_.get(), root_key_.get());
+  model::Result<PeerCertificate> r = validate({end.get()});
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(match_identity(*r, id("CN=east, O=Example")).value(), "subject");
+  EXPECT_EQ(match_identity(*r, id("@east.example")).value(), "DNS:east.example");
+  EXPECT_EQ(match_identity(*r, id("192.0.2.2")).value(), "IP:192.0.2.2");
+  EXPECT_FALSE(match_identity(*r, id("CN=west, O=Example")));
+}
+
 TEST(CertStoreOpen, MissingDirectoryIsEmptyAFileIsRefused) {
   TempDir dir("ipsecd-certs-open");
   const std::string root = dir / "ipsec.d";
