@@ -614,11 +614,28 @@ std::shared_ptr<const CertDir> load_cert_dir(const std::string& label, const std
   return dir;
 }
 
-// private/: only the public halves of the keys are kept.
+// private/: each key with its public half, which names the certificate it belongs to.
+// The private halves stay in OpenSSL's objects (freed with their memory cleared) for
+// IKE AUTH signatures; they are never printed or logged.
 struct KeyDir {
+  struct Key {
+    std::string spki;  // DER SubjectPublicKeyInfo
+    std::string file;
+    crypto::SignatureKey key;
+  };
   std::string path;
-  std::vector<std::string> spkis;
+  std::vector<std::string> spkis;  // sorted, for has_private_key
+  std::vector<Key> keys;
   std::vector<FileError> errors;
+
+  const Key* find(const std::string& spki) const {
+    for (const Key& k : keys) {
+      if (k.spki == spki) {
+        return &k;
+      }
+    }
+    return nullptr;
+  }
 };
 
 std::shared_ptr<const KeyDir> load_key_dir(const std::string& path) {
@@ -648,12 +665,35 @@ std::shared_ptr<const KeyDir> load_key_dir(const std::string& path) {
     for (const PkeyPtr& key : keys.objects) {
       std::string spki = spki_der(key.get());
       if (!spki.empty()) {
-        dir->spkis.push_back(std::move(spki));
+        dir->spkis.push_back(spki);
+        dir->keys.push_back({std::move(spki), name, crypto::SignatureKey::share(key.get())});
       }
     }
   });
   std::sort(dir->spkis.begin(), dir->spkis.end());
   return dir;
+}
+
+// leftcert=NAME: certs/NAME, or NAME with .pem, .crt, .der or .cer, or an absolute path
+// inside certs/; null when there is none.
+const LoadedCert* find_named_cert(const CertDir& certs, const std::string& name) {
+  std::string wanted = name;
+  if (fs::path(name).is_absolute() && fs::path(name).parent_path() == fs::path(certs.path)) {
+    wanted = fs::path(name).filename().string();
+  }
+  for (const std::string& candidate :
+       {wanted, wanted + ".pem", wanted + ".crt", wanted + ".der", wanted + ".cer"}) {
+    for (const LoadedCert& c : certs.certs) {
+      if (c.item.file == candidate) {
+        return &c;
+      }
+    }
+  }
+  return nullptr;
+}
+
+std::string no_such_cert(const CertDir& certs) {
+  return "no certificate of that name in " + certs.path + " (also tried .pem, .crt, .der and .cer)";
 }
 
 struct LoadedCrl {
@@ -1076,28 +1116,10 @@ CertListing CertStore::pubkeys(const std::vector<const model::Connection*>& conn
       if (cert_name.empty()) {
         continue;
       }
-      std::string wanted = cert_name;
-      if (fs::path(cert_name).is_absolute() &&
-          fs::path(cert_name).parent_path() == fs::path(s->certs->path)) {
-        wanted = fs::path(cert_name).filename().string();
-      }
-      const LoadedCert* found = nullptr;
-      for (const std::string& candidate :
-           {wanted, wanted + ".pem", wanted + ".crt", wanted + ".der", wanted + ".cer"}) {
-        for (const LoadedCert& c : s->certs->certs) {
-          if (c.item.file == candidate) {
-            found = &c;
-            break;
-          }
-        }
-        if (found != nullptr) {
-          break;
-        }
-      }
+      const LoadedCert* found = find_named_cert(*s->certs, cert_name);
       if (found == nullptr) {
-        out.errors.push_back("conn " + conn->name + ": " + side_name + "cert=" + cert_name +
-                             ": no certificate of that name in " + s->certs->path +
-                             " (also tried .pem, .crt, .der and .cer)");
+        out.errors.push_back("conn " + conn->name + ": " + side_name + "cert=" + cert_name + ": " +
+                             no_such_cert(*s->certs));
         continue;
       }
       const EVP_PKEY* key = X509_get0_pubkey(found->cert.get());
@@ -1599,6 +1621,67 @@ model::Result<std::string> match_identity(const PeerCertificate& cert, const mod
   }
   return R::failure("ID " + id.str() + " is in no subjectAltName of the certificate (" +
                     (sans.empty() ? std::string("it has none") : sans) + ")");
+}
+
+namespace {
+
+std::string cert_der(X509* cert) {
+  unsigned char* out = nullptr;
+  const int len = i2d_X509(cert, &out);
+  std::string der =
+      len > 0 ? std::string(reinterpret_cast<char*>(out), static_cast<size_t>(len)) : std::string();
+  OPENSSL_free(out);
+  return der;
+}
+
+}  // namespace
+
+model::Result<OwnCredential> CertStore::own_credential(const std::string& leftcert) const {
+  using R = model::Result<OwnCredential>;
+  std::shared_ptr<const State> s = state();
+  const LoadedCert* cert = find_named_cert(*s->certs, leftcert);
+  if (cert == nullptr) {
+    return R::failure("leftcert=" + leftcert + ": " + no_such_cert(*s->certs));
+  }
+  const KeyDir::Key* key = s->keys->find(cert->spki);
+  if (key == nullptr) {
+    std::string why = "leftcert=" + leftcert + ": " + s->certs->path + "/" + cert->item.file +
+                      " has no private key in " + s->keys->path +
+                      " (one whose public key is the certificate's)";
+    for (const FileError& e : s->keys->errors) {
+      if (e.why.find("encrypted") != std::string::npos) {
+        why += "; " + e.file + " is encrypted, and ipsecd reads no passphrases";
+      }
+    }
+    return R::failure(why);
+  }
+  OwnCredential out;
+  out.key = key->key;
+  out.certificate = cert_der(cert->cert.get());
+  out.subject = cert->item.subject;
+  out.subject_alt_names = cert->item.subject_alt_names;
+  out.not_after = cert->item.not_after;
+  X509* current = cert->cert.get();
+  while (out.intermediates.size() + 1 < kMaxPeerCertificates) {
+    const LoadedCert* issuer = nullptr;
+    for (const LoadedCert& ca : s->cacerts->certs) {
+      EVP_PKEY* ca_key = X509_get0_pubkey(ca.cert.get());
+      if (ca.cert.get() != current &&
+          X509_NAME_cmp(X509_get_subject_name(ca.cert.get()), X509_get_issuer_name(current)) == 0 &&
+          ca_key != nullptr && X509_verify(current, ca_key) == 1) {
+        issuer = &ca;
+        break;
+      }
+    }
+    ERR_clear_error();
+    if (issuer == nullptr || X509_NAME_cmp(X509_get_subject_name(issuer->cert.get()),
+                                           X509_get_issuer_name(issuer->cert.get())) == 0) {
+      break;  // the root (or no CA of ours): the peer has it or cannot use it
+    }
+    out.intermediates.push_back(cert_der(issuer->cert.get()));
+    current = issuer->cert.get();
+  }
+  return out;
 }
 
 std::vector<PolicyGroup> CertStore::groups() const {

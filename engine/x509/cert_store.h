@@ -156,6 +156,18 @@ struct PeerCertificate {
 // why nothing does.
 model::Result<std::string> match_identity(const PeerCertificate& cert, const model::Identity& id);
 
+// Our own credential for IKE AUTH: the certificate leftcert= names, its private key from
+// private/, and the CA certificates from cacerts/ between it and its root, for CERT
+// payloads.
+struct OwnCredential {
+  crypto::SignatureKey key;                // the private key
+  std::string certificate;                 // DER
+  std::vector<std::string> intermediates;  // DER, the issuer first; never the self-signed root
+  std::string subject;
+  std::vector<std::string> subject_alt_names;
+  WallTime not_after{};
+};
+
 // At most this many certificates of a peer are read (CERT payloads): the end
 // certificate and its intermediates.
 inline constexpr size_t kMaxPeerCertificates = 8;
@@ -205,6 +217,11 @@ class CertStore {
   // revoked (at 2026-12-01T10:00:00Z, keyCompromise, by crls/ca.crl)".
   model::Result<PeerCertificate> validate_peer(const std::vector<std::string>& der,
                                                WallTime now) const;
+
+  // The credential for leftcert=NAME (certs/NAME, or with .pem, .crt, .der or .cer), or
+  // why there is none: no such certificate, or no key in private/ whose public half is
+  // the certificate's (an encrypted key is named: ipsecd reads no passphrases).
+  model::Result<OwnCredential> own_credential(const std::string& leftcert) const;
 
   std::vector<PolicyGroup> groups() const;
   std::vector<PolicyGroup> reload_groups();

@@ -862,6 +862,53 @@ TEST_F(PeerValidation, AValidatedCertificateProvesItsSubjectAndNames) {
   EXPECT_FALSE(match_identity(*r, id("CN=west, O=Example")));
 }
 
+TEST_F(PeerValidation, OwnCredentialSignsWhatThePeersValidationAccepts) {
+  X509Ptr end = leaf(spec(0x60), inter2_.get(), inter2_key_.get());
+  write(dir_ / "certs/east.pem", pem(end.get()));
+  write(dir_ / "cacerts/inter1.pem", pem(inter1_.get()));
+  write(dir_ / "cacerts/inter2.pem", pem(inter2_.get()));
+  model::Result<std::unique_ptr<CertStore>> store = CertStore::open(dir_.string());
+  ASSERT_TRUE(store);
+  model::Result<OwnCredential> none = store.value()->own_credential("east");
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().find("leftcert=east: " + (dir_ / "certs").string() +
+                              "/east.pem has no private key in " + (dir_ / "private").string()),
+            std::string::npos)
+      << none.error();
+  EXPECT_NE(store.value()->own_credential("west").error().find("no certificate of that name"),
+            std::string::npos);
+
+  write(dir_ / "private/other.key", private_pem(root_key_.get(), "secret"), fs::perms(0600));
+  store.value()->reload(CertKind::kCerts);
+  EXPECT_NE(store.value()->own_credential("east").error().find(
+                "other.key is encrypted, and ipsecd reads no passphrases"),
+            std::string::npos);
+
+  write(dir_ / "private/east.key", private_pem(leaf_key_.get()), fs::perms(0600));
+  store.value()->reload(CertKind::kCerts);
+  model::Result<OwnCredential> cred = store.value()->own_credential("east.pem");
+  ASSERT_TRUE(cred) << cred.error();
+  EXPECT_EQ(cred->subject, "O=Example, CN=east");
+  EXPECT_EQ(cred->certificate, der(end.get()));
+  EXPECT_EQ(cred->intermediates,
+            (std::vector<std::string>{der(inter2_.get()), der(inter1_.get())}));
+
+  // What it sends, validated and verified as the peer does.
+  std::vector<std::string> sent = {cred->certificate};
+  sent.insert(sent.end(), cred->intermediates.begin(), cred->intermediates.end());
+  model::Result<PeerCertificate> peer =
+      store.value()->validate_peer(sent, std::chrono::system_clock::now());
+  ASSERT_TRUE(peer) << peer.error();
+  const std::vector<uint8_t> octets = {1, 2, 3, 4};
+  crypto::SignPolicy policy;
+  policy.peer_hashes = {crypto::SignatureHash::kSha384};
+  model::Result<crypto::AuthSignature> sig = crypto::sign_auth(cred->key, octets, policy);
+  ASSERT_TRUE(sig) << sig.error();
+  model::Result<std::string> v = crypto::verify_auth(peer->key, 14, sig->data, octets, {});
+  ASSERT_TRUE(v) << v.error();
+  EXPECT_EQ(*v, "ECDSA with SHA2-384");
+}
+
 TEST(CertStoreOpen, MissingDirectoryIsEmptyAFileIsRefused) {
   TempDir dir("ipsecd-certs-open");
   const std::string root = dir / "ipsec.d";
