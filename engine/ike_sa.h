@@ -15,6 +15,7 @@
 #include "engine/crypto/keys.h"
 #include "engine/crypto/prf.h"
 #include "engine/crypto/secret.h"
+#include "engine/crypto/signature.h"
 #include "engine/crypto/sk_cipher.h"
 #include "engine/proposal_selection.h"
 #include "engine/task_manager.h"
@@ -92,6 +93,9 @@ struct Handshake {
   crypto::Secret sk_pi;
   crypto::Secret sk_pr;
   std::shared_ptr<const Candidates> candidates;  // responder: connections the addresses allow
+  // The peer's SIGNATURE_HASH_ALGORITHMS (RFC 7427 4), for our AUTH signature.
+  bool peer_announced_hashes = false;
+  std::vector<crypto::SignatureHash> peer_signature_hashes;
 };
 
 class IkeSa {

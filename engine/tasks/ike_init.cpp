@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/crypto/signature.h"
 #include "engine/ike_sa.h"
 #include "engine/ike_sa_manager.h"
 #include "engine/proposal_selection.h"
@@ -43,6 +44,7 @@ Result IkeInit::build_request(wire::Message& message) {
   auto pub = hs.ke->public_value();
   message.payloads.emplace_back(wire::KePayload{group_, {pub.begin(), pub.end()}});
   message.payloads.emplace_back(wire::NoncePayload{hs.nonce_i});
+  message.payloads.emplace_back(signature_hashes_notify());
   return Result::need_more();
 }
 
@@ -109,6 +111,7 @@ Result IkeInit::process_response(const wire::Message& message) {
   sa_.spi_r = message.header.spi_r;
   sa_.algorithms = *algorithms;
   sa_.handshake->nonce_r = nonce->data;
+  note_signature_hashes(message);
   return finish(ke->data);
 }
 
@@ -180,6 +183,7 @@ Result IkeInit::process_request(const wire::Message& message) {
   sa_.algorithms = *algorithms;
   sa_.handshake->ke = std::move(own).value();
   sa_.handshake->nonce_i = nonce->data;
+  note_signature_hashes(message);
   sa_.handshake->nonce_r = ctx_.random_bytes(ctx_.options.nonce_size);
   group_ = group;
   std::vector<uint8_t> ours(sa_.handshake->ke->public_value().begin(),
@@ -206,7 +210,23 @@ Result IkeInit::build_response(wire::Message& message) {
   message.payloads.emplace_back(wire::SaPayload{{*chosen_}});
   message.payloads.emplace_back(wire::KePayload{group_, std::move(public_)});
   message.payloads.emplace_back(wire::NoncePayload{sa_.handshake->nonce_r});
+  if (sa_.handshake->peer_announced_hashes) {
+    message.payloads.emplace_back(signature_hashes_notify());
+  }
   return Result::success();
+}
+
+// RFC 7427 4: the hashes our signature verification accepts (crypto::VerifyPolicy's).
+wire::NotifyPayload IkeInit::signature_hashes_notify() {
+  return make_notify(wire::NotifyType::kSignatureHashAlgorithms,
+                     crypto::encode_signature_hashes(crypto::VerifyPolicy{}.hashes));
+}
+
+void IkeInit::note_signature_hashes(const wire::Message& message) {
+  if (const auto* n = find_notify(message, wire::NotifyType::kSignatureHashAlgorithms)) {
+    sa_.handshake->peer_announced_hashes = true;
+    sa_.handshake->peer_signature_hashes = crypto::decode_signature_hashes(n->data);
+  }
 }
 
 }  // namespace ipsecd::engine::tasks

@@ -19,6 +19,8 @@ class IkeInit final : public Task {
  private:
   Result build_request(wire::Message& message);
   Result build_response(wire::Message& message);
+  wire::NotifyPayload signature_hashes_notify();
+  void note_signature_hashes(const wire::Message& message);
   Result process_response(const wire::Message& message);
   Result process_request(const wire::Message& message);
   Result finish(std::span<const uint8_t> peer_ke);

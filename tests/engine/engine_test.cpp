@@ -282,6 +282,29 @@ TEST_F(EngineHarness, CookieRoundTripWhenTheResponderHasTooManyHalfOpenSas) {
   EXPECT_EQ(b->engine->ike_sa_count(), 1u);
 }
 
+TEST_F(EngineHarness, BothEndsAnnounceTheirSignatureHashesInIkeSaInit) {
+  start();
+  load_both(connection("west-east", {}));
+  std::vector<std::vector<uint8_t>> announced;  // request, response
+  net.set_filter([&](const Endpoint&, const Endpoint&, std::span<const uint8_t> m) {
+    auto msg = wire::decode(m);
+    if (msg.ok() && msg->header.exchange == wire::ExchangeType::kIkeSaInit) {
+      for (const auto& p : msg->payloads) {
+        const auto* n = std::get_if<wire::NotifyPayload>(&p);
+        if (n != nullptr && n->type == wire::NotifyType::kSignatureHashAlgorithms) {
+          announced.push_back(n->data);
+        }
+      }
+    }
+    return true;
+  });
+  auto r = up(*a, "west-east");
+  ASSERT_TRUE(r.ok) << r.reason;
+  // RFC 7427 4: SHA2-256, SHA2-384, SHA2-512 and RFC 8420's Identity, each way.
+  const std::vector<uint8_t> hashes = {0, 2, 0, 3, 0, 4, 0, 5};
+  EXPECT_EQ(announced, (std::vector<std::vector<uint8_t>>{hashes, hashes}));
+}
+
 TEST_F(EngineHarness, GivesUpWithPeerNotRespondingAfterTheRetransmitTimeout) {
   start();
   load_both(connection("west-east", {}));
