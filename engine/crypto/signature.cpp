@@ -63,20 +63,38 @@ std::string curve_of(EVP_PKEY* key) {
   return n;
 }
 
-const EVP_MD* md_of(SignatureHash hash) {
-  switch (hash) {
-    case SignatureHash::kSha1:
-      return detail::digest("SHA1");
-    case SignatureHash::kSha256:
-      return detail::digest("SHA2-256");
-    case SignatureHash::kSha384:
-      return detail::digest("SHA2-384");
-    case SignatureHash::kSha512:
-      return detail::digest("SHA2-512");
-    case SignatureHash::kIdentity:
-      return nullptr;
+// Each hash with its OpenSSL names: the digest, and the signature algorithms that use
+// it in an AlgorithmIdentifier.
+struct HashInfo {
+  SignatureHash hash;
+  const char* digest_name;  // OpenSSL's fetch name
+  int digest_nid;
+  int rsa_pkcs1_nid;  // sha*WithRSAEncryption
+  int ecdsa_nid;      // ecdsa-with-SHA*
+};
+constexpr std::array<HashInfo, 4> kHashes = {{
+    {SignatureHash::kSha1, "SHA1", NID_sha1, NID_sha1WithRSAEncryption, NID_ecdsa_with_SHA1},
+    {SignatureHash::kSha256, "SHA2-256", NID_sha256, NID_sha256WithRSAEncryption,
+     NID_ecdsa_with_SHA256},
+    {SignatureHash::kSha384, "SHA2-384", NID_sha384, NID_sha384WithRSAEncryption,
+     NID_ecdsa_with_SHA384},
+    {SignatureHash::kSha512, "SHA2-512", NID_sha512, NID_sha512WithRSAEncryption,
+     NID_ecdsa_with_SHA512},
+}};
+
+// The hash's names; null for Identity, which has none.
+const HashInfo* info_of(SignatureHash hash) {
+  for (const HashInfo& h : kHashes) {
+    if (h.hash == hash) {
+      return &h;
+    }
   }
   return nullptr;
+}
+
+const EVP_MD* md_of(SignatureHash hash) {
+  const HashInfo* h = info_of(hash);
+  return h == nullptr ? nullptr : detail::digest(h->digest_name);
 }
 
 bool has(std::span<const SignatureHash> list, SignatureHash hash) {
@@ -116,22 +134,6 @@ std::vector<uint8_t> algorithm_identifier(int nid, bool null_params) {
   return out;
 }
 
-int hash_nid(SignatureHash hash) {
-  switch (hash) {
-    case SignatureHash::kSha1:
-      return NID_sha1;
-    case SignatureHash::kSha256:
-      return NID_sha256;
-    case SignatureHash::kSha384:
-      return NID_sha384;
-    case SignatureHash::kSha512:
-      return NID_sha512;
-    case SignatureHash::kIdentity:
-      return NID_undef;
-  }
-  return NID_undef;
-}
-
 int hash_length(SignatureHash hash) {
   return EVP_MD_get_size(md_of(hash));
 }
@@ -139,7 +141,7 @@ int hash_length(SignatureHash hash) {
 // RSASSA-PSS-params with the hash, MGF1 with the same hash, a salt as long as the hash
 // and the default trailer (RFC 4055 3.1), as strongSwan and libreswan send them.
 std::vector<uint8_t> pss_identifier(SignatureHash hash) {
-  std::vector<uint8_t> hash_alg = algorithm_identifier(hash_nid(hash), true);
+  std::vector<uint8_t> hash_alg = algorithm_identifier(info_of(hash)->digest_nid, true);
   std::vector<uint8_t> mgf_inner = der_oid(NID_mgf1);
   mgf_inner.insert(mgf_inner.end(), hash_alg.begin(), hash_alg.end());
   std::vector<uint8_t> mgf;
@@ -158,38 +160,6 @@ std::vector<uint8_t> pss_identifier(SignatureHash hash) {
   std::vector<uint8_t> out;
   der_tlv(out, 0x30, inner);
   return out;
-}
-
-int rsa_pkcs1_nid(SignatureHash hash) {
-  switch (hash) {
-    case SignatureHash::kSha1:
-      return NID_sha1WithRSAEncryption;
-    case SignatureHash::kSha256:
-      return NID_sha256WithRSAEncryption;
-    case SignatureHash::kSha384:
-      return NID_sha384WithRSAEncryption;
-    case SignatureHash::kSha512:
-      return NID_sha512WithRSAEncryption;
-    case SignatureHash::kIdentity:
-      return NID_undef;
-  }
-  return NID_undef;
-}
-
-int ecdsa_nid(SignatureHash hash) {
-  switch (hash) {
-    case SignatureHash::kSha1:
-      return NID_ecdsa_with_SHA1;
-    case SignatureHash::kSha256:
-      return NID_ecdsa_with_SHA256;
-    case SignatureHash::kSha384:
-      return NID_ecdsa_with_SHA384;
-    case SignatureHash::kSha512:
-      return NID_ecdsa_with_SHA512;
-    case SignatureHash::kIdentity:
-      return NID_undef;
-  }
-  return NID_undef;
 }
 
 // ---- one signature scheme, both ways
@@ -368,37 +338,28 @@ model::Result<Scheme> read_identifier(std::span<const uint8_t> der) {
   X509_ALGOR_get0(&oid, &ptype, &pval, alg.get());
   const int nid = OBJ_obj2nid(oid);
   Scheme s;
-  struct Plain {
-    int nid;
-    KeyType key;
-    SignatureHash hash;
-  };
-  static constexpr std::array<Plain, 10> kPlain = {{
-      {NID_sha1WithRSAEncryption, KeyType::kRsa, SignatureHash::kSha1},
-      {NID_sha256WithRSAEncryption, KeyType::kRsa, SignatureHash::kSha256},
-      {NID_sha384WithRSAEncryption, KeyType::kRsa, SignatureHash::kSha384},
-      {NID_sha512WithRSAEncryption, KeyType::kRsa, SignatureHash::kSha512},
-      {NID_ecdsa_with_SHA1, KeyType::kEc, SignatureHash::kSha1},
-      {NID_ecdsa_with_SHA256, KeyType::kEc, SignatureHash::kSha256},
-      {NID_ecdsa_with_SHA384, KeyType::kEc, SignatureHash::kSha384},
-      {NID_ecdsa_with_SHA512, KeyType::kEc, SignatureHash::kSha512},
-      {NID_ED25519, KeyType::kEd25519, SignatureHash::kIdentity},
-      {NID_ED448, KeyType::kEd448, SignatureHash::kIdentity},
-  }};
-  for (const Plain& plain : kPlain) {
-    if (plain.nid == nid) {
-      // RFC 4055 5: sha*WithRSAEncryption has NULL parameters, absent ones accepted too;
-      // RFC 5758 3.2 and RFC 8410 3: ECDSA and EdDSA have none.
-      const bool allowed =
-          ptype == V_ASN1_UNDEF || (ptype == V_ASN1_NULL && plain.key == KeyType::kRsa);
-      if (!allowed) {
-        return RS::failure("its AlgorithmIdentifier has parameters where " +
-                           std::string(OBJ_nid2sn(nid)) + " has none");
-      }
-      s.key = plain.key;
-      s.hash = plain.hash;
-      return s;
+  // RFC 4055 5: sha*WithRSAEncryption has NULL parameters, absent ones accepted too;
+  // RFC 5758 3.2 and RFC 8410 3: ECDSA and EdDSA have none.
+  auto plain = [&](KeyType key, SignatureHash hash) -> RS {
+    if (ptype != V_ASN1_UNDEF && !(ptype == V_ASN1_NULL && key == KeyType::kRsa)) {
+      return RS::failure("its AlgorithmIdentifier has parameters where " +
+                         std::string(OBJ_nid2sn(nid)) + " has none");
     }
+    s.key = key;
+    s.hash = hash;
+    return s;
+  };
+  for (const HashInfo& h : kHashes) {
+    if (nid == h.rsa_pkcs1_nid) {
+      return plain(KeyType::kRsa, h.hash);
+    }
+    if (nid == h.ecdsa_nid) {
+      return plain(KeyType::kEc, h.hash);
+    }
+  }
+  if (nid == NID_ED25519 || nid == NID_ED448) {
+    return plain(nid == NID_ED25519 ? KeyType::kEd25519 : KeyType::kEd448,
+                 SignatureHash::kIdentity);
   }
   if (nid != NID_rsassaPss) {
     char text[80] = {};
@@ -417,10 +378,9 @@ model::Result<Scheme> read_identifier(std::span<const uint8_t> der) {
   }
   auto hash_from = [](const X509_ALGOR* a) -> std::optional<SignatureHash> {
     const int n = a == nullptr ? NID_sha1 : OBJ_obj2nid(a->algorithm);  // the default: SHA-1
-    for (SignatureHash h : {SignatureHash::kSha1, SignatureHash::kSha256, SignatureHash::kSha384,
-                            SignatureHash::kSha512}) {
-      if (hash_nid(h) == n) {
-        return h;
+    for (const HashInfo& h : kHashes) {
+      if (h.digest_nid == n) {
+        return h.hash;
       }
     }
     return std::nullopt;
@@ -539,7 +499,7 @@ R sign_auth(const SignatureKey& key, std::span<const uint8_t> octets, const Sign
       }
       if (auto hash = pick_hash(peer, legacy->second)) {
         s.hash = *hash;
-        identifier = algorithm_identifier(ecdsa_nid(*hash), false);
+        identifier = algorithm_identifier(info_of(*hash)->ecdsa_nid, false);
         break;
       }
       if (!policy.legacy) {
@@ -564,8 +524,8 @@ R sign_auth(const SignatureKey& key, std::span<const uint8_t> octets, const Sign
         s.hash = *hash;
         s.pss = policy.rsa_pss;
         s.pss_salt = hash_length(*hash);
-        identifier =
-            s.pss ? pss_identifier(*hash) : algorithm_identifier(rsa_pkcs1_nid(*hash), true);
+        identifier = s.pss ? pss_identifier(*hash)
+                           : algorithm_identifier(info_of(*hash)->rsa_pkcs1_nid, true);
         break;
       }
       if (!policy.legacy) {
