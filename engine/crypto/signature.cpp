@@ -18,6 +18,7 @@ namespace ipsecd::engine::crypto {
 namespace {
 
 using R = model::Result<AuthSignature>;
+constexpr int kMinSecurityBits = 112;  // RFC 8247 2.4: RSA 2048, EC P-256
 using V = model::Result<std::string>;
 using AlgorPtr = OpenSslPtr<X509_ALGOR, X509_ALGOR_free>;
 using PssParamsPtr = OpenSslPtr<RSA_PSS_PARAMS, RSA_PSS_PARAMS_free>;
@@ -370,13 +371,28 @@ model::Result<Scheme> read_identifier(std::span<const uint8_t> der) {
     return RS::failure("its RSASSA-PSS AlgorithmIdentifier has no parameters");
   }
   const auto* seq = static_cast<const ASN1_STRING*>(pval);
-  const unsigned char* q = ASN1_STRING_get0_data(seq);
-  PssParamsPtr params(d2i_RSA_PSS_PARAMS(nullptr, &q, ASN1_STRING_length(seq)));
-  if (!params) {
+  const unsigned char* const q0 = ASN1_STRING_get0_data(seq);
+  const int qlen = ASN1_STRING_length(seq);
+  const unsigned char* q = q0;
+  PssParamsPtr params(d2i_RSA_PSS_PARAMS(nullptr, &q, qlen));
+  if (!params || q != q0 + qlen) {
     detail::clear_errors();
     return RS::failure("its RSASSA-PSS parameters do not parse");
   }
+  // The parameters are kept as raw bytes by the outer parse: DER is checked here, and
+  // DER leaves out a field at its default (the trailer field's only value is that).
+  unsigned char* params_again = nullptr;
+  const int params_len = i2d_RSA_PSS_PARAMS(params.get(), &params_again);
+  const bool der_params = params_len == qlen && std::equal(q0, q0 + qlen, params_again);
+  OPENSSL_free(params_again);
+  if (!der_params || params->trailerField != nullptr) {
+    return RS::failure("its RSASSA-PSS parameters are not in DER");
+  }
   auto hash_from = [](const X509_ALGOR* a) -> std::optional<SignatureHash> {
+    // RFC 4055 2.1: a hash's parameters are absent or NULL.
+    if (a != nullptr && a->parameter != nullptr && a->parameter->type != V_ASN1_NULL) {
+      return std::nullopt;
+    }
     const int n = a == nullptr ? NID_sha1 : OBJ_obj2nid(a->algorithm);  // the default: SHA-1
     for (const HashInfo& h : kHashes) {
       if (h.digest_nid == n) {
@@ -387,7 +403,7 @@ model::Result<Scheme> read_identifier(std::span<const uint8_t> der) {
   };
   std::optional<SignatureHash> hash = hash_from(params->hashAlgorithm);
   if (!hash) {
-    return RS::failure("its RSASSA-PSS hash is not SHA-1 or SHA2");
+    return RS::failure("its RSASSA-PSS hash is not SHA-1 or SHA2 with absent or NULL parameters");
   }
   std::optional<SignatureHash> mgf_hash = SignatureHash::kSha1;  // the default: MGF1 with SHA-1
   if (const X509_ALGOR* mgf = params->maskGenAlgorithm; mgf != nullptr) {
@@ -398,9 +414,10 @@ model::Result<Scheme> read_identifier(std::span<const uint8_t> der) {
       return RS::failure("its RSASSA-PSS MGF1 names no hash");
     }
     const ASN1_STRING* mgf_params = mgf->parameter->value.sequence;
-    const unsigned char* m = ASN1_STRING_get0_data(mgf_params);
+    const unsigned char* const m0 = ASN1_STRING_get0_data(mgf_params);
+    const unsigned char* m = m0;
     AlgorPtr mgf_alg(d2i_X509_ALGOR(nullptr, &m, ASN1_STRING_length(mgf_params)));
-    if (!mgf_alg) {
+    if (!mgf_alg || m != m0 + ASN1_STRING_length(mgf_params)) {
       detail::clear_errors();
       return RS::failure("its RSASSA-PSS MGF1 hash does not parse");
     }
@@ -566,6 +583,11 @@ V verify_auth(const SignatureKey& key, uint8_t method, std::span<const uint8_t> 
   EVP_PKEY* pkey = key.get();
   const KeyType type = key_type(pkey);
   const std::string curve = type == KeyType::kEc ? curve_of(pkey) : std::string();
+  if (const int bits = EVP_PKEY_get_security_bits(pkey); bits < kMinSecurityBits) {
+    return V::failure("the peer's " + key.describe() + " key is too weak (" + std::to_string(bits) +
+                      "-bit security; at least " + std::to_string(kMinSecurityBits) +
+                      ", as RSA 2048 or EC P-256)");
+  }
   auto mismatch = [&](const Scheme& s) {
     return V::failure("the AUTH is " + scheme_name(s) + " but the peer's key is " + key.describe());
   };

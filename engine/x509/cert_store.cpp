@@ -1409,6 +1409,9 @@ model::Result<PeerCertificate> CertStore::validate_peer(const std::vector<std::s
   }
   X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
   X509_VERIFY_PARAM_set_time(param, std::chrono::system_clock::to_time_t(now));
+  // 112-bit security on the whole path (RFC 8247 2.4): RSA 2048, EC P-256, no MD5 or SHA-1
+  // signatures.
+  X509_VERIFY_PARAM_set_auth_level(param, 2);
   if (!s->crls->crls.empty()) {
     X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
   }
@@ -1468,81 +1471,140 @@ model::Result<PeerCertificate> CertStore::validate_peer(const std::vector<std::s
 namespace {
 
 struct Rdn {
-  std::string type;  // lower case, aliases folded ("emailaddress", "st")
+  std::string type;  // lower case OpenSSL short name ("cn", "emailaddress", "serialnumber")
   std::string value;
 };
 
-std::string rdn_type(std::string_view type) {
+// A type as written: OpenSSL's short names as they are; a configured ID's libreswan
+// aliases (x509dn.c) mapped to them first: E and Email for emailAddress, S for surname
+// (OpenSSL's SN), SN for serialNumber, SP for ST, T for title, G for givenName (GN).
+std::string rdn_type(std::string_view type, bool libreswan) {
   std::string t = model::text::lower(model::text::trim(type));
-  if (t == "e" || t == "email") {
-    return "emailaddress";
+  if (!libreswan) {
+    return t;
   }
-  if (t == "s" || t == "sp") {
-    return "st";
-  }
-  if (t == "t") {
-    return "title";
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 9> kAliases = {{
+      {"e", "emailaddress"},
+      {"email", "emailaddress"},
+      {"s", "sn"},
+      {"sn", "serialnumber"},
+      {"sp", "st"},
+      {"t", "title"},
+      {"g", "gn"},
+      {"n", "name"},
+      {"d", "description"},
+  }};
+  for (const auto& [alias, name] : kAliases) {
+    if (t == alias) {
+      return std::string(name);
+    }
   }
   return t;
 }
 
-// "C=CA, O=Example + OU=Ops, CN=west" as its RDNs; "\," and "\+" escape, a value may be
-// quoted. nullopt when a part has no '='.
-std::optional<std::vector<Rdn>> parse_dn(std::string_view text) {
+// "C=CA, O=Example + OU=Ops, CN=west" as its RDNs, RFC 4514 escapes decoded ("\,", "\ ",
+// "\01"): only unescaped blanks around a value are trimmed and only unescaped quotes
+// quote, so an escaped character is always part of the value. nullopt when a part has no
+// '=' or an escape is cut short. `libreswan`: the text is a configured ID (its aliases).
+std::optional<std::vector<Rdn>> parse_dn(std::string_view text, bool libreswan) {
   std::vector<Rdn> out;
-  std::string part;
+  std::string type;
+  std::string value;
+  bool in_value = false;
   bool quoted = false;
+  size_t keep = 0;  // value[0, keep) holds the escaped or quoted characters: never trimmed
   auto flush = [&]() -> bool {
-    const size_t eq = part.find('=');
-    if (eq == std::string::npos) {
+    if (!in_value) {
       return false;
     }
-    std::string value(model::text::trim(std::string_view(part).substr(eq + 1)));
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
-      value = value.substr(1, value.size() - 2);
+    size_t end = value.size();
+    while (end > keep && (value[end - 1] == ' ' || value[end - 1] == '\t')) {
+      --end;
     }
-    out.push_back({rdn_type(std::string_view(part).substr(0, eq)), value});
-    part.clear();
+    out.push_back({rdn_type(type, libreswan), value.substr(0, end)});
+    type.clear();
+    value.clear();
+    in_value = false;
+    keep = 0;
     return true;
   };
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
-    if (c == '\\' && i + 1 < text.size()) {
-      part += text[++i];
+    if (!in_value) {
+      if (c == '=') {
+        in_value = true;
+      } else if (c == ',' || c == '+' || c == '\\' || c == '"') {
+        return std::nullopt;
+      } else {
+        type += c;
+      }
+      continue;
+    }
+    if (c == '\\') {
+      if (i + 1 >= text.size()) {
+        return std::nullopt;
+      }
+      const int hi = model::text::hex_value(text[i + 1]);
+      const int lo = i + 2 < text.size() ? model::text::hex_value(text[i + 2]) : -1;
+      if (hi >= 0 && lo >= 0) {
+        value += static_cast<char>(hi * 16 + lo);
+        i += 2;
+      } else {
+        value += text[++i];
+      }
+      keep = value.size();
     } else if (c == '"') {
       quoted = !quoted;
-      part += c;
+      keep = value.size();
     } else if ((c == ',' || c == '+') && !quoted) {
       if (!flush()) {
         return std::nullopt;
       }
+    } else if (value.size() == keep && !quoted && (c == ' ' || c == '\t') && keep == 0) {
+      // a blank before the value
     } else {
-      part += c;
+      value += c;
+      if (quoted) {
+        keep = value.size();
+      }
     }
   }
-  if (!model::text::trim(part).empty() && !flush()) {
+  if (quoted) {
+    return std::nullopt;
+  }
+  if (in_value) {
+    flush();
+  } else if (!model::text::trim(type).empty()) {
     return std::nullopt;
   }
   return out;
 }
 
-// libreswan's match of a configured DN (wildcards allowed) with a certificate's.
-bool dn_matches(const std::vector<Rdn>& wanted, const std::vector<Rdn>& have) {
+// libreswan's match of a DN with a certificate's: same RDNs in any order; `*` matches
+// any value of its type when `wildcards` (a configured ID only, never the peer's).
+bool dn_matches(const std::vector<Rdn>& wanted, const std::vector<Rdn>& have, bool wildcards) {
   if (wanted.size() != have.size()) {
     return false;
   }
   std::vector<bool> used(have.size(), false);
-  for (const Rdn& w : wanted) {
-    bool found = false;
-    for (size_t i = 0; i < have.size() && !found; ++i) {
-      if (!used[i] && w.type == have[i].type &&
-          (w.value == "*" || model::text::iequals(w.value, have[i].value))) {
-        used[i] = true;
-        found = true;
+  // Exact values first, so that a wildcard never takes the RDN an exact value needs.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const Rdn& w : wanted) {
+      const bool wild = wildcards && w.value == "*";
+      if (wild != (pass == 1)) {
+        continue;
       }
-    }
-    if (!found) {
-      return false;
+      bool found = false;
+      for (size_t i = 0; i < have.size() && !found; ++i) {
+        if (!used[i] && w.type == have[i].type &&
+            (wild || model::text::iequals(w.value, have[i].value))) {
+          used[i] = true;
+          found = true;
+        }
+      }
+      if (!found) {
+        return false;
+      }
     }
   }
   return true;
@@ -1550,7 +1612,9 @@ bool dn_matches(const std::vector<Rdn>& wanted, const std::vector<Rdn>& have) {
 
 }  // namespace
 
-model::Result<std::string> match_identity(const PeerCertificate& cert, const model::Identity& id) {
+model::Result<std::string> match_identity(const PeerCertificate& cert, const model::Identity& id,
+                                          IdOrigin origin) {
+  const bool configured = origin == IdOrigin::kConfigured;
   using R = model::Result<std::string>;
   using model::IdKind;
   std::string san_prefix;
@@ -1559,18 +1623,18 @@ model::Result<std::string> match_identity(const PeerCertificate& cert, const mod
     case IdKind::kFromCert:
       return std::string("subject");
     case IdKind::kDn: {
-      std::optional<std::vector<Rdn>> wanted = parse_dn(id.value);
-      std::optional<std::vector<Rdn>> have = parse_dn(cert.subject);
+      std::optional<std::vector<Rdn>> wanted = parse_dn(id.value, configured);
+      std::optional<std::vector<Rdn>> have = parse_dn(cert.subject, false);
       if (!wanted) {
         return R::failure("ID " + id.str() + " is not a DN of TYPE=value parts");
       }
-      if (have && dn_matches(*wanted, *have)) {
+      if (have && dn_matches(*wanted, *have, configured)) {
         return std::string("subject");
       }
       for (const std::string& san : cert.subject_alt_names) {
         if (san.rfind("DirName:", 0) == 0) {
-          std::optional<std::vector<Rdn>> dir = parse_dn(std::string_view(san).substr(8));
-          if (dir && dn_matches(*wanted, *dir)) {
+          std::optional<std::vector<Rdn>> dir = parse_dn(std::string_view(san).substr(8), false);
+          if (dir && dn_matches(*wanted, *dir, configured)) {
             return san;
           }
         }

@@ -148,13 +148,16 @@ struct PeerCertificate {
   std::vector<std::string> chain;  // subjects from the end certificate to the trust anchor
 };
 
-// Whether a validated certificate proves `id` (the peer's ID payload, or rightid=), as
-// libreswan matches them: a DN against the subject, RDN by RDN in any order, types
-// case-insensitive (E and emailAddress alike), values case-insensitive, `*` matching any
-// value; an FQDN, user FQDN or address against a subjectAltName of that type; %any and
-// %fromcert against anything. Answers what matched ("subject", "DNS:east.example") or
-// why nothing does.
-model::Result<std::string> match_identity(const PeerCertificate& cert, const model::Identity& id);
+// Whether a validated certificate proves `id`, as libreswan matches them: a DN against
+// the subject (or a DirName subjectAltName), RDN by RDN in any order, types
+// case-insensitive, values case-insensitive once RFC 4514 escapes are decoded; an FQDN,
+// user FQDN or address against a subjectAltName of that type; %any and %fromcert against
+// anything. A configured ID (rightid=) may use libreswan's RDN aliases and `*` for any
+// value; the peer's ID payload is taken as it is. Answers what matched ("subject",
+// "DNS:east.example") or why nothing does.
+enum class IdOrigin : uint8_t { kConfigured, kPeer };
+model::Result<std::string> match_identity(const PeerCertificate& cert, const model::Identity& id,
+                                          IdOrigin origin);
 
 // Our own credential for IKE AUTH: the certificate leftcert= names, its private key from
 // private/, and the CA certificates from cacerts/ between it and its root, for CERT

@@ -105,6 +105,38 @@ TEST(Signature, RsaPssIsTheIdentifierPeersSendAndPlainOpenSslVerifiesIt) {
   EVP_MD_CTX_free(ctx);
 }
 
+TEST(Signature, RsaPssParametersMustBeDerToo) {
+  const Keys& k = keys();
+  AuthSignature sig = sign_ok(k.rsa, {{SignatureHash::kSha256}, true, true});
+  const std::vector<uint8_t> ident(sig.data.begin() + 1, sig.data.begin() + 68);
+  const std::vector<uint8_t> signature(sig.data.begin() + 68, sig.data.end());
+  auto with = [&](std::vector<uint8_t> id) {
+    std::vector<uint8_t> data = {static_cast<uint8_t>(id.size())};
+    data.insert(data.end(), id.begin(), id.end());
+    data.insert(data.end(), signature.begin(), signature.end());
+    return verify_auth(key(k.rsa), 14, data, octets(), {});
+  };
+  ASSERT_TRUE(with(ident));
+  // The parameters' SEQUENCE (30 34 at offset 13) with a long-form length: 30 81 34.
+  std::vector<uint8_t> ber(ident.begin(), ident.begin() + 14);
+  ber[1] += 1;
+  ber.push_back(0x81);
+  ber.insert(ber.end(), ident.begin() + 14, ident.end());
+  model::Result<std::string> r = with(ber);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("RSASSA-PSS parameters are not in DER"), std::string::npos) << r.error();
+  // The default trailer field written out: [3] { INTEGER 1 }.
+  std::vector<uint8_t> trailer = ident;
+  trailer[1] += 5;
+  trailer[14] += 5;
+  for (uint8_t b : {0xa3, 0x03, 0x02, 0x01, 0x01}) {
+    trailer.push_back(b);
+  }
+  model::Result<std::string> t = with(trailer);
+  ASSERT_FALSE(t);
+  EXPECT_NE(t.error().find("RSASSA-PSS parameters are not in DER"), std::string::npos) << t.error();
+}
+
 TEST(Signature, TheHashFollowsWhatThePeerAnnounced) {
   const Keys& k = keys();
   AuthSignature rsa = sign_ok(k.rsa, {{SignatureHash::kSha512}, true, true});
@@ -285,6 +317,16 @@ TEST(Signature, HashListRoundTripsAndSkipsWhatItDoesNotKnow) {
   EXPECT_EQ(decode_signature_hashes(std::vector<uint8_t>{0, 0xff, 0, 4, 0, 4, 0, 0, 0, 1, 7}),
             (std::vector<SignatureHash>{SignatureHash::kSha512, SignatureHash::kSha1}));
   EXPECT_TRUE(decode_signature_hashes({}).empty());
+}
+
+TEST(Signature, KeysBelow112BitSecurityAreRefused) {
+  PkeyPtr weak = rsa_key(1024);
+  AuthSignature sig = sign_ok(weak, {kAll, true, true});
+  model::Result<std::string> v = verify_auth(key(weak), 14, sig.data, octets(), {});
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error(),
+            "the peer's RSA 1024 key is too weak (80-bit security; at least 112, as RSA 2048 or "
+            "EC P-256)");
 }
 
 TEST(Signature, KeysDescribeThemselves) {

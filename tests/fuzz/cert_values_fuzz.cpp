@@ -39,12 +39,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     cert.subject = std::string(text.substr(nul == std::string_view::npos ? 0 : nul + 1));
     cert.subject_alt_names = {"DirName:" + cert.subject, "DNS:" + cert.subject};
     const ipsecd::model::Identity id{ipsecd::model::IdKind::kDn, std::string(text.substr(0, nul))};
-    auto matched = ipsecd::engine::x509::match_identity(cert, id);
+    auto matched = ipsecd::engine::x509::match_identity(
+        cert, id,
+        size % 2 == 0 ? ipsecd::engine::x509::IdOrigin::kPeer
+                      : ipsecd::engine::x509::IdOrigin::kConfigured);
     if (!matched && matched.error().empty()) {
       std::abort();
     }
     const ipsecd::model::Identity self{ipsecd::model::IdKind::kDn, cert.subject};
-    auto itself = ipsecd::engine::x509::match_identity(cert, self);
+    auto itself =
+        ipsecd::engine::x509::match_identity(cert, self, ipsecd::engine::x509::IdOrigin::kPeer);
     if (itself && *itself != "subject") {
       std::abort();
     }

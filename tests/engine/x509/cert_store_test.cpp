@@ -719,6 +719,15 @@ TEST_F(PeerValidation, EachRefusalNamesTheCertificateAndTheReason) {
   EXPECT_NE(refusal({forged.get()}).find("certificate signature failure"), std::string::npos);
 }
 
+TEST_F(PeerValidation, WeakKeysOnThePathAreRefused) {
+  PkeyPtr weak = rsa_key(1024);
+  X509Ptr end = make_cert(spec(0x70), weak.get(), root_.get(), root_key_.get());
+  std::string r = refusal({end.get()});
+  EXPECT_NE(r.find("certificate O=Example, CN=east: EE certificate key too weak"),
+            std::string::npos)
+      << r;
+}
+
 TEST_F(PeerValidation, ARevokedCertificateIsRefusedWithTheCrlsWord) {
   X509Ptr end = leaf(spec(0x20), root_.get(), root_key_.get());
   X509Ptr fine = leaf(spec(0x21), root_.get(), root_key_.get());
@@ -801,21 +810,22 @@ TEST(MatchIdentity, DnsAsLibreswanComparesThem) {
        {"C=CA, O=Example\\, Inc., CN=east, emailAddress=east@example.org",
         "CN=east, O=Example\\, Inc., C=CA, E=east@example.org",
         "c=ca, o=EXAMPLE\\, INC., cn=East, email=EAST@example.org", "C=CA, O=*, CN=east, E=*"}) {
-    model::Result<std::string> m = match_identity(c, id(same));
+    model::Result<std::string> m = match_identity(c, id(same), IdOrigin::kConfigured);
     ASSERT_TRUE(m) << same << ": " << m.error();
     EXPECT_EQ(*m, "subject") << same;
   }
   for (const char* other : {"C=CA, O=Example\\, Inc., CN=west, E=east@example.org",
                             "C=CA, O=Example\\, Inc., CN=east",  // an RDN short
                             "C=CA, O=Example\\, Inc., CN=east, E=east@example.org, OU=x"}) {
-    model::Result<std::string> m = match_identity(c, id(other));
+    model::Result<std::string> m = match_identity(c, id(other), IdOrigin::kConfigured);
     ASSERT_FALSE(m) << other;
     EXPECT_NE(m.error().find("is not the certificate's subject (C=CA, O=Example\\, Inc., "
                              "CN=east, emailAddress=east@example.org)"),
               std::string::npos)
         << m.error();
   }
-  model::Result<std::string> dirname = match_identity(c, id("CN=alt, O=Other"));
+  model::Result<std::string> dirname =
+      match_identity(c, id("CN=alt, O=Other"), IdOrigin::kConfigured);
   ASSERT_TRUE(dirname) << dirname.error();
   EXPECT_EQ(*dirname, "DirName:O=Other, CN=alt");
 }
@@ -832,21 +842,21 @@ TEST(MatchIdentity, NamesAndAddressesAgainstSubjectAltNames) {
                                          {"2001:db8:0::2", "IP:2001:db8::2"},
                                          {"%any", "subject"},
                                          {"%fromcert", "subject"}}) {
-    model::Result<std::string> m = match_identity(c, id(k.id));
+    model::Result<std::string> m = match_identity(c, id(k.id), IdOrigin::kConfigured);
     ASSERT_TRUE(m) << k.id << ": " << m.error();
     EXPECT_EQ(*m, k.matched) << k.id;
   }
-  model::Result<std::string> ip = match_identity(c, id("192.0.2.9"));
+  model::Result<std::string> ip = match_identity(c, id("192.0.2.9"), IdOrigin::kConfigured);
   ASSERT_FALSE(ip);
   EXPECT_EQ(ip.error(),
             "ID 192.0.2.9 is in no subjectAltName of the certificate (DNS:east.example, "
             "email:east@example.org, IP:192.0.2.2, IP:2001:db8::2, DirName:O=Other, CN=alt)");
-  EXPECT_FALSE(match_identity(c, id("@west.example")));
+  EXPECT_FALSE(match_identity(c, id("@west.example"), IdOrigin::kConfigured));
   PeerCertificate bare;
   bare.subject = "CN=bare";
-  EXPECT_EQ(match_identity(bare, id("@bare.example")).error(),
+  EXPECT_EQ(match_identity(bare, id("@bare.example"), IdOrigin::kConfigured).error(),
             "ID @bare.example is in no subjectAltName of the certificate (it has none)");
-  model::Result<std::string> keyid = match_identity(c, id("@#0a0b0c"));
+  model::Result<std::string> keyid = match_identity(c, id("@#0a0b0c"), IdOrigin::kConfigured);
   ASSERT_FALSE(keyid);
   EXPECT_NE(keyid.error().find("cannot be proven by a certificate"), std::string::npos);
 }
@@ -856,10 +866,42 @@ TEST_F(PeerValidation, AValidatedCertificateProvesItsSubjectAndNames) {
                           leaf_key_.get(), root_.get(), root_key_.get());
   model::Result<PeerCertificate> r = validate({end.get()});
   ASSERT_TRUE(r) << r.error();
-  EXPECT_EQ(match_identity(*r, id("CN=east, O=Example")).value(), "subject");
-  EXPECT_EQ(match_identity(*r, id("@east.example")).value(), "DNS:east.example");
-  EXPECT_EQ(match_identity(*r, id("192.0.2.2")).value(), "IP:192.0.2.2");
-  EXPECT_FALSE(match_identity(*r, id("CN=west, O=Example")));
+  EXPECT_EQ(match_identity(*r, id("CN=east, O=Example"), IdOrigin::kConfigured).value(), "subject");
+  EXPECT_EQ(match_identity(*r, id("@east.example"), IdOrigin::kConfigured).value(),
+            "DNS:east.example");
+  EXPECT_EQ(match_identity(*r, id("192.0.2.2"), IdOrigin::kConfigured).value(), "IP:192.0.2.2");
+  EXPECT_FALSE(match_identity(*r, id("CN=west, O=Example"), IdOrigin::kConfigured));
+}
+
+TEST(MatchIdentity, ThePeersIdHasNoWildcardsAndEscapesNeverCollide) {
+  const PeerCertificate c = east_certificate();
+  EXPECT_TRUE(match_identity(c, id("C=CA, O=*, CN=east, E=*"), IdOrigin::kConfigured));
+  EXPECT_FALSE(match_identity(c, id("C=*, O=*, CN=*, E=*"), IdOrigin::kPeer));
+  // OpenSSL prints a control character, a trailing blank and quotes escaped: none of
+  // them is the plain name.
+  for (const char* subject : {"CN=west\\01", "CN=west\\ ", "CN=\\ west", "CN=\\\"west\\\""}) {
+    PeerCertificate look_alike;
+    look_alike.subject = subject;
+    for (const char* wanted : {"CN=west", "CN=west01", "CN=\"west\""}) {
+      for (IdOrigin origin : {IdOrigin::kConfigured, IdOrigin::kPeer}) {
+        EXPECT_FALSE(match_identity(look_alike, id(wanted), origin))
+            << subject << " matched " << wanted;
+      }
+    }
+  }
+  PeerCertificate quoted;
+  quoted.subject = "CN=west\\, east";
+  EXPECT_TRUE(match_identity(quoted, id("CN=\"west, east\""), IdOrigin::kConfigured));
+  // libreswan's aliases, in a configured ID only: S is surname (OpenSSL's SN), SN serialNumber.
+  PeerCertificate named;
+  named.subject = "CN=east, serialNumber=1234";
+  EXPECT_TRUE(match_identity(named, id("CN=east, SN=1234"), IdOrigin::kConfigured));
+  EXPECT_FALSE(match_identity(named, id("CN=east, S=1234"), IdOrigin::kConfigured));
+  EXPECT_FALSE(match_identity(named, id("CN=east, SN=1234"), IdOrigin::kPeer));
+  // A wildcard never takes the RDN an exact value needs.
+  PeerCertificate two_ous;
+  two_ous.subject = "OU=a, OU=b";
+  EXPECT_TRUE(match_identity(two_ous, id("OU=*, OU=a"), IdOrigin::kConfigured));
 }
 
 TEST_F(PeerValidation, OwnCredentialSignsWhatThePeersValidationAccepts) {
